@@ -1,0 +1,2 @@
+/** keymux benchmarks. */
+package io.keymux.bench;

@@ -1,0 +1,62 @@
+package io.keymux.config.model;
+
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One upstream API key and its limits. Unset limits are {@code null}: unlimited on that axis.
+ *
+ * @param upstream the resolved upstream name (the key's own, else its first task's, else
+ *     {@code default_upstream})
+ * @param taskTypes task names this key serves; {@code "*"} lends the key to every task as a last resort
+ * @param rpmBurst bucket capacity for requests, defaults to {@code maxRpm}
+ * @param tpmBurst bucket capacity for tokens, defaults to {@code maxTpm}
+ * @param priority higher is preferred by the {@code priority} strategy
+ * @param weight share under the {@code weighted} strategy
+ * @param costPerToken USD per token when input and output cost the same
+ */
+public record ApiKeyConfig(
+        String keyId,
+        Secret apiKey,
+        String upstream,
+        List<String> taskTypes,
+        @Nullable Long maxRpm,
+        @Nullable Long maxTpm,
+        @Nullable Long rpmBurst,
+        @Nullable Long tpmBurst,
+        @Nullable Integer maxConcurrent,
+        int priority,
+        int weight,
+        @Nullable Double costPerToken,
+        @Nullable Double costPerInputToken,
+        @Nullable Double costPerOutputToken,
+        @Nullable Double dailyBudgetUsd) {
+
+    /** The task type that lends a key to every task as a last resort. */
+    public static final String ANY_TASK = "*";
+
+    public ApiKeyConfig {
+        taskTypes = List.copyOf(taskTypes);
+    }
+
+    /** Whether {@code "*"} is among the task types. */
+    public boolean servesAnyTask() {
+        return taskTypes.contains(ANY_TASK);
+    }
+
+    /** USD per prompt token: {@code cost_per_input_token}, else {@code cost_per_token}, else 0. */
+    public double inputTokenCost() {
+        if (costPerInputToken != null) {
+            return costPerInputToken;
+        }
+        return costPerToken != null ? costPerToken : 0.0;
+    }
+
+    /** USD per completion token: {@code cost_per_output_token}, else {@code cost_per_token}, else 0. */
+    public double outputTokenCost() {
+        if (costPerOutputToken != null) {
+            return costPerOutputToken;
+        }
+        return costPerToken != null ? costPerToken : 0.0;
+    }
+}

@@ -1,0 +1,34 @@
+package io.keymux.core.select;
+
+import java.time.Duration;
+import org.jspecify.annotations.Nullable;
+
+/** What happened to one attempt on a leased key; the broker learns health and usage from it. */
+public sealed interface Outcome {
+
+    /**
+     * The upstream answered with a status that is not retried (2xx, or a 4xx passed through).
+     *
+     * @param usageKnown whether the answer carried {@code usage}; if not, the reservation stands
+     */
+    record Answered(int status, long promptTokens, long completionTokens, boolean usageKnown, long latencyNanos)
+            implements Outcome {}
+
+    /** Upstream 429; {@code retryAfter} from its headers, or {@code null} for the configured default. */
+    record RateLimited(@Nullable Duration retryAfter) implements Outcome {}
+
+    /** Upstream 5xx. */
+    record ServerError(int status) implements Outcome {}
+
+    /** Connection refused, reset or closed before the answer completed. */
+    record ConnectFailure() implements Outcome {}
+
+    /** Connect, first-byte or idle timeout. */
+    record Timeout() implements Outcome {}
+
+    /** Upstream 401/403: the key is disabled until the config changes. */
+    record Unauthorized(int status) implements Outcome {}
+
+    /** The client went away; the attempt's reservation is refunded and health is untouched. */
+    record Cancelled() implements Outcome {}
+}

@@ -1,0 +1,3 @@
+/** keymux server. */
+@org.jspecify.annotations.NullMarked
+package io.keymux.server.cli;
