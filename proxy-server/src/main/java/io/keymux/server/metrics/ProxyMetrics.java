@@ -1,0 +1,148 @@
+package io.keymux.server.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The metrics keymux exports on the admin port's {@code /metrics}:
+ *
+ * <ul>
+ *   <li>{@code keymux_requests_total{task,key_id,status}}: answers by numeric status
+ *   <li>{@code keymux_failovers_total{task,reason}}: retries on another key, by {@code retry_on}
+ *       name, {@code 401} or {@code 403}
+ *   <li>{@code keymux_upstream_latency_seconds{task,key_id}}: histogram of upstream time
+ *   <li>{@code keymux_tokens_total{task,key_id,kind}}: {@code prompt} / {@code completion}
+ *   <li>{@code keymux_cost_usd_total{task,key_id,client}}
+ *   <li>{@code keymux_key_state{key_id,state}}: 1 for the key's current state, 0 for the others
+ *   <li>{@code keymux_queue_wait_seconds{task}}: histogram of time waiting for capacity
+ *   <li>{@code keymux_config_reloads_total{result}}: {@code ok} / {@code refused}
+ * </ul>
+ *
+ * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
+ */
+public final class ProxyMetrics {
+    /** The states of SPEC.md section 5's {@code /admin/keys}. */
+    public static final String[] KEY_STATES = {"active", "cooling_down", "circuit_open", "disabled", "budget_exhausted"};
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Map<Tags, Counter> requests = new ConcurrentHashMap<>();
+    private final Map<Tags, Counter> failovers = new ConcurrentHashMap<>();
+    private final Map<Tags, Timer> upstreamLatency = new ConcurrentHashMap<>();
+    private final Map<Tags, Counter> tokens = new ConcurrentHashMap<>();
+    private final Map<Tags, Counter> cost = new ConcurrentHashMap<>();
+    private final Map<Tags, Timer> queueWait = new ConcurrentHashMap<>();
+    private final Map<String, Counter> reloads = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> keyStateGauges = new ConcurrentHashMap<>();
+
+    /** One answer given to a client (or an attempt's final status). */
+    public void request(String task, String keyId, int status) {
+        requests.computeIfAbsent(Tags.of("task", task, "key_id", keyId, "status", Integer.toString(status)),
+                        tags -> Counter.builder("keymux.requests").description("Requests answered, by final status")
+                                .tags(tags).register(registry))
+                .increment();
+    }
+
+    /** One failover: an attempt that ended in {@code reason} and was retried on another key. */
+    public void failover(String task, String reason) {
+        failovers.computeIfAbsent(Tags.of("task", task, "reason", reason),
+                        tags -> Counter.builder("keymux.failovers").description("Attempts retried on another key")
+                                .tags(tags).register(registry))
+                .increment();
+    }
+
+    /** Time from sending an attempt upstream to the end of its answer. */
+    public void upstreamLatency(String task, String keyId, long nanos) {
+        upstreamLatency.computeIfAbsent(Tags.of("task", task, "key_id", keyId),
+                        tags -> Timer.builder("keymux.upstream.latency").description("Upstream answer time")
+                                .tags(tags).publishPercentileHistogram()
+                                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(5))
+                                .register(registry))
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Settled token usage. */
+    public void tokens(String task, String keyId, long promptTokens, long completionTokens) {
+        if (promptTokens > 0) {
+            tokenCounter(task, keyId, "prompt").increment(promptTokens);
+        }
+        if (completionTokens > 0) {
+            tokenCounter(task, keyId, "completion").increment(completionTokens);
+        }
+    }
+
+    private Counter tokenCounter(String task, String keyId, String kind) {
+        return tokens.computeIfAbsent(Tags.of("task", task, "key_id", keyId, "kind", kind),
+                tags -> Counter.builder("keymux.tokens").description("Tokens used, settled from usage")
+                        .tags(tags).register(registry));
+    }
+
+    /** Settled cost in USD. */
+    public void cost(String task, String keyId, String client, double usd) {
+        if (usd <= 0) {
+            return;
+        }
+        cost.computeIfAbsent(Tags.of("task", task, "key_id", keyId, "client", client),
+                        tags -> Counter.builder("keymux.cost.usd").description("Cost in USD, settled from usage")
+                                .tags(tags).register(registry))
+                .increment(usd);
+    }
+
+    /** Time a request waited for capacity before it got a key. */
+    public void queueWait(String task, long nanos) {
+        queueWait.computeIfAbsent(Tags.of("task", task),
+                        tags -> Timer.builder("keymux.queue.wait").description("Time waiting for a key with capacity")
+                                .tags(tags).publishPercentileHistogram()
+                                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2))
+                                .register(registry))
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A config reload, applied ({@code ok}) or refused. */
+    public void reload(boolean applied) {
+        reloads.computeIfAbsent(applied ? "ok" : "refused",
+                        result -> Counter.builder("keymux.config.reloads").description("Config reloads by result")
+                                .tag("result", result).register(registry))
+                .increment();
+    }
+
+    /**
+     * Registers {@code keymux_key_state{key_id,state}} for a key, read from {@code stateOf} at
+     * scrape time. Registering the same key again is a no-op, so a reload may call it for every key.
+     */
+    public <T> void keyState(String keyId, T source, java.util.function.Function<T, String> stateOf) {
+        if (keyStateGauges.putIfAbsent(keyId, Boolean.TRUE) != null) {
+            return;
+        }
+        for (String state : KEY_STATES) {
+            ToDoubleFunction<T> isState = s -> state.equals(stateOf.apply(s)) ? 1.0 : 0.0;
+            Gauge.builder("keymux.key.state", source, isState)
+                    .description("1 for the key's current state")
+                    .tags("key_id", keyId, "state", state)
+                    .register(registry);
+        }
+    }
+
+    /** Registers a 0/1 gauge, such as {@code keymux_redis_up}. */
+    public <T> void flag(String name, String description, T source, ToDoubleFunction<T> value) {
+        Gauge.builder(name, source, value).description(description).register(registry);
+    }
+
+    /** The Prometheus text exposition. */
+    public String scrape() {
+        return registry.scrape();
+    }
+
+    /** The registry, for binders such as JVM metrics. */
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+}
