@@ -1,0 +1,121 @@
+package io.keymux.server.audit;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import net.logstash.logback.argument.StructuredArguments;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes {@link AuditRecord}s as JSON lines on the logger {@code keymux.audit}. Request threads
+ * (Netty event loops) only enqueue; one daemon thread formats and writes, so a slow stdout never
+ * blocks an event loop. The queue is bounded by {@code capacity}: past it a line is dropped and
+ * counted ({@link #dropped()}) rather than letting memory grow without limit.
+ */
+public final class AuditLog implements AutoCloseable {
+    /** The logger name of SPEC.md section 6. */
+    public static final String LOGGER = "keymux.audit";
+
+    private static final DateTimeFormatter TS =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    private final Logger logger;
+    private final Queue<AuditRecord> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final LongAdder dropped = new LongAdder();
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final int capacity;
+    private final Thread writer;
+
+    /** An audit log on {@code keymux.audit} holding at most {@code capacity} unwritten lines. */
+    public AuditLog(int capacity) {
+        this(LoggerFactory.getLogger(LOGGER), capacity);
+    }
+
+    AuditLog(Logger logger, int capacity) {
+        this.logger = logger;
+        this.capacity = capacity;
+        this.writer = new Thread(this::drainLoop, "keymux-audit-writer");
+        this.writer.setDaemon(true);
+        this.writer.start();
+    }
+
+    /** Queues a record; never blocks. */
+    public void record(AuditRecord record) {
+        if (queued.incrementAndGet() > capacity) {
+            queued.decrementAndGet();
+            dropped.increment();
+            return;
+        }
+        queue.offer(record);
+        LockSupport.unpark(writer);
+    }
+
+    /** Lines dropped because the writer fell more than {@code capacity} lines behind. */
+    public long dropped() {
+        return dropped.sum();
+    }
+
+    /** Writes what is queued, then stops the writer. */
+    @Override
+    public void close() {
+        running.set(false);
+        LockSupport.unpark(writer);
+        try {
+            writer.join(TimeUnit.SECONDS.toMillis(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void drainLoop() {
+        while (true) {
+            AuditRecord record = queue.poll();
+            if (record != null) {
+                queued.decrementAndGet();
+                write(record);
+                continue;
+            }
+            if (!running.get()) {
+                return;
+            }
+            LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(100));
+        }
+    }
+
+    private void write(AuditRecord r) {
+        logger.info("", StructuredArguments.entries(fields(r)));
+    }
+
+    /** The fields in SPEC.md section 6's order. */
+    static Map<String, Object> fields(AuditRecord r) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("ts", TS.format(Instant.ofEpochMilli(r.tsMillis())));
+        f.put("request_id", r.requestId());
+        f.put("client", r.client());
+        f.put("task", r.task());
+        f.put("key_id", r.keyId());
+        f.put("upstream", r.upstream());
+        f.put("method", r.method());
+        f.put("path", r.path());
+        f.put("status", r.status());
+        f.put("attempts", r.attempts());
+        f.put("latency_ms", r.latencyMs());
+        f.put("ttfb_ms", r.ttfbMs());
+        f.put("prompt_tokens", r.promptTokens());
+        f.put("completion_tokens", r.completionTokens());
+        f.put("cost_usd", r.costUsd());
+        f.put("cache", r.cache());
+        return f;
+    }
+}

@@ -1,0 +1,84 @@
+package io.keymux.server.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.OutputStreamAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import net.logstash.logback.composite.loggingevent.ArgumentsJsonProvider;
+import net.logstash.logback.composite.loggingevent.LoggingEventJsonProviders;
+import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
+import org.junit.jupiter.api.Test;
+
+class AuditLogTest {
+
+    @Test
+    void writesOneJsonObjectPerLineWithTheSpecFieldsInOrder() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        Logger logger = captureTo(out);
+        AuditRecord record = new AuditRecord(1_763_798_400_123L, "req-1", "backend", "diagnosis", "diag_1",
+                "openai", "POST", "/v1/chat/completions", 200, 2, 153, 40L, 12L, 30L, 0.0042, "off");
+        AuditRecord rejected = new AuditRecord(1_763_798_400_456L, "req-2", null, null, null, null,
+                "GET", "/v1/models", 401, 0, 1, null, null, null, null, "off");
+
+        try (AuditLog audit = new AuditLog(logger, 100)) {
+            audit.record(record);
+            audit.record(rejected);
+        }
+
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(lines).hasSize(2);
+        JsonNode first = new ObjectMapper().readTree(lines.get(0));
+        assertThat(lines.get(0)).startsWith("{\"ts\":\"2025-11-22T08:00:00.123Z\",\"request_id\":\"req-1\"");
+        List<String> names = new java.util.ArrayList<>();
+        first.fieldNames().forEachRemaining(names::add);
+        assertThat(names).containsExactly("ts", "request_id", "client", "task", "key_id", "upstream", "method",
+                "path", "status", "attempts", "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens",
+                "cost_usd", "cache");
+        assertThat(first.get("status").asInt()).isEqualTo(200);
+        assertThat(first.get("attempts").asInt()).isEqualTo(2);
+        assertThat(first.get("cost_usd").asDouble()).isEqualTo(0.0042);
+        JsonNode second = new ObjectMapper().readTree(lines.get(1));
+        assertThat(second.get("status").asInt()).isEqualTo(401);
+        assertThat(second.get("client").isNull()).isTrue();
+    }
+
+    @Test
+    void dropsAndCountsPastCapacityInsteadOfBlocking() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        Logger logger = captureTo(out);
+        logger.setLevel(ch.qos.logback.classic.Level.OFF);
+        try (AuditLog audit = new AuditLog(logger, 0)) {
+            audit.record(new AuditRecord(0, "r", null, null, null, null, "GET", "/", 200, 1, 1, null, null, null,
+                    null, "off"));
+            assertThat(audit.dropped()).isEqualTo(1);
+        }
+    }
+
+    private static Logger captureTo(ByteArrayOutputStream out) {
+        LoggerContext context = new LoggerContext();
+        context.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter());
+        context.start();
+        LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
+        encoder.setContext(context);
+        LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
+        providers.addArguments(new ArgumentsJsonProvider());
+        encoder.setProviders(providers);
+        encoder.start();
+        OutputStreamAppender<ILoggingEvent> appender = new OutputStreamAppender<>();
+        appender.setContext(context);
+        appender.setEncoder(encoder);
+        appender.setOutputStream(out);
+        appender.start();
+        Logger logger = context.getLogger(AuditLog.LOGGER);
+        logger.addAppender(appender);
+        logger.setAdditive(false);
+        return logger;
+    }
+}
