@@ -109,6 +109,23 @@ public final class SseUsageScanner implements AutoCloseable {
         this.maxEventBytes = maxEventBytes;
     }
 
+    /**
+     * Whether a Content-Type value names an SSE stream ({@code text/event-stream},
+     * case-insensitive, parameters ignored): the answers to scan with this class.
+     */
+    public static boolean isEventStream(@Nullable CharSequence contentType) {
+        if (contentType == null) {
+            return false;
+        }
+        String value = contentType.toString().trim();
+        String type = "text/event-stream";
+        if (!value.regionMatches(true, 0, type, 0, type.length())) {
+            return false;
+        }
+        String rest = value.substring(type.length()).trim();
+        return rest.isEmpty() || rest.charAt(0) == ';';
+    }
+
     /** A scanner that only watches: {@link #feed(ByteBuf)} returns every chunk unchanged. */
     public static SseUsageScanner observing() {
         return new SseUsageScanner(false, DEFAULT_MAX_EVENT_BYTES);
@@ -139,7 +156,8 @@ public final class SseUsageScanner implements AutoCloseable {
      * class comment). After {@link #close()} chunks pass through unexamined.
      */
     public ByteBuf feed(ByteBuf chunk) {
-        if (closed) {
+        if (closed || !chunk.isReadable()) {
+            // Nothing to look at, nothing that changes what is held.
             return chunk;
         }
         int r = chunk.readerIndex();

@@ -273,6 +273,35 @@ class SseUsageScannerTest {
     }
 
     @Test
+    void emptyChunksPassAndTheEventBoundIsChecked() {
+        SseUsageScanner scanner = SseUsageScanner.droppingUsageChunk();
+        ByteBuf partial = Unpooled.copiedBuffer("data: {\"choices\":[],", UTF_8);
+        assertThat(readAndRelease(scanner.feed(partial))).isEmpty();
+        ByteBuf empty = Unpooled.buffer(0);
+        assertThat(scanner.feed(empty)).isSameAs(empty);
+        empty.release();
+        ByteBuf rest = Unpooled.copiedBuffer("\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n", UTF_8);
+        assertThat(readAndRelease(scanner.feed(rest))).isEmpty();
+        assertThat(partial.refCnt()).isZero();
+        assertThat(rest.refCnt()).isZero();
+        assertThat(scanner.usage()).isEqualTo(new TokenUsage(1L, 2L));
+        assertThat(scanner.droppedEvents()).isEqualTo(1);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> SseUsageScanner.of(true, 10))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxEventBytes: 10 (expected: >= 64)");
+    }
+
+    @Test
+    void eventStreamContentTypes() {
+        assertThat(SseUsageScanner.isEventStream("text/event-stream")).isTrue();
+        assertThat(SseUsageScanner.isEventStream("Text/Event-Stream; charset=utf-8")).isTrue();
+        assertThat(SseUsageScanner.isEventStream("text/event-streamx")).isFalse();
+        assertThat(SseUsageScanner.isEventStream("application/json")).isFalse();
+        assertThat(SseUsageScanner.isEventStream(null)).isFalse();
+    }
+
+    @Test
     void closeReleasesHeldBytesAndFinishReturnsThem() {
         SseUsageScanner scanner = SseUsageScanner.droppingUsageChunk();
         ByteBuf partial = Unpooled.directBuffer().writeBytes("data: {\"choices\":[]".getBytes(UTF_8));
