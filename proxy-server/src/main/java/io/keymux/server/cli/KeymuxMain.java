@@ -96,7 +96,7 @@ public final class KeymuxMain implements Callable<Integer> {
         @Option(
                 names = "--env-file",
                 paramLabel = "FILE",
-                description = "extra KEY=VALUE file for ${VAR} interpolation; repeatable, later files win,"
+                description = "extra KEY=VALUE file for $${VAR} interpolation; repeatable, later files win,"
                         + " the real environment wins over files")
         private List<Path> envFiles = new ArrayList<>();
 

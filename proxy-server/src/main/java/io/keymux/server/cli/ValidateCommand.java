@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "validate",
         mixinStandardHelpOptions = true,
+        versionProvider = KeymuxMain.Version.class,
         description = "Load and check a configuration; print every problem with its path (exit 1 on any).")
 public final class ValidateCommand implements Callable<Integer> {
 

@@ -98,6 +98,15 @@ class ValidateCommandTest {
     }
 
     @Test
+    void helpDescribesTheOptions() {
+        CommandRun run = CommandRun.execute(KeymuxMain.commandLine(), "validate", "--help");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out()).contains("--config=FILE").contains("--env-file=FILE").contains("${VAR} interpolation");
+        CommandRun version = CommandRun.execute(KeymuxMain.commandLine(), "validate", "--version");
+        assertThat(version.out().strip()).isEqualTo("keymux " + KeymuxMain.version());
+    }
+
+    @Test
     void secretsNeverReachTheOutput() throws IOException {
         String secret = "sk-very-secret-0123456789";
         Path config = write("keymux.yaml", """
