@@ -230,6 +230,7 @@ final class TreeMapper {
         if (admin.token() == null) {
             warnings.add("admin.token is not set: /admin/* answers 403");
         }
+        warnKeysSentToAnotherVendor(apiKeys, upstreams);
         return new KeymuxConfig(
                 server, health, admin, limits, upstreams, defaultUpstream, defaultTask, tasks, apiKeys, clients);
     }
@@ -814,6 +815,40 @@ final class TreeMapper {
                 problem(paths.get(i), "task " + quoted(t.name()) + " has no key (expected: an api_keys entry listing it"
                         + " in task_types, a fallback task with keys, or a key with task_types [\"*\"])");
             }
+        }
+    }
+
+    /** Key prefixes that vendors publish, with the host of the vendor that issues them. */
+    private static final Map<String, String> VENDOR_PREFIXES =
+            Map.of("nvapi-", "integrate.api.nvidia.com", "sk-ant-", "api.anthropic.com");
+
+    /**
+     * A seed-format file has no upstreams, so its keys go to default_upstream (openai). Sending an
+     * NVIDIA key to OpenAI fails every request and hands the key to the wrong vendor, so say so when
+     * a key with a vendor's published prefix goes to another known vendor's host. Only the public
+     * prefix is named, never the key.
+     */
+    private void warnKeysSentToAnotherVendor(List<ApiKeyConfig> keys, Map<String, UpstreamConfig> upstreams) {
+        Set<String> vendorHosts = new HashSet<>(VENDOR_PREFIXES.values());
+        vendorHosts.add("api.openai.com");
+        Map<String, List<String>> misrouted = new LinkedHashMap<>();
+        for (ApiKeyConfig k : keys) {
+            UpstreamConfig upstream = upstreams.get(k.upstream());
+            String host = upstream == null ? null : upstream.baseUrl().getHost();
+            for (Map.Entry<String, String> vendor : VENDOR_PREFIXES.entrySet()) {
+                if (k.apiKey().reveal().startsWith(vendor.getKey()) && host != null && vendorHosts.contains(host)
+                        && !host.equals(vendor.getValue())) {
+                    misrouted.computeIfAbsent(vendor.getKey() + " -> " + k.upstream(), x -> new ArrayList<>())
+                            .add(k.keyId());
+                }
+            }
+        }
+        for (Map.Entry<String, List<String>> e : misrouted.entrySet()) {
+            String prefix = e.getKey().substring(0, e.getKey().indexOf(" -> "));
+            String upstream = e.getKey().substring(e.getKey().indexOf(" -> ") + 4);
+            warnings.add("api_keys " + String.join(", ", e.getValue()) + ": the key looks issued for "
+                    + VENDOR_PREFIXES.get(prefix) + " (" + prefix + "...) but goes to upstream '" + upstream + "' ("
+                    + upstreams.get(upstream).baseUrl() + "); set the key's upstream, or default_upstream");
         }
     }
 

@@ -246,8 +246,10 @@ class ConfigLoaderTest {
                 List.of("medical_text_analysis", "diagnostic_report_generation"), 1000L, 50000L, 1000L, 50000L,
                 null, 3, 1, 0.0001, null, null, null));
         assertThat(config.apiKeys().get(2).servesAnyTask()).isTrue();
-        // A seed file has no clients and no admin token: both are warnings, not problems.
-        assertThat(result.warnings()).hasSize(2);
+        // A seed file has no clients, no admin token and no upstreams: warnings, not problems.
+        assertThat(result.warnings()).hasSize(3).last().asString()
+                .startsWith("api_keys medical_text_primary, batch, backup: the key looks issued for"
+                        + " integrate.api.nvidia.com (nvapi-...) but goes to upstream 'openai'");
     }
 
     @Test
@@ -280,6 +282,28 @@ class ConfigLoaderTest {
                 """);
         assertThat(open.warnings()).containsExactly("admin.token is not set: /admin/* answers 403");
         assertThat(open.configOrThrow().protectedMode()).isFalse();
+    }
+
+    @Test
+    void warnsWhenAVendorKeyGoesToAnotherVendorWithoutShowingTheKey() {
+        LoadResult result = fx.yaml("""
+                server: { allow_unauthenticated: true }
+                admin: { token: t }
+                upstreams:
+                  mock: { base_url: "http://127.0.0.1:9999" }
+                api_keys:
+                  - { key_id: med, api_key: nvapi-secret-1, task_types: [a] }
+                  - { key_id: gen, api_key: nvapi-secret-2, task_types: [b] }
+                  - { key_id: ok, api_key: nvapi-secret-3, upstream: nvidia, task_types: [c] }
+                  - { key_id: local, api_key: nvapi-secret-4, upstream: mock, task_types: [d] }
+                  - { key_id: claude, api_key: sk-ant-secret-5, upstream: nvidia, task_types: [e] }
+                """);
+        assertThat(result.warnings()).containsExactly(
+                "api_keys med, gen: the key looks issued for integrate.api.nvidia.com (nvapi-...) but goes to"
+                        + " upstream 'openai' (https://api.openai.com); set the key's upstream, or default_upstream",
+                "api_keys claude: the key looks issued for api.anthropic.com (sk-ant-...) but goes to upstream"
+                        + " 'nvidia' (https://integrate.api.nvidia.com); set the key's upstream, or default_upstream");
+        assertThat(result.warnings().toString()).doesNotContain("secret");
     }
 
     // ------------------------------------------------------------ YAML and JSON
