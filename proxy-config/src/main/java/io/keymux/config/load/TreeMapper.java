@@ -109,6 +109,8 @@ final class TreeMapper {
      * instead, so a secret interpolated into the wrong field cannot leak through the message.
      */
     private final Map<String, String> fromVariables = new HashMap<>();
+    /** Source lists of clients' allowed_tasks, by client position, to report unknown names in order. */
+    private final List<@Nullable JsonNode> clientAllowedNodes = new ArrayList<>();
     /** Set when some key's task_types could not be read, so "task has no key" would be a false alarm. */
     private boolean keysIncomplete;
 
@@ -143,8 +145,8 @@ final class TreeMapper {
         AdminConfig admin = admin(root);
         LimitsConfig limits = limits(root);
         Map<String, UpstreamConfig> upstreams = upstreams(root);
-        String defaultUpstream = orElse(string(root, "default_upstream", "default_upstream", false), "openai");
-        String defaultTask = string(root, "default_task", "default_task", false);
+        String defaultUpstream = orElse(string(root, "default_upstream", "default_upstream"), "openai");
+        String defaultTask = string(root, "default_task", "default_task");
 
         List<TaskConfig> tasks = new ArrayList<>();
         List<String> taskPaths = new ArrayList<>();
@@ -311,7 +313,7 @@ final class TreeMapper {
         if (o == null) {
             return new AdminConfig(null);
         }
-        String token = string(o, "token", "admin.token", true);
+        String token = secret(o, "token", "admin.token");
         // An empty token (${KEYMUX_ADMIN_TOKEN:-}) means "no admin API", like an absent one.
         return new AdminConfig(token == null || token.isEmpty() ? null : Secret.of(token));
     }
@@ -323,7 +325,7 @@ final class TreeMapper {
             return d;
         }
         LimitsConfig.Backend backend = d.backend();
-        String b = string(o, "backend", "limits.backend", false);
+        String b = string(o, "backend", "limits.backend");
         if (b != null) {
             switch (b) {
                 case "local" -> backend = LimitsConfig.Backend.LOCAL;
@@ -334,7 +336,7 @@ final class TreeMapper {
         LimitsConfig.RedisConfig redis = d.redis();
         ObjectNode r = object(field(o, "redis"), "limits.redis", REDIS_FIELDS);
         if (r != null) {
-            String uri = string(r, "uri", "limits.redis.uri", false);
+            String uri = string(r, "uri", "limits.redis.uri");
             if (uri != null && !(uri.startsWith("redis://") || uri.startsWith("rediss://"))) {
                 problem("limits.redis.uri", "must start with redis:// or rediss:// (got " + got(r.get("uri")) + ")");
             }
@@ -376,12 +378,12 @@ final class TreeMapper {
             if (preset == null && !o.has("base_url")) {
                 problem(path + ".base_url", "is required");
             }
-            String url = string(o, "base_url", path + ".base_url", false);
+            String url = string(o, "base_url", path + ".base_url");
             if (url != null) {
                 baseUrl = baseUrl(url, o.get("base_url"), path + ".base_url");
             }
             AuthStyle auth = preset != null ? preset.auth() : AuthStyle.BEARER;
-            String a = string(o, "auth", path + ".auth", false);
+            String a = string(o, "auth", path + ".auth");
             if (a != null) {
                 AuthStyle parsed = auth(a);
                 if (parsed == null) {
@@ -471,7 +473,7 @@ final class TreeMapper {
                 }
             }
             Strategy strategy = Strategy.ROUND_ROBIN;
-            String s = string(o, "strategy", path + ".strategy", false);
+            String s = string(o, "strategy", path + ".strategy");
             if (s != null) {
                 Strategy parsed = Strategy.fromConfigName(s).orElse(null);
                 if (parsed == null) {
@@ -488,7 +490,7 @@ final class TreeMapper {
                     name == null ? "" : name,
                     intOr(integerIn(o, "priority", path + ".priority", Integer.MIN_VALUE, Integer.MAX_VALUE), 0),
                     strategy,
-                    string(o, "upstream", path + ".upstream", false),
+                    string(o, "upstream", path + ".upstream"),
                     match(field(o, "match"), path + ".match"),
                     fallback == null ? List.of() : fallback,
                     orElse(duration(o, "max_wait", path + ".max_wait", false), TaskConfig.DEFAULT_MAX_WAIT),
@@ -507,7 +509,7 @@ final class TreeMapper {
         if (o == null) {
             return null;
         }
-        String p = string(o, "path", path + ".path", false);
+        String p = string(o, "path", path + ".path");
         if (p != null && !p.startsWith("/")) {
             problem(path + ".path", "must start with / (got " + got(o.get("path")) + ")");
         }
@@ -522,7 +524,7 @@ final class TreeMapper {
                 continue;
             }
             for (Map.Entry<String, JsonNode> e : h.properties()) {
-                String value = string((ObjectNode) h, e.getKey(), path + "." + f + "." + e.getKey(), false);
+                String value = string((ObjectNode) h, e.getKey(), path + "." + f + "." + e.getKey());
                 if (!TOKEN.matcher(e.getKey()).matches()) {
                     problem(path + "." + f + "." + e.getKey(), "invalid header name");
                 } else if (value != null) {
@@ -530,7 +532,7 @@ final class TreeMapper {
                 }
             }
         }
-        return new MatchRule(p, string(o, "model", path + ".model", false), headers);
+        return new MatchRule(p, string(o, "model", path + ".model"), headers);
     }
 
     private RetryPolicy retryOn(@Nullable JsonNode node, String path) {
@@ -650,7 +652,7 @@ final class TreeMapper {
             }
             String apiKey = null;
             if (required(o, "api_key", path + ".api_key")) {
-                apiKey = string(o, "api_key", path + ".api_key", true);
+                apiKey = secret(o, "api_key", path + ".api_key");
                 if (apiKey != null && apiKey.isBlank()) {
                     problem(path + ".api_key", "must not be empty");
                 }
@@ -680,7 +682,7 @@ final class TreeMapper {
                     path,
                     keyId == null ? "" : keyId,
                     Secret.of(apiKey == null ? "" : apiKey),
-                    string(o, "upstream", path + ".upstream", false),
+                    string(o, "upstream", path + ".upstream"),
                     taskTypes == null ? List.of() : taskTypes,
                     maxRpm,
                     maxTpm,
@@ -696,9 +698,6 @@ final class TreeMapper {
         }
         return keys;
     }
-
-    /** Source lists of clients' allowed_tasks, by client position, to report unknown names in order. */
-    private final List<@Nullable JsonNode> clientAllowedNodes = new ArrayList<>();
 
     private void clients(ObjectNode root, List<ClientConfig> clients, List<String> paths) {
         JsonNode node = field(root, "clients");
@@ -735,7 +734,7 @@ final class TreeMapper {
             Secret key = null;
             String sha = null;
             if (hasKey) {
-                String k = string(o, "key", path + ".key", true);
+                String k = secret(o, "key", path + ".key");
                 if (k != null && k.isBlank()) {
                     problem(path + ".key", "must not be empty");
                 } else if (k != null) {
@@ -744,7 +743,7 @@ final class TreeMapper {
                 }
             }
             if (hasSha) {
-                String s = string(o, "key_sha256", path + ".key_sha256", false);
+                String s = string(o, "key_sha256", path + ".key_sha256");
                 if (s != null && !SHA256_HEX.matcher(s).matches()) {
                     problem(path + ".key_sha256", "must be 64 hex characters (the SHA-256 of the client key)");
                 } else if (s != null) {
@@ -831,26 +830,25 @@ final class TreeMapper {
     private void warnKeysSentToAnotherVendor(List<ApiKeyConfig> keys, Map<String, UpstreamConfig> upstreams) {
         Set<String> vendorHosts = new HashSet<>(VENDOR_PREFIXES.values());
         vendorHosts.add("api.openai.com");
-        Map<String, List<String>> misrouted = new LinkedHashMap<>();
+        Map<Misroute, List<String>> misrouted = new LinkedHashMap<>();
         for (ApiKeyConfig k : keys) {
             UpstreamConfig upstream = upstreams.get(k.upstream());
             String host = upstream == null ? null : upstream.baseUrl().getHost();
             for (Map.Entry<String, String> vendor : VENDOR_PREFIXES.entrySet()) {
                 if (k.apiKey().reveal().startsWith(vendor.getKey()) && host != null && vendorHosts.contains(host)
                         && !host.equals(vendor.getValue())) {
-                    misrouted.computeIfAbsent(vendor.getKey() + " -> " + k.upstream(), x -> new ArrayList<>())
+                    misrouted.computeIfAbsent(new Misroute(vendor.getKey(), upstream), x -> new ArrayList<>())
                             .add(k.keyId());
                 }
             }
         }
-        for (Map.Entry<String, List<String>> e : misrouted.entrySet()) {
-            String prefix = e.getKey().substring(0, e.getKey().indexOf(" -> "));
-            String upstream = e.getKey().substring(e.getKey().indexOf(" -> ") + 4);
-            warnings.add("api_keys " + String.join(", ", e.getValue()) + ": the key looks issued for "
-                    + VENDOR_PREFIXES.get(prefix) + " (" + prefix + "...) but goes to upstream '" + upstream + "' ("
-                    + upstreams.get(upstream).baseUrl() + "); set the key's upstream, or default_upstream");
-        }
+        misrouted.forEach((m, keyIds) -> warnings.add("api_keys " + String.join(", ", keyIds)
+                + ": the key looks issued for " + VENDOR_PREFIXES.get(m.prefix()) + " (" + m.prefix()
+                + "...) but goes to upstream '" + m.upstream().name() + "' (" + m.upstream().baseUrl()
+                + "); set the key's upstream, or default_upstream"));
     }
+
+    private record Misroute(String prefix, UpstreamConfig upstream) {}
 
     private void checkUpstream(Map<String, UpstreamConfig> upstreams, String name, String path) {
         if (!upstreams.containsKey(name)) {
@@ -938,10 +936,15 @@ final class TreeMapper {
     }
 
     /**
-     * A string field, interpolated; numbers and booleans are accepted as their text. For a secret
-     * field a type problem does not show the value.
+     * A secret string field. Same as {@link #string}, named apart so the rule is visible: a problem
+     * about a secret never shows its value ({@code string} only ever names the kind of a wrong node).
      */
-    private @Nullable String string(ObjectNode o, String f, String path, boolean secret) {
+    private @Nullable String secret(ObjectNode o, String f, String path) {
+        return string(o, f, path);
+    }
+
+    /** A string field, interpolated; numbers and booleans are accepted as their text. */
+    private @Nullable String string(ObjectNode o, String f, String path) {
         JsonNode n = field(o, f);
         if (n == null) {
             return null;
@@ -957,7 +960,7 @@ final class TreeMapper {
     }
 
     private @Nullable String nonEmptyString(ObjectNode o, String f, String path) {
-        String s = string(o, f, path, false);
+        String s = string(o, f, path);
         if (s != null && s.isBlank()) {
             problem(path, "must not be empty");
             return null;
