@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -117,6 +118,21 @@ public final class ConfigLoader {
         }
     }
 
+    /**
+     * SnakeYAML's message interleaves descriptions with indented source snippets and carets; keep
+     * the descriptions only, since a snippet line may hold a literal key.
+     */
+    static String parseMessage(String original) {
+        String message = original.lines()
+                .filter(l -> !l.isEmpty() && !Character.isWhitespace(l.charAt(0)))
+                .collect(Collectors.joining("; "));
+        if (message.contains("scanning an alias")) {
+            // The usual cause: an unquoted * in task_types, which YAML reads as an alias.
+            message += " (quote a literal *: task_types: [\"*\"])";
+        }
+        return message;
+    }
+
     private static @Nullable JsonNode parse(Path file, List<Problem> problems) {
         String where = file.toString();
         if (!Files.exists(file)) {
@@ -144,9 +160,7 @@ public final class ConfigLoader {
             // The original message only: Jackson's full message quotes source text, which may hold a key.
             JsonLocation loc = e.getLocation();
             String at = loc == null ? where : where + ":" + loc.getLineNr() + ":" + loc.getColumnNr();
-            String message = e.getOriginalMessage();
-            int nl = message.indexOf('\n');
-            problems.add(new Problem(at, "cannot parse: " + (nl < 0 ? message : message.substring(0, nl))));
+            problems.add(new Problem(at, "cannot parse: " + parseMessage(e.getOriginalMessage())));
             return null;
         } catch (IOException e) {
             problems.add(new Problem(where, "cannot read (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")"));

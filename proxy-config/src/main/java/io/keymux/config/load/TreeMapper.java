@@ -621,12 +621,12 @@ final class TreeMapper {
     private List<KeyDraft> keys(ObjectNode root) {
         List<KeyDraft> keys = new ArrayList<>();
         JsonNode node = field(root, "api_keys");
-        if (node == null) {
-            problem("api_keys", "is required (expected: a list of at least one key)");
-            return keys;
-        }
-        if (!node.isArray()) {
-            problem("api_keys", "must be a list (got " + describe(node) + ")");
+        if (node == null || !node.isArray()) {
+            // Without keys, "task has no key" would repeat this problem once per task.
+            keysIncomplete = true;
+            problem("api_keys", node == null
+                    ? "is required (expected: a list of at least one key)"
+                    : "must be a list (got " + describe(node) + ")");
             return keys;
         }
         if (node.isEmpty()) {

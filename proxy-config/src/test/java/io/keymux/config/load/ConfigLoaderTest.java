@@ -137,6 +137,10 @@ class ConfigLoaderTest {
         Path broken = fx.write("broken.json", "{\"api_keys\": [ \n");
         assertThat(fx.load(broken, List.of(), Map.of()).problems()).singleElement().asString()
                 .startsWith(broken + ":2:").contains("cannot parse");
+        Path star = fx.write("star.yaml", "api_keys:\n  - { key_id: k, api_key: sk-literal, task_types: [*] }\n");
+        assertThat(fx.load(star, List.of(), Map.of()).problems()).extracting(Problem::toString).containsExactly(
+                star + ":2:3: cannot parse: while scanning an alias; unexpected character found ](93)"
+                        + " (quote a literal *: task_types: [\"*\"])");
         Path dup = fx.write("dup.yaml", "api_keys: []\napi_keys: []\n");
         assertThat(fx.load(dup, List.of(), Map.of()).problems()).singleElement().asString()
                 .contains("cannot parse: Duplicate field 'api_keys'");

@@ -67,8 +67,9 @@ class ValidationTest {
     void rootMustBeAnObjectWithApiKeys() {
         assertThat(problems("- a\n- b\n")).containsExactly(
                 dir.resolve("keymux.yaml") + ": must be an object with api_keys (got a list)");
-        assertThat(problems("server: {}\n")).containsExactly(
+        assertThat(problems("tasks: [{ name: chat }]\n")).containsExactly(
                 "api_keys: is required (expected: a list of at least one key)");
+        assertThat(problems("api_keys: { key_id: k }\n")).containsExactly("api_keys: must be a list (got an object)");
         assertThat(problems("api_keys: []\n")).containsExactly("api_keys: must list at least one key");
     }
 
