@@ -184,42 +184,9 @@ final class TreeMapper {
                 }
             }
         }
-        List<ApiKeyConfig> apiKeys = new ArrayList<>();
-        for (KeyDraft k : keys) {
-            String upstream = k.ownUpstream;
-            if (upstream != null) {
-                checkUpstream(upstreams, upstream, k.path + ".upstream");
-            } else {
-                upstream = defaultUpstream;
-                for (String type : k.taskTypes) {
-                    if (!type.equals(ApiKeyConfig.ANY_TASK)) {
-                        TaskConfig t = byName.get(type);
-                        if (t != null && t.upstream() != null) {
-                            upstream = t.upstream();
-                        }
-                        break;
-                    }
-                }
-            }
-            apiKeys.add(k.build(upstream));
-        }
-        checkEveryTaskHasAKey(tasks, taskPaths, apiKeys, byName);
-        for (int c = 0; c < clients.size(); c++) {
-            Set<String> allowed = clients.get(c).allowedTasks();
-            if (allowed == null) {
-                continue;
-            }
-            // Report in file order: allowed_tasks is a set in the model, so walk the source list.
-            JsonNode list = clientAllowedNodes.get(c);
-            if (list != null && list.isArray()) {
-                for (int a = 0; a < list.size(); a++) {
-                    String name = list.get(a).isTextual() ? interpolateQuietly(list.get(a).textValue()) : null;
-                    if (name != null && !byName.containsKey(name)) {
-                        problem(clientPaths.get(c) + ".allowed_tasks[" + a + "]", "unknown task " + quoted(name));
-                    }
-                }
-            }
-        }
+        List<ApiKeyConfig> apiKeys = resolveUpstreams(keys, upstreams, defaultUpstream, byName);
+        checkEveryTaskHasAKey(tasks, taskPaths, apiKeys);
+        checkAllowedTasks(clientPaths, byName);
 
         if (!problems.isEmpty()) {
             return null;
@@ -794,8 +761,49 @@ final class TreeMapper {
         }
     }
 
+    /** Each key's upstream: its own, else its first task's, else default_upstream. */
+    private List<ApiKeyConfig> resolveUpstreams(List<KeyDraft> keys, Map<String, UpstreamConfig> upstreams,
+            String defaultUpstream, Map<String, TaskConfig> byName) {
+        List<ApiKeyConfig> apiKeys = new ArrayList<>();
+        for (KeyDraft k : keys) {
+            String upstream = k.ownUpstream;
+            if (upstream != null) {
+                checkUpstream(upstreams, upstream, k.path + ".upstream");
+            } else {
+                upstream = defaultUpstream;
+                for (String type : k.taskTypes) {
+                    if (!type.equals(ApiKeyConfig.ANY_TASK)) {
+                        TaskConfig t = byName.get(type);
+                        if (t != null && t.upstream() != null) {
+                            upstream = t.upstream();
+                        }
+                        break;
+                    }
+                }
+            }
+            apiKeys.add(k.build(upstream));
+        }
+        return apiKeys;
+    }
+
+    /** allowed_tasks names, reported in file order (the model holds a set, so walk the source lists). */
+    private void checkAllowedTasks(List<String> clientPaths, Map<String, TaskConfig> byName) {
+        for (int c = 0; c < clientPaths.size(); c++) {
+            JsonNode list = clientAllowedNodes.get(c);
+            if (list == null || !list.isArray()) {
+                continue;
+            }
+            for (int a = 0; a < list.size(); a++) {
+                String name = list.get(a).isTextual() ? interpolateQuietly(list.get(a).textValue()) : null;
+                if (name != null && !byName.containsKey(name)) {
+                    problem(clientPaths.get(c) + ".allowed_tasks[" + a + "]", "unknown task " + quoted(name));
+                }
+            }
+        }
+    }
+
     private void checkEveryTaskHasAKey(
-            List<TaskConfig> tasks, List<String> paths, List<ApiKeyConfig> keys, Map<String, TaskConfig> byName) {
+            List<TaskConfig> tasks, List<String> paths, List<ApiKeyConfig> keys) {
         boolean anyKey = keys.stream().anyMatch(ApiKeyConfig::servesAnyTask);
         if (anyKey || keysIncomplete) {
             return;
