@@ -64,7 +64,7 @@ public class KeySelectionBenchmark {
         List<ApiKeyConfig> pool = new ArrayList<>();
         for (int i = 0; i < keys; i++) {
             pool.add(new ApiKeyConfig("key-" + i, Secret.of("sk-bench-" + i), "openai", List.of("chat"),
-                    1_000_000_000_000L, 1_000_000_000_000_000L, null, null, 1_000_000, 0, 1, null, 0.000001,
+                    1_000_000_000L, 50_000_000_000L, null, null, 1_000_000, 0, 1, null, 0.000001,
                     0.000002, null));
         }
         TaskConfig defaults = TaskConfig.withDefaults("chat", HealthConfig.defaults());

@@ -35,7 +35,7 @@ public final class ClientGate {
         for (ClientConfig c : configs) {
             clients.put(c.name(), c);
             Long max = c.maxRpm();
-            if (max != null) {
+            if (max != null && max <= LocalKeyLimits.MAX_PER_MINUTE) {
                 rpm.put(c.name(), Bucket.builder()
                         .addLimit(Bandwidth.builder().capacity(max).refillGreedy(max, Duration.ofMinutes(1)).build())
                         .withCustomTimePrecision(clock)

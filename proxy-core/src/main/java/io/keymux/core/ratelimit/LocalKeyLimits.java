@@ -17,6 +17,12 @@ import org.jspecify.annotations.Nullable;
 final class LocalKeyLimits implements KeyLimits {
     private static final Duration MINUTE = Duration.ofMinutes(1);
 
+    /**
+     * Bucket4j refills at most one token per nanosecond; a limit above that (6e10 a minute) cannot
+     * bind in practice and is treated as unlimited rather than failing at startup.
+     */
+    static final long MAX_PER_MINUTE = 60_000_000_000L;
+
     private final BucketClock clock;
     private @Nullable Bucket requests;
     private @Nullable Bucket tokens;
@@ -32,14 +38,14 @@ final class LocalKeyLimits implements KeyLimits {
     }
 
     private static long capacity(@Nullable Long perMinute, @Nullable Long burst) {
-        if (perMinute == null) {
+        if (perMinute == null || perMinute > MAX_PER_MINUTE) {
             return Long.MAX_VALUE;
         }
         return burst != null ? burst : perMinute;
     }
 
     private static @Nullable BucketConfiguration configuration(@Nullable Long perMinute, @Nullable Long burst) {
-        if (perMinute == null) {
+        if (perMinute == null || perMinute > MAX_PER_MINUTE) {
             return null;
         }
         long capacity = capacity(perMinute, burst);

@@ -132,4 +132,12 @@ class ReservationTest {
             assertThat(f.lease("t", 1_000).reservedTokens()).isEqualTo(1_000);
         }
     }
+
+    @Test
+    void limitsBeyondWhatBucket4jCanRefillCountAsUnlimited() {
+        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
+                List.of(key("k", "t").rpm(100_000_000_000L).tpm(Long.MAX_VALUE).build())))) {
+            assertThat(f.lease("t", 1_000_000_000L).reservedTokens()).isEqualTo(1_000_000_000L);
+        }
+    }
 }
