@@ -82,7 +82,11 @@ public final class ClientGate {
             return;
         }
         long day = Math.floorDiv(time.currentTimeMillis(), DAY_MILLIS);
-        spend.computeIfAbsent(client, c -> new DaySpend()).add(day, usd);
+        DaySpend s = spend.get(client);
+        if (s == null) {
+            s = spend.computeIfAbsent(client, c -> new DaySpend());
+        }
+        s.add(day, usd);
     }
 
     /** The client's spend today (UTC), in USD. */

@@ -53,6 +53,13 @@ public interface KeyLimits {
      */
     void observe(ProviderLimits provider);
 
+    /**
+     * The larger of {@link #requestUtilisation()} and {@link #tokenUtilisation()}, or NaN when one
+     * request of {@code tokens} tokens does not fit now: one look at each bucket, for strategies
+     * that compare every key.
+     */
+    double loadIfAvailable(long tokens);
+
     /** Fraction 0..1 of the request bucket in use (0 when unlimited). */
     double requestUtilisation();
 

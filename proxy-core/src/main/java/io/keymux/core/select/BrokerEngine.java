@@ -483,7 +483,11 @@ final class BrokerEngine implements KeyBroker {
             }
             if (cost > 0) {
                 slot.totalCost.add(cost);
-                clientCost.computeIfAbsent(lease.client, c -> new DoubleAdder()).add(cost);
+                DoubleAdder spent = clientCost.get(lease.client);
+                if (spent == null) {
+                    spent = clientCost.computeIfAbsent(lease.client, c -> new DoubleAdder());
+                }
+                spent.add(cost);
                 clientGate.recordCost(lease.client, cost);
             }
         }

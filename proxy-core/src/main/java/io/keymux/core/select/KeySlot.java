@@ -156,14 +156,12 @@ final class KeySlot {
 
     /** Utilisation 0..1 (max of rpm, tpm and concurrency fractions), or NaN when not available now. */
     synchronized double load(long estimate, long now, long day) {
-        if (health(now, day) != Block.NONE
-                || concurrencyFull()
-                || limits.nanosUntilAvailable(reservable(estimate)) != 0) {
+        if (health(now, day) != Block.NONE || concurrencyFull()) {
             return Double.NaN;
         }
+        double load = limits.loadIfAvailable(reservable(estimate));
         Integer max = config.maxConcurrent();
-        double concurrency = max == null ? 0 : (double) inFlight / max;
-        return Math.max(concurrency, Math.max(limits.requestUtilisation(), limits.tokenUtilisation()));
+        return max == null ? load : Math.max(load, (double) inFlight / max);
     }
 
     synchronized boolean disabled() {
