@@ -53,12 +53,11 @@ public interface KeyLimits {
      */
     void observe(ProviderLimits provider);
 
-    /**
-     * The larger of {@link #requestUtilisation()} and {@link #tokenUtilisation()}, or NaN when one
-     * request of {@code tokens} tokens does not fit now: one look at each bucket, for strategies
-     * that compare every key.
-     */
-    double loadIfAvailable(long tokens);
+    /** Request tokens available now ({@link Long#MAX_VALUE} when unlimited). */
+    long availableRequests();
+
+    /** Tokens available now, possibly negative after a charge ({@link Long#MAX_VALUE} when unlimited). */
+    long availableTokens();
 
     /** Fraction 0..1 of the request bucket in use (0 when unlimited). */
     double requestUtilisation();

@@ -136,25 +136,13 @@ final class LocalKeyLimits implements KeyLimits {
     }
 
     @Override
-    public double loadIfAvailable(long tokenCount) {
-        double load = 0;
-        Bucket r = requests;
-        if (r != null) {
-            long available = r.getAvailableTokens();
-            if (available < 1) {
-                return Double.NaN;
-            }
-            load = 1.0 - (double) available / requestCapacity;
-        }
-        Bucket t = tokens;
-        if (t != null) {
-            long available = t.getAvailableTokens();
-            if (available < tokenCount) {
-                return Double.NaN;
-            }
-            load = Math.max(load, 1.0 - (double) available / tokenCapacity);
-        }
-        return Math.max(0.0, load);
+    public long availableRequests() {
+        return requests == null ? Long.MAX_VALUE : requests.getAvailableTokens();
+    }
+
+    @Override
+    public long availableTokens() {
+        return tokens == null ? Long.MAX_VALUE : tokens.getAvailableTokens();
     }
 
     @Override

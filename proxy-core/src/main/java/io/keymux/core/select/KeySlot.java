@@ -54,6 +54,13 @@ final class KeySlot {
     private double latencyEwmaNanos;
     private boolean latencyKnown;
 
+    // Lock-free cache of load(); see there.
+    static final long LOAD_CACHE_NANOS = 1_000_000L;
+    private volatile long loadStamp = Long.MIN_VALUE;
+    private volatile double cachedLoad;
+    private volatile long cachedTokens;
+    private volatile long loadDay;
+
     // Counters for the admin API.
     final SlidingWindow requestWindow = new SlidingWindow();
     final SlidingWindow tokenWindow = new SlidingWindow();
@@ -103,6 +110,7 @@ final class KeySlot {
             return -1;
         }
         inFlight++;
+        invalidateLoad();
         if (probe) {
             circuit = Circuit.HALF_OPEN;
             return tokens | PROBE;
@@ -148,20 +156,50 @@ final class KeySlot {
     }
 
     /** Whether a request of {@code estimate} tokens could be taken now (no reservation). */
-    synchronized boolean available(long estimate, long now, long day) {
-        return health(now, day) == Block.NONE
-                && !concurrencyFull()
-                && limits.nanosUntilAvailable(reservable(estimate)) == 0;
+    boolean available(long estimate, long now, long day) {
+        return !Double.isNaN(load(estimate, now, day));
     }
 
-    /** Utilisation 0..1 (max of rpm, tpm and concurrency fractions), or NaN when not available now. */
-    synchronized double load(long estimate, long now, long day) {
-        if (health(now, day) != Block.NONE || concurrencyFull()) {
+    /**
+     * Utilisation 0..1 (max of rpm, tpm and concurrency fractions), or NaN when the key cannot take a
+     * request of {@code estimate} tokens now. Strategies that compare every key call this for each
+     * one, so the answer is cached without a lock for up to {@value #LOAD_CACHE_NANOS} ns and dropped
+     * whenever the key's state changes (take, settle, release, provider headers, reload); a stale
+     * answer only affects which key is tried, since {@link #tryTake} decides atomically.
+     */
+    double load(long estimate, long now, long day) {
+        long stamp = loadStamp;
+        if (stamp == Long.MIN_VALUE || now - stamp >= LOAD_CACHE_NANOS || now - stamp < 0 || day != loadDay) {
+            refreshLoad(now, day);
+        }
+        double load = cachedLoad;
+        if (Double.isNaN(load) || reservable(estimate) > cachedTokens) {
             return Double.NaN;
         }
-        double load = limits.loadIfAvailable(reservable(estimate));
-        Integer max = config.maxConcurrent();
-        return max == null ? load : Math.max(load, (double) inFlight / max);
+        return load;
+    }
+
+    private synchronized void refreshLoad(long now, long day) {
+        double load;
+        long tokens = 0;
+        if (health(now, day) != Block.NONE || concurrencyFull() || limits.availableRequests() < 1) {
+            load = Double.NaN;
+        } else {
+            tokens = limits.availableTokens();
+            Integer max = config.maxConcurrent();
+            load = Math.max(limits.requestUtilisation(), limits.tokenUtilisation());
+            if (max != null) {
+                load = Math.max(load, (double) inFlight / max);
+            }
+        }
+        cachedLoad = load;
+        cachedTokens = tokens;
+        loadDay = day;
+        loadStamp = now;
+    }
+
+    private void invalidateLoad() {
+        loadStamp = Long.MIN_VALUE;
     }
 
     synchronized boolean disabled() {
@@ -200,6 +238,7 @@ final class KeySlot {
     synchronized boolean settle(Outcome outcome, long reserved, boolean probe, HealthConfig health,
             long now, long day, double cost) {
         inFlight--;
+        invalidateLoad();
         boolean newlyDisabled = false;
         if (outcome instanceof Outcome.Answered a) {
             if (a.usageKnown()) {
@@ -268,6 +307,7 @@ final class KeySlot {
     /** An attempt that never reached the provider: everything goes back. */
     synchronized void release(long reserved, boolean probe, long now) {
         inFlight--;
+        invalidateLoad();
         limits.adjustTokens(reserved);
         limits.refundRequest();
         if (probe) {
@@ -277,6 +317,7 @@ final class KeySlot {
 
     synchronized void observe(ProviderLimits provider) {
         limits.observe(provider);
+        invalidateLoad();
     }
 
     private void addSpend(long day, double cost) {
@@ -294,6 +335,7 @@ final class KeySlot {
         }
         limits.reconfigure(next);
         config = next;
+        invalidateLoad();
     }
 
     static void logDisabled(String keyId, int status) {
