@@ -53,6 +53,7 @@ final class BrokerEngine implements KeyBroker {
     private final ReentrantLock queueLock = new ReentrantLock();
     private final TreeSet<Waiter> waiters = new TreeSet<>(Waiter.ORDER); // guarded by queueLock
     private final AtomicInteger waiting = new AtomicInteger();
+    private final ConcurrentHashMap<String, AtomicInteger> waitingByTask = new ConcurrentHashMap<>();
     private final AtomicLong arrivals = new AtomicLong();
     private long wakeAt = Long.MAX_VALUE; // guarded by queueLock
     private @Nullable Runnable cancelWake; // guarded by queueLock
@@ -108,6 +109,22 @@ final class BrokerEngine implements KeyBroker {
             plans.put(task.name(), new TaskPlan(task, tiers.toArray(new KeySlot[0][]),
                     seen.toArray(new KeySlot[0]), counters));
         }
+        for (TaskPlan plan : plans.values()) {
+            Set<KeySlot> mine = Set.of(plan.all);
+            List<String> rivals = new ArrayList<>();
+            for (TaskPlan other : plans.values()) {
+                if (other.task.priority() < plan.task.priority()) {
+                    continue;
+                }
+                for (KeySlot slot : other.all) {
+                    if (mine.contains(slot)) {
+                        rivals.add(other.task.name());
+                        break;
+                    }
+                }
+            }
+            plan.rivals = rivals.toArray(new String[0]);
+        }
         return new Topology(config, Map.copyOf(plans), List.copyOf(byId.values()), byId);
     }
 
@@ -146,7 +163,7 @@ final class BrokerEngine implements KeyBroker {
             return CompletableFuture.completedFuture(shuttingDown());
         }
         long now = time.nanoTime();
-        if (waiting.get() == 0) {
+        if (waiting.get() == 0 || !rivalsWaiting(plan)) {
             Admission admission = tryNow(plan, request, now, now);
             if (admission != null) {
                 return CompletableFuture.completedFuture(admission);
@@ -156,6 +173,22 @@ final class BrokerEngine implements KeyBroker {
             }
         }
         return enqueue(plan, request, now);
+    }
+
+    /** Whether requests that this one must not overtake are waiting (same keys, same or higher priority). */
+    private boolean rivalsWaiting(TaskPlan plan) {
+        for (String rival : plan.rivals) {
+            AtomicInteger n = waitingByTask.get(rival);
+            if (n != null && n.get() > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void countWaiter(Waiter waiter, int delta) {
+        waiting.addAndGet(delta);
+        waitingByTask.computeIfAbsent(waiter.request.task(), t -> new AtomicInteger()).addAndGet(delta);
     }
 
     private static boolean isZeroOrNegative(Duration d) {
@@ -264,7 +297,7 @@ final class BrokerEngine implements KeyBroker {
         queueLock.lock();
         try {
             waiters.add(waiter);
-            waiting.incrementAndGet();
+            countWaiter(waiter, 1);
         } finally {
             queueLock.unlock();
         }
@@ -289,7 +322,7 @@ final class BrokerEngine implements KeyBroker {
         try {
             boolean removed = waiters.remove(waiter);
             if (removed) {
-                waiting.decrementAndGet();
+                countWaiter(waiter, -1);
             }
             return removed;
         } finally {
@@ -315,22 +348,33 @@ final class BrokerEngine implements KeyBroker {
             }
             long now = time.nanoTime();
             Topology topo = topology;
+            // Within one pass a task's key pool only loses capacity, so once a request of a task
+            // (with no keys excluded) found nothing, larger ones of that task are not tried again.
+            Map<String, Long> failedAt = new HashMap<>();
             Iterator<Waiter> it = waiters.iterator();
             while (it.hasNext()) {
                 Waiter waiter = it.next();
                 if (waiter.future.isDone()) {
                     it.remove();
-                    waiting.decrementAndGet();
+                    countWaiter(waiter, -1);
                     continue;
                 }
-                TaskPlan plan = topo.plans().get(waiter.request.task());
+                KeyRequest request = waiter.request;
+                boolean plain = request.excludedKeyIds().isEmpty();
+                Long failed = plain ? failedAt.get(request.task()) : null;
+                if (failed != null && request.estimatedTokens() >= failed) {
+                    continue;
+                }
+                TaskPlan plan = topo.plans().get(request.task());
                 Admission admission = plan == null
-                        ? noKeys(waiter.request.task())
-                        : tryNow(plan, waiter.request, now, waiter.enqueuedAt);
+                        ? noKeys(request.task())
+                        : tryNow(plan, request, now, waiter.enqueuedAt);
                 if (admission != null) {
                     it.remove();
-                    waiting.decrementAndGet();
+                    countWaiter(waiter, -1);
                     completions.add(() -> complete(waiter, admission));
+                } else if (plain) {
+                    failedAt.merge(request.task(), request.estimatedTokens(), Math::min);
                 }
             }
             if (!waiters.isEmpty()) {
@@ -357,7 +401,12 @@ final class BrokerEngine implements KeyBroker {
     private void armWake(Topology topo, long now) {
         long nowMillis = time.currentTimeMillis();
         long earliest = Long.MAX_VALUE;
+        // One diagnosis per task (its first, highest-placed waiter) keeps this linear in tasks.
+        Set<String> seen = new java.util.HashSet<>();
         for (Waiter waiter : waiters) {
+            if (!seen.add(waiter.request.task()) && waiter.request.excludedKeyIds().isEmpty()) {
+                continue;
+            }
             TaskPlan plan = topo.plans().get(waiter.request.task());
             if (plan != null) {
                 earliest = Math.min(earliest, diagnose(plan, waiter.request, now, nowMillis).wait);
@@ -552,8 +601,10 @@ final class BrokerEngine implements KeyBroker {
         queueLock.lock();
         try {
             pending = new ArrayList<>(waiters);
+            for (Waiter waiter : pending) {
+                countWaiter(waiter, -1);
+            }
             waiters.clear();
-            waiting.set(0);
             if (cancelWake != null) {
                 cancelWake.run();
                 cancelWake = null;

@@ -14,6 +14,12 @@ final class TaskPlan {
     final SelectionStrategy[] strategies;
     final KeySlot[] all;
     final Map<String, LongAdder> leasesByKey;
+    /**
+     * Tasks (this one included) whose candidates share a key with this task's and whose priority is
+     * at least this task's: while one of them has waiters, a new request of this task queues behind
+     * them instead of overtaking. Set once after every plan of a topology is built.
+     */
+    String[] rivals = new String[0];
 
     TaskPlan(TaskConfig task, KeySlot[][] tiers, KeySlot[] all, Map<String, LongAdder> leasesByKey) {
         this.task = task;

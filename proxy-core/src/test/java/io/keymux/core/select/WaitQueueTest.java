@@ -148,6 +148,40 @@ class WaitQueueTest {
         assertThat(f.timer.closed).isTrue();
     }
 
+    @Test
+    void waitersOfOtherPoolsDoNotHoldUpARequestWhoseKeysHaveRoom() {
+        try (BrokerFixture f = new BrokerFixture(config(
+                List.of(task("busy").priority(9).maxWait(Duration.ofMinutes(1)).build(),
+                        task("free").priority(0).build()),
+                List.of(key("k", "busy").rpm(1).build(), key("other", "free").build())))) {
+            f.lease("busy");
+            CompletableFuture<Admission> waiting = f.acquire("busy", 1);
+            assertThat(waiting).isNotDone();
+            assertThat(f.lease("free").key().keyId()).isEqualTo("other");
+        }
+    }
+
+    @Test
+    void aLowerPriorityArrivalQueuesBehindHigherPriorityWaitersOfTheSameKeys() {
+        try (BrokerFixture f = new BrokerFixture(config(
+                List.of(task("high").priority(5).maxWait(Duration.ofMinutes(5)).build(),
+                        task("low").priority(1).maxWait(Duration.ofMinutes(5)).build()),
+                List.of(key("k", "high", "low").concurrent(1).rpm(100).build())))) {
+            Lease held = f.lease("high");
+            CompletableFuture<Admission> high = f.acquire("high", 1);
+            held.settle(new Outcome.Answered(200, 1, 1, true, 1));
+            Lease second = (Lease) high.join();
+            // Now a high waiter exists again while the key is busy; a low arrival must not overtake it.
+            CompletableFuture<Admission> high2 = f.acquire("high", 1);
+            CompletableFuture<Admission> low = f.acquire("low", 1);
+            second.settle(new Outcome.Answered(200, 1, 1, true, 1));
+            assertThat(high2.join()).isInstanceOf(Lease.class);
+            assertThat(low).isNotDone();
+            ((Lease) high2.join()).settle(new Outcome.Answered(200, 1, 1, true, 1));
+            assertThat(low.join()).isInstanceOf(Lease.class);
+        }
+    }
+
     private static CompletableFuture<Admission> track(CompletableFuture<Admission> f, String name, List<String> log) {
         f.thenAccept(a -> {
             if (a instanceof Lease) {
