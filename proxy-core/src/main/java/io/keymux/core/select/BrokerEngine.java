@@ -37,9 +37,11 @@ import org.jspecify.annotations.Nullable;
  * <p>Waiting: one broker-wide wait queue ordered by task priority (higher first), then arrival. It
  * is drained (in that order, each waiter taking any key of its own pool that has room) when a lease
  * settles, when the broker's single timer fires at the earliest time some waiter's key gets capacity
- * back (a refill, a cooldown or circuit ending, the next UTC day), and on reload. While anyone waits,
- * new requests join the queue instead of overtaking it. One queue rather than one per key pool keeps
- * the ordering obvious; a waiter that cannot be served never blocks a later one that can.
+ * back (a refill, a cooldown or circuit ending, the next UTC day), and on reload. A new request joins
+ * the queue instead of trying at once only while requests of tasks that share a key with it, at the
+ * same or a higher priority, are waiting; so a higher-priority request may overtake lower ones, never
+ * the reverse. One queue rather than one per key pool keeps the ordering obvious; a waiter that
+ * cannot be served never blocks a later one that can. Timed work runs on one daemon thread.
  */
 final class BrokerEngine implements KeyBroker {
     private static final Duration ONE_SECOND = Duration.ofSeconds(1);
