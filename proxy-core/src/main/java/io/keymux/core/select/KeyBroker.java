@@ -1,7 +1,9 @@
 package io.keymux.core.select;
 
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.core.ratelimit.ClientGate;
 import io.keymux.core.time.TimeSource;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -26,8 +28,31 @@ public interface KeyBroker extends AutoCloseable {
     @Override
     void close();
 
-    /** The broker for a configuration. */
+    /** A read-only snapshot of every key, in config order, for {@code /admin/keys}. */
+    default List<KeyStatus> keyStates() {
+        return List.of();
+    }
+
+    /** Task distribution and per-client cost, for {@code /admin/metrics}. */
+    default BrokerMetrics metrics() {
+        return BrokerMetrics.empty();
+    }
+
+    /** The per-client limits of this configuration, fed with each settled attempt's cost. */
+    default ClientGate clients() {
+        return ClientGate.create(List.of(), TimeSource.system());
+    }
+
+    /**
+     * Swaps in a new configuration. Keys whose {@code key_id} stays keep their buckets
+     * (proportionally to new limits), health, spend and counters; leases in flight settle normally.
+     */
+    default void reconfigure(KeymuxConfig next) {
+        throw new UnsupportedOperationException("reconfigure");
+    }
+
+    /** The broker for a configuration, with its own daemon timer thread (stopped by {@link #close}). */
     static KeyBroker create(KeymuxConfig config, TimeSource time) {
-        return new RoundRobinBroker(config);
+        return new BrokerEngine(config, time, BrokerTimer.daemon());
     }
 }

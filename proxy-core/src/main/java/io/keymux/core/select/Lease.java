@@ -1,11 +1,19 @@
 package io.keymux.core.select;
 
 import io.keymux.config.model.ApiKeyConfig;
+import io.keymux.core.ratelimit.ProviderLimits;
 
 /**
  * One attempt's hold on a key: its request-rate token, its token reservation and its concurrency
  * slot. Exactly one {@link #settle(Outcome)} call releases it; later calls are ignored, so a
  * cancellation racing a completion cannot double-count.
+ *
+ * <p>Settlement arithmetic: the lease reserved {@code r = reservedTokens()} tokens. An
+ * {@link Outcome.Answered} with usage {@code u = prompt + completion} corrects the token bucket by
+ * {@code r - u}: positive is a refund (capped at the bucket's capacity), negative a charge (the bucket
+ * may go into debt, delaying later requests). Without usage the reservation stands. Every other
+ * outcome refunds {@code r}. The request token stays spent in every case (the provider counted the
+ * request, or may have), except when the broker itself cancels a lease no caller ever saw.
  */
 public non-sealed interface Lease extends Admission {
 
@@ -20,4 +28,10 @@ public non-sealed interface Lease extends Admission {
 
     /** Settles the reservation against what happened and releases the concurrency slot. */
     void settle(Outcome outcome);
+
+    /**
+     * Tells the broker what the provider's response headers say about the key's limits; lowers the
+     * key's local buckets when the provider reports less left (never raises them).
+     */
+    default void observe(ProviderLimits limits) {}
 }

@@ -1,0 +1,79 @@
+package io.keymux.core.select;
+
+import io.keymux.config.model.ApiKeyConfig;
+import io.keymux.config.model.TaskConfig;
+import io.keymux.core.ratelimit.ProviderLimits;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** The broker's {@link Lease}: settles at most once, whoever calls first. */
+final class EngineLease implements Lease {
+    private final BrokerEngine engine;
+    final KeySlot slot;
+    private final ApiKeyConfig key;
+    final TaskConfig task;
+    final String client;
+    private final long reserved;
+    final boolean probe;
+    private final long queuedNanos;
+    private final AtomicBoolean settled = new AtomicBoolean();
+
+    EngineLease(BrokerEngine engine, KeySlot slot, TaskConfig task, String client, long reserved, boolean probe,
+            long queuedNanos) {
+        this.engine = engine;
+        this.slot = slot;
+        this.key = slot.config();
+        this.task = task;
+        this.client = client;
+        this.reserved = reserved;
+        this.probe = probe;
+        this.queuedNanos = queuedNanos;
+    }
+
+    @Override
+    public ApiKeyConfig key() {
+        return key;
+    }
+
+    @Override
+    public long reservedTokens() {
+        return reserved;
+    }
+
+    @Override
+    public long queuedNanos() {
+        return queuedNanos;
+    }
+
+    @Override
+    public void settle(Outcome outcome) {
+        Objects.requireNonNull(outcome, "outcome");
+        if (settled.compareAndSet(false, true)) {
+            engine.settle(this, outcome);
+        }
+    }
+
+    @Override
+    public void observe(ProviderLimits limits) {
+        Objects.requireNonNull(limits, "limits");
+        if (!settled.get()) {
+            slot.observe(limits);
+        }
+    }
+
+    /** Returns everything: the lease was granted to a caller that had already gone (cancelled). */
+    void releaseUnsent() {
+        if (settled.compareAndSet(false, true)) {
+            engine.release(this);
+        }
+    }
+
+    boolean isSettled() {
+        return settled.get();
+    }
+
+    @Override
+    public String toString() {
+        return "Lease[key_id=" + key.keyId() + ", task=" + task.name() + ", reserved=" + reserved + "]";
+    }
+}
