@@ -1,0 +1,167 @@
+package io.keymux.server;
+
+import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.model.ServerConfig;
+import io.keymux.core.select.KeyBroker;
+import io.keymux.core.time.TimeSource;
+import io.keymux.server.admin.AdminRoutes;
+import io.keymux.server.pipeline.InFlight;
+import io.keymux.server.pipeline.ProxyPipeline;
+import io.keymux.server.upstream.UpstreamClients;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.netty.DisposableServer;
+import reactor.netty.NettyPipeline;
+import reactor.netty.http.server.HttpServer;
+import reactor.netty.resources.LoopResources;
+
+/**
+ * A running keymux: the proxy listener on {@code server.port}, the admin listener on
+ * {@code server.admin_port}, one pooled upstream client, all on one set of event loops (epoll when
+ * the native transport is available).
+ *
+ * <pre>{@code
+ * try (KeymuxServer server = KeymuxServer.start(config)) {
+ *     server.awaitShutdownOnSignal();   // SIGTERM/SIGINT: drain, then return so main exits 0
+ * }
+ * }</pre>
+ */
+public final class KeymuxServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KeymuxServer.class);
+    private static final AtomicBoolean TRANSPORT_LOGGED = new AtomicBoolean();
+
+    private final KeymuxConfig config;
+    private final LoopResources loops;
+    private final KeyBroker broker;
+    private final UpstreamClients upstreams;
+    private final InFlight inFlight;
+    private final DisposableServer proxy;
+    private final DisposableServer admin;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private KeymuxServer(KeymuxConfig config, TimeSource time) {
+        this.config = config;
+        ServerConfig server = config.server();
+        if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
+            LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
+        }
+        this.loops = LoopResources.create("keymux", LoopResources.DEFAULT_IO_WORKER_COUNT, true);
+        this.broker = KeyBroker.create(config, time);
+        this.upstreams = new UpstreamClients(config, loops);
+        this.inFlight = new InFlight();
+        ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight);
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(server.maxUriBytes())
+                .setMaxHeaderSize(server.maxHeaderBytes())
+                .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
+        this.proxy = HttpServer.create()
+                .runOn(loops)
+                .host(server.bind())
+                .port(server.port())
+                .httpRequestDecoder(spec -> spec.maxInitialLineLength(server.maxUriBytes())
+                        .maxHeaderSize(server.maxHeaderBytes()))
+                // Same codec as Reactor Netty's, plus headers that flag Content-Length + Transfer-Encoding.
+                .doOnChannelInit((observer, channel, address) -> {
+                    if (channel.pipeline().get(NettyPipeline.HttpCodec) instanceof HttpServerCodec) {
+                        channel.pipeline().replace(NettyPipeline.HttpCodec, NettyPipeline.HttpCodec,
+                                new HttpServerCodec(decoder.clone()));
+                    }
+                })
+                .handle(pipeline)
+                .bindNow();
+        this.admin = HttpServer.create()
+                .runOn(loops)
+                .host(server.bind())
+                .port(server.adminPort())
+                .route(new AdminRoutes(config, inFlight::draining))
+                .bindNow();
+        LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /** Starts keymux for a configuration on the system clock. */
+    public static KeymuxServer start(KeymuxConfig config) {
+        return start(config, TimeSource.system());
+    }
+
+    /** Starts keymux for a configuration with an injected clock. */
+    public static KeymuxServer start(KeymuxConfig config, TimeSource time) {
+        return new KeymuxServer(Objects.requireNonNull(config, "config"), Objects.requireNonNull(time, "time"));
+    }
+
+    /** The bound proxy port (the real one when {@code server.port} is 0). */
+    public int proxyPort() {
+        return proxy.port();
+    }
+
+    /** The bound admin port (the real one when {@code server.admin_port} is 0). */
+    public int adminPort() {
+        return admin.port();
+    }
+
+    /** Requests being served right now. */
+    public int inFlight() {
+        return inFlight.count();
+    }
+
+    /**
+     * Drains: {@code /readyz} turns 503, the proxy stops accepting connections, and requests and
+     * streams in flight may finish within {@code timeout}. Blocks the caller (never call it on an
+     * event loop). Leaves the admin listener up ({@code /healthz} stays 200) until {@link #close()}.
+     *
+     * @return whether every in-flight request finished in time
+     */
+    public boolean drain(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        var idle = inFlight.drain();
+        proxy.dispose();
+        try {
+            idle.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.warn("drain timeout {} reached with {} request(s) still in flight; closing them", timeout, inFlight.count());
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("drain future failed", e);
+        }
+    }
+
+    /**
+     * Blocks until SIGTERM or SIGINT, then drains for {@code server.drain_timeout} and closes, and
+     * returns so {@code main} can exit 0 (a JVM shutdown hook would exit 143 instead).
+     */
+    @SuppressWarnings("sunapi") // sun.misc.Signal: the only JDK way to handle SIGTERM and still exit 0
+    public void awaitShutdownOnSignal() throws InterruptedException {
+        CountDownLatch signalled = new CountDownLatch(1);
+        sun.misc.SignalHandler handler = signal -> signalled.countDown();
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), handler);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), handler);
+        signalled.await();
+        LOG.info("signal received: draining for up to {}", config.server().drainTimeout());
+        drain(config.server().drainTimeout());
+        close();
+    }
+
+    /** Stops both listeners, the upstream pool, the broker and the event loops. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        proxy.disposeNow(Duration.ofSeconds(5));
+        admin.disposeNow(Duration.ofSeconds(5));
+        upstreams.close();
+        broker.close();
+        loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
+    }
+}
