@@ -61,6 +61,9 @@ public final class KeymuxServer implements AutoCloseable {
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(server.maxUriBytes())
                 .setMaxHeaderSize(server.maxHeaderBytes())
+                // Netty's RFC 9112 mode would refuse Content-Length + Transfer-Encoding with an empty 400;
+                // instead the headers flag it and the pipeline answers SPEC.md's JSON 400 bad_request.
+                .setUseRfc9112TransferEncoding(false)
                 .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
         this.proxy = HttpServer.create()
                 .runOn(loops)

@@ -19,6 +19,7 @@ import io.keymux.server.upstream.HeaderRewrite;
 import io.keymux.server.upstream.UpstreamClients;
 import io.keymux.server.upstream.UpstreamTarget;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -39,6 +40,7 @@ import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
@@ -288,7 +290,6 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         HttpHeaders headers = HeaderRewrite.towardsUpstream(ex.requestHeaders(), config.server().taskHeader(),
                 target, upstream.auth(), key, ex.requestId, route.body().length);
         long started = time.nanoTime();
-        Duration idle = task.timeouts().idle();
         return upstreams.forTask(task)
                 .headers(h -> h.set(headers))
                 .request(ex.request.method())
@@ -307,7 +308,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                         // Drain the refused answer so the connection can go back to the pool.
                         return connection.inbound().receive().then(Mono.<AttemptResult>just(new Retry(failure)));
                     }
-                    return streamBack(ex, status, response.responseHeaders(), connection.inbound().receive(), idle)
+                    return streamBack(ex, task, status, response.responseHeaders(), connection.inbound().receive())
                             .then(Mono.fromSupplier(() -> {
                                 settle.accept(new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
                                 return (AttemptResult) new Delivered();
@@ -318,18 +319,50 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
     }
 
-    /** Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. */
-    private Mono<Void> streamBack(Exchange ex, int status, HttpHeaders upstreamHeaders, Flux<ByteBuf> content,
-            Duration idle) {
+    /**
+     * Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. If
+     * the upstream breaks mid-answer (idle timeout, reset), an SSE stream ends with a {@code data:}
+     * event holding the error; any other body is cut off by closing the connection. Either way the
+     * returned Mono then fails with the cause, so the lease is settled with it.
+     */
+    private Mono<Void> streamBack(Exchange ex, TaskConfig task, int status, HttpHeaders upstreamHeaders,
+            Flux<ByteBuf> content) {
         HttpServerResponse response = ex.response;
         response.status(HttpResponseStatus.valueOf(status));
         HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
         addKeymuxHeaders(ex);
         ex.status = status;
         ex.firstByteNanos = time.nanoTime();
+        String contentType = upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE);
+        boolean sse = contentType != null && contentType.startsWith("text/event-stream");
+        AtomicReference<@Nullable Throwable> broken = new AtomicReference<>();
         // retain(): the inbound releases each buffer after onNext; the server write releases our
-        // reference once the bytes are on the socket. Flush per chunk so SSE events go out at once.
-        return response.send(content.timeout(idle).map(ByteBuf::retain), buf -> true).then();
+        // reference once the bytes are on the socket.
+        Flux<ByteBuf> body = content.timeout(task.timeouts().idle())
+                .map(ByteBuf::retain)
+                .onErrorResume(error -> {
+                    broken.set(error);
+                    // The connection closes once the answer ends, so nothing can follow the broken stream.
+                    response.keepAlive(false);
+                    if (!sse) {
+                        return Flux.error(error);
+                    }
+                    String event = "data: " + brokenError(task, error).bodyString() + "\n\n";
+                    return Flux.just(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
+                });
+        // Flush per chunk so SSE events go out at once.
+        return response.send(body, buf -> true).then().then(Mono.defer(() -> {
+            Throwable error = broken.get();
+            return error == null ? Mono.<Void>empty() : Mono.<Void>error(error);
+        }));
+    }
+
+    private static KeymuxError brokenError(TaskConfig task, Throwable error) {
+        return isTimeout(error)
+                ? KeymuxError.upstreamTimeout("the upstream stopped sending for longer than tasks[].timeouts.idle"
+                        + " on task '" + task.name() + "'")
+                : KeymuxError.upstreamUnavailable("the upstream connection broke mid-answer on task '"
+                        + task.name() + "'");
     }
 
     private @Nullable Failure retryableFailure(TaskConfig task, int status, HttpHeaders headers) {
@@ -390,7 +423,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                         + "' (tasks[].timeouts)")
                 : KeymuxError.upstreamUnavailable("could not reach the upstream for task '" + task.name() + "'");
         if (ex.response.hasSentHeaders()) {
-            return brokenStream(ex, keymuxError).then(Mono.just(new Delivered()));
+            return brokenStream(ex).then(Mono.just(new Delivered()));
         }
         boolean retried = timeout ? task.retryOn().timeout() : task.retryOn().connectError();
         if (!retried) {
@@ -404,16 +437,18 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 || error instanceof ConnectTimeoutException;
     }
 
-    /** A stream that broke after bytes went out: end it with an SSE error event, then close. */
-    private static Mono<Void> brokenStream(Exchange ex, KeymuxError error) {
+    /**
+     * An answer that broke after bytes went out cannot be retried. An SSE stream already got its
+     * error event from {@link #streamBack} and ends normally (the connection then closes); any other
+     * body is cut off by closing the connection, so the client cannot mistake it for complete.
+     */
+    private static Mono<Void> brokenStream(Exchange ex) {
         ex.response.keepAlive(false);
         String contentType = ex.response.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE);
-        if (contentType == null || !contentType.startsWith("text/event-stream")) {
-            return Mono.fromRunnable(() -> ex.request.withConnection(c -> c.dispose()));
+        if (contentType != null && contentType.startsWith("text/event-stream")) {
+            return Mono.empty();
         }
-        return ex.response.sendString(Mono.just("data: " + error.bodyString() + "\n\n"), StandardCharsets.UTF_8)
-                .then()
-                .onErrorResume(IOException.class, e -> Mono.empty());
+        return Mono.fromRunnable(() -> ex.request.withConnection(connection -> connection.dispose()));
     }
 
     private interface Settle {
@@ -438,7 +473,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     private Mono<Void> fail(Exchange ex, KeymuxError error) {
         if (ex.response.hasSentHeaders()) {
-            return brokenStream(ex, error);
+            return brokenStream(ex);
         }
         HttpServerResponse response = ex.response;
         response.status(error.status());
