@@ -12,9 +12,11 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -115,21 +117,33 @@ public final class KeymuxServer implements AutoCloseable {
     }
 
     /**
-     * Drains: {@code /readyz} turns 503, the proxy stops accepting connections, and requests and
-     * streams in flight may finish within {@code timeout}. Blocks the caller (never call it on an
-     * event loop). Leaves the admin listener up ({@code /healthz} stays 200) until {@link #close()}.
+     * Starts draining without blocking: {@code /readyz} turns 503 at once, the proxy stops accepting
+     * connections, and requests in flight continue (answers given from now on close their
+     * connection). The admin listener stays up ({@code /healthz} 200) until {@link #close()}.
+     *
+     * @return completes when no request is in flight any more
+     */
+    public CompletableFuture<Void> beginDrain() {
+        CompletableFuture<Void> idle = inFlight.drain();
+        proxy.dispose();
+        return idle;
+    }
+
+    /**
+     * Drains ({@link #beginDrain()}) and waits up to {@code timeout} for requests and streams in
+     * flight to finish. Blocks the caller: never call it on an event loop.
      *
      * @return whether every in-flight request finished in time
      */
     public boolean drain(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");
-        var idle = inFlight.drain();
-        proxy.dispose();
+        CompletableFuture<Void> idle = beginDrain();
         try {
             idle.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return true;
-        } catch (java.util.concurrent.TimeoutException e) {
-            LOG.warn("drain timeout {} reached with {} request(s) still in flight; closing them", timeout, inFlight.count());
+        } catch (TimeoutException e) {
+            LOG.warn("drain timeout {} reached with {} request(s) still in flight; closing them", timeout,
+                    inFlight.count());
             return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
