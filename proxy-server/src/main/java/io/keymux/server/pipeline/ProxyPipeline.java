@@ -34,6 +34,7 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.HashSet;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -48,6 +49,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 import reactor.netty.NettyPipeline;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
@@ -62,6 +64,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private static final Logger LOG = LoggerFactory.getLogger(ProxyPipeline.class);
     /** Marker header set by the request decoder when a request had both Content-Length and Transfer-Encoding. */
     public static final String SMUGGLING_MARKER = "x-keymux-internal-cl-te";
+    /** JSON bodies up to this size are inspected on the event loop (well under a millisecond). */
+    private static final int INLINE_PARSE_BYTES = 256 * 1024;
 
     private final KeymuxConfig config;
     private final ClientAuthenticator authenticator;
@@ -135,20 +139,33 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 return fail(ex, bodyTooLarge(limit));
             }
             byte[] bytes = body.bytes();
-            BodyFacts facts = BodyFacts.of(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE));
-            Classification classification = classify(ex, facts);
-            if (!(classification instanceof Classification.Classified classified)) {
-                return fail(ex, classificationError(classification));
-            }
-            ex.task = classified.task();
-            if (!admitted.mayUse(classified.task())) {
-                return fail(ex, KeymuxError.of(403, "task_forbidden", "client '" + admitted.clientName()
-                        + "' may not use task '" + classified.task() + "' (see clients[].allowed_tasks)"));
-            }
-            TaskConfig task = config.task(classified.task()).orElseThrow();
-            Route route = new Route(task, classified.forwardPath(), bytes, facts.estimatedTokens(bytes.length));
-            return attempt(ex, route, 1, Set.of(), null);
+            return inspect(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE))
+                    .flatMap(facts -> route(ex, admitted, bytes, facts));
         });
+    }
+
+    /** Small bodies are read on the event loop; large ones on a CPU worker so the loop keeps moving. */
+    private static Mono<BodyFacts> inspect(byte[] bytes, @Nullable String contentType) {
+        if (bytes.length <= INLINE_PARSE_BYTES) {
+            return Mono.just(BodyFacts.of(bytes, contentType));
+        }
+        return Mono.fromCallable(() -> BodyFacts.of(bytes, contentType)).subscribeOn(Schedulers.parallel());
+    }
+
+    /** Classify, check the client may use the task, then the attempt loop. */
+    private Mono<Void> route(Exchange ex, AuthDecision.Admitted admitted, byte[] bytes, BodyFacts facts) {
+        Classification classification = classify(ex, facts);
+        if (!(classification instanceof Classification.Classified classified)) {
+            return fail(ex, classificationError(classification));
+        }
+        ex.task = classified.task();
+        if (!admitted.mayUse(classified.task())) {
+            return fail(ex, KeymuxError.of(403, "task_forbidden", "client '" + admitted.clientName()
+                    + "' may not use task '" + classified.task() + "' (see clients[].allowed_tasks)"));
+        }
+        TaskConfig task = config.task(classified.task()).orElseThrow();
+        Route route = new Route(task, classified.forwardPath(), bytes, facts.estimatedTokens(bytes.length));
+        return attempt(ex, route, 1, Set.of(), null);
     }
 
     // ---- Authenticate -------------------------------------------------------------------------
@@ -308,9 +325,16 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                         // Drain the refused answer so the connection can go back to the pool.
                         return connection.inbound().receive().then(Mono.<AttemptResult>just(new Retry(failure)));
                     }
-                    return streamBack(ex, task, status, response.responseHeaders(), connection.inbound().receive())
+                    JsonUsageScanner usage = new JsonUsageScanner();
+                    return streamBack(ex, task, status, response.responseHeaders(), connection.inbound().receive(),
+                            usage)
                             .then(Mono.fromSupplier(() -> {
-                                settle.accept(new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
+                                if (usage.usageKnown()) {
+                                    ex.promptTokens = usage.promptTokens();
+                                    ex.completionTokens = usage.completionTokens();
+                                }
+                                settle.accept(new Outcome.Answered(status, usage.promptTokens(),
+                                        usage.completionTokens(), usage.usageKnown(), time.nanoTime() - started));
                                 return (AttemptResult) new Delivered();
                             }));
                 })
@@ -326,7 +350,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * returned Mono then fails with the cause, so the lease is settled with it.
      */
     private Mono<Void> streamBack(Exchange ex, TaskConfig task, int status, HttpHeaders upstreamHeaders,
-            Flux<ByteBuf> content) {
+            Flux<ByteBuf> content, JsonUsageScanner usage) {
         HttpServerResponse response = ex.response;
         response.status(HttpResponseStatus.valueOf(status));
         HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
@@ -336,9 +360,15 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         String contentType = upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE);
         boolean sse = contentType != null && contentType.startsWith("text/event-stream");
         AtomicReference<@Nullable Throwable> broken = new AtomicReference<>();
+        boolean json = contentType != null && contentType.toLowerCase(Locale.ROOT).contains("json");
         // retain(): the inbound releases each buffer after onNext; the server write releases our
         // reference once the bytes are on the socket.
         Flux<ByteBuf> body = content.timeout(task.timeouts().idle())
+                .doOnNext(chunk -> {
+                    if (json) {
+                        usage.feed(chunk);
+                    }
+                })
                 .map(ByteBuf::retain)
                 .onErrorResume(error -> {
                     broken.set(error);
