@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.DisposableServer;
@@ -49,14 +50,14 @@ public final class KeymuxServer implements AutoCloseable {
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private KeymuxServer(KeymuxConfig config, TimeSource time) {
+    private KeymuxServer(KeymuxConfig config, TimeSource time, BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers) {
         this.config = config;
         ServerConfig server = config.server();
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
             LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
         }
         this.loops = LoopResources.create("keymux", LoopResources.DEFAULT_IO_WORKER_COUNT, true);
-        this.broker = KeyBroker.create(config, time);
+        this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
         ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight);
@@ -93,12 +94,40 @@ public final class KeymuxServer implements AutoCloseable {
 
     /** Starts keymux for a configuration on the system clock. */
     public static KeymuxServer start(KeymuxConfig config) {
-        return start(config, TimeSource.system());
+        return builder(config).start();
     }
 
-    /** Starts keymux for a configuration with an injected clock. */
-    public static KeymuxServer start(KeymuxConfig config, TimeSource time) {
-        return new KeymuxServer(Objects.requireNonNull(config, "config"), Objects.requireNonNull(time, "time"));
+    /** A builder, for a clock or key broker other than the defaults. */
+    public static Builder builder(KeymuxConfig config) {
+        return new Builder(Objects.requireNonNull(config, "config"));
+    }
+
+    /** Set-once options for {@link KeymuxServer}; {@link #start()} binds both listeners. */
+    public static final class Builder {
+        private final KeymuxConfig config;
+        private TimeSource time = TimeSource.system();
+        private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = KeyBroker::create;
+
+        private Builder(KeymuxConfig config) {
+            this.config = config;
+        }
+
+        /** The clock for the broker and latencies (default: the system clock). */
+        public Builder timeSource(TimeSource time) {
+            this.time = Objects.requireNonNull(time, "time");
+            return this;
+        }
+
+        /** How the key broker is made (default: {@link KeyBroker#create}). The server closes it. */
+        public Builder broker(BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers) {
+            this.brokers = Objects.requireNonNull(brokers, "brokers");
+            return this;
+        }
+
+        /** Binds the proxy and admin ports and returns the running server. */
+        public KeymuxServer start() {
+            return new KeymuxServer(config, time, brokers);
+        }
     }
 
     /** The bound proxy port (the real one when {@code server.port} is 0). */

@@ -326,9 +326,15 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                         return connection.inbound().receive().then(Mono.<AttemptResult>just(new Retry(failure)));
                     }
                     JsonUsageScanner usage = new JsonUsageScanner();
-                    return streamBack(ex, task, status, response.responseHeaders(), connection.inbound().receive(),
-                            usage)
+                    AtomicBoolean whole = new AtomicBoolean();
+                    Flux<ByteBuf> content = connection.inbound().receive().doOnComplete(() -> whole.set(true));
+                    return streamBack(ex, task, status, response.responseHeaders(), content, usage)
                             .then(Mono.fromSupplier(() -> {
+                                if (!whole.get()) {
+                                    // The write ended before the upstream did: the client went away.
+                                    settle.accept(new Outcome.Cancelled());
+                                    return (AttemptResult) new Delivered();
+                                }
                                 if (usage.usageKnown()) {
                                     ex.promptTokens = usage.promptTokens();
                                     ex.completionTokens = usage.completionTokens();
