@@ -102,4 +102,14 @@ class KeyInjectionTest extends KeymuxTestBase {
         assertThat(stub.last().bodyText()).isEqualTo(multipart);
         assertThat(stub.last().headers().get("Content-Type")).isEqualTo("multipart/form-data; boundary=b");
     }
+
+    @Test
+    void getWithoutBodyIsForwardedWithoutOne() {
+        startKeymux(config().build());
+        Answer answer = call("GET", "/v1/models", null);
+        assertThat(answer.status()).isEqualTo(200);
+        assertThat(stub.last().method()).isEqualTo("GET");
+        assertThat(stub.last().body()).isEmpty();
+        assertThat(stub.last().headers().contains("Transfer-Encoding")).isFalse();
+    }
 }
