@@ -6,8 +6,17 @@ import io.keymux.config.model.MatchRule;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.RawHttp;
 import io.keymux.server.testing.TestConfig;
+import io.netty.buffer.Unpooled;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.nio.charset.StandardCharsets;
+import java.util.Collections;
 import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.client.HttpClient;
 
 /** Each classification path and each client-side error code, over real sockets. */
 class ClassificationTest extends KeymuxTestBase {
@@ -132,6 +141,31 @@ class ClassificationTest extends KeymuxTestBase {
                 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
         assertThat(RawHttp.status(raw)).isEqualTo(400);
         assertThat(raw).contains("bad_request");
+        assertThat(stub.recorded()).isEmpty();
+    }
+
+    @Test
+    void protectedModeRefusesNonLoopbackCallersSayingHowToConfigureClients() throws Exception {
+        InetAddress external = null;
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress address : Collections.list(nic.getInetAddresses())) {
+                if (address instanceof Inet4Address && !address.isLoopbackAddress()) {
+                    external = address;
+                }
+            }
+        }
+        Assumptions.assumeTrue(external != null, "no non-loopback IPv4 address to call from");
+        startKeymux(config().noClients().bind("0.0.0.0").build());
+        String host = external.getHostAddress();
+        Answer a = HttpClient.create()
+                .post().uri("http://" + host + ":" + keymux.proxyPort() + "/v1/x")
+                .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"),
+                        StandardCharsets.UTF_8)))
+                .responseSingle((res, body) -> body.asString().defaultIfEmpty("")
+                        .map(s -> new Answer(res.status().code(), res.responseHeaders(), s)))
+                .block(TIMEOUT);
+        assertThat(a.status()).isEqualTo(401);
+        assertThat(a.body()).contains("invalid_client_key").contains("protected mode").contains("clients");
         assertThat(stub.recorded()).isEmpty();
     }
 }

@@ -48,6 +48,7 @@ public final class TestConfig {
     private Timeouts timeouts = Timeouts.defaults();
     private int maxAttempts = TaskConfig.DEFAULT_MAX_ATTEMPTS;
     private Duration drainTimeout = Duration.ofSeconds(30);
+    private String bind = "127.0.0.1";
 
     private TestConfig(URI baseUrl) {
         this.baseUrl = baseUrl;
@@ -128,6 +129,12 @@ public final class TestConfig {
         return this;
     }
 
+    /** The listen address of both ports (default loopback only). */
+    public TestConfig bind(String bind) {
+        this.bind = bind;
+        return this;
+    }
+
     public TestConfig drainTimeout(Duration drainTimeout) {
         this.drainTimeout = drainTimeout;
         return this;
@@ -150,7 +157,7 @@ public final class TestConfig {
                 : clients;
         ServerConfig d = ServerConfig.defaults();
         ServerConfig server = new ServerConfig(0, 0, maxBodyBytes, d.taskHeader(), exposeKeyId,
-                allowUnauthenticated, drainTimeout, "127.0.0.1", d.maxHeaderBytes(), d.maxUriBytes(),
+                allowUnauthenticated, drainTimeout, bind, d.maxHeaderBytes(), d.maxUriBytes(),
                 d.requestHeaderTimeout(), d.idleTimeout(), d.maxConnections(), null, null);
         Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
         upstreams.put("stub", new UpstreamConfig("stub", baseUrl, auth));
