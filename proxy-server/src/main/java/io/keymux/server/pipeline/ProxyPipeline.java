@@ -51,6 +51,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 import reactor.netty.NettyPipeline;
+import reactor.netty.channel.AbortedException;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
@@ -66,6 +67,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     public static final String SMUGGLING_MARKER = "x-keymux-internal-cl-te";
     /** JSON bodies up to this size are inspected on the event loop (well under a millisecond). */
     private static final int INLINE_PARSE_BYTES = 256 * 1024;
+    /** Audit status of a request whose client went away before an answer started (nginx's 499). */
+    private static final int CLIENT_CLOSED_REQUEST = 499;
 
     private final KeymuxConfig config;
     private final ClientAuthenticator authenticator;
@@ -100,6 +103,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         }
         return handle(ex)
                 .onErrorResume(error -> unexpected(ex, error))
+                .doOnCancel(() -> {
+                    if (ex.status == 0) {
+                        ex.status = CLIENT_CLOSED_REQUEST;
+                    }
+                })
                 .doFinally(signal -> {
                     inFlight.exit();
                     AuditLog.write(ex, time.nanoTime(), time.currentTimeMillis());
@@ -322,8 +330,12 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     Failure failure = retryableFailure(task, status, response.responseHeaders());
                     if (failure != null) {
                         settle.accept(outcomeOf(status, response.responseHeaders()));
-                        // Drain the refused answer so the connection can go back to the pool.
-                        return connection.inbound().receive().then(Mono.<AttemptResult>just(new Retry(failure)));
+                        // Drain the refused answer so the connection can go back to the pool; an error
+                        // body that stalls only costs that connection, the retry goes on.
+                        return connection.inbound().receive()
+                                .timeout(task.timeouts().idle())
+                                .then(Mono.<AttemptResult>just(new Retry(failure)))
+                                .onErrorReturn(new Retry(failure));
                     }
                     JsonUsageScanner usage = new JsonUsageScanner();
                     AtomicBoolean whole = new AtomicBoolean();
@@ -449,7 +461,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
     private Mono<AttemptResult> attemptError(Exchange ex, TaskConfig task, Settle settle, Throwable error) {
         boolean timeout = isTimeout(error);
-        if (!timeout && !(error instanceof IOException)) {
+        if (!timeout && !(error instanceof IOException) && !(error instanceof AbortedException)) {
             settle.accept(new Outcome.ConnectFailure());
             return Mono.error(error);
         }
