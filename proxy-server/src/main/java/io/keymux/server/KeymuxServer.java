@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.DisposableServer;
@@ -68,10 +70,12 @@ public final class KeymuxServer implements AutoCloseable {
                 // instead the headers flag it and the pipeline answers SPEC.md's JSON 400 bad_request.
                 .setUseRfc9112TransferEncoding(false)
                 .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
-        this.proxy = HttpServer.create()
+        this.proxy = bindOrCleanUp(() -> HttpServer.create()
                 .runOn(loops)
                 .host(server.bind())
                 .port(server.port())
+                // Keep-alive connections with no request for this long are closed.
+                .idleTimeout(server.idleTimeout())
                 .httpRequestDecoder(spec -> spec.maxInitialLineLength(server.maxUriBytes())
                         .maxHeaderSize(server.maxHeaderBytes()))
                 // Same codec as Reactor Netty's, plus headers that flag Content-Length + Transfer-Encoding.
@@ -82,14 +86,29 @@ public final class KeymuxServer implements AutoCloseable {
                     }
                 })
                 .handle(pipeline)
-                .bindNow();
-        this.admin = HttpServer.create()
+                .bindNow(), null);
+        this.admin = bindOrCleanUp(() -> HttpServer.create()
                 .runOn(loops)
                 .host(server.bind())
                 .port(server.adminPort())
                 .route(new AdminRoutes(config, inFlight::draining))
-                .bindNow();
+                .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /** Binds a listener; if that fails (port taken), releases what was already started, then rethrows. */
+    private DisposableServer bindOrCleanUp(Supplier<DisposableServer> bind, @Nullable DisposableServer started) {
+        try {
+            return bind.get();
+        } catch (RuntimeException e) {
+            if (started != null) {
+                started.disposeNow(Duration.ofSeconds(5));
+            }
+            upstreams.close();
+            broker.close();
+            loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
+            throw e;
+        }
     }
 
     /** Starts keymux for a configuration on the system clock. */

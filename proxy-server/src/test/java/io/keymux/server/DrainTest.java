@@ -14,7 +14,7 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.http.client.HttpClient;
 
-/** SIGTERM behaviour without a signal: drain lets in-flight streams finish and turns /readyz 503. */
+/** Lifecycle: SIGTERM behaviour without a signal (drain lets in-flight streams finish, /readyz 503), readiness, start failures. */
 class DrainTest extends KeymuxTestBase {
 
     private int adminStatus(String path) {
@@ -72,5 +72,23 @@ class DrainTest extends KeymuxTestBase {
         String body = HttpClient.create().get().uri("http://127.0.0.1:" + keymux.adminPort() + "/readyz")
                 .responseSingle((res, content) -> content.asString()).block(TIMEOUT);
         assertThat(body).isEqualTo("{\"status\":\"ready\",\"reasons\":[]}");
+    }
+
+    @Test
+    void aTakenAdminPortFailsStartWithABindError() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            io.keymux.config.model.KeymuxConfig base = config().build();
+            io.keymux.config.model.ServerConfig s = base.server();
+            io.keymux.config.model.ServerConfig clash = new io.keymux.config.model.ServerConfig(s.port(),
+                    taken.getLocalPort(), s.maxBodyBytes(), s.taskHeader(), s.exposeKeyId(), s.allowUnauthenticated(),
+                    s.drainTimeout(), s.bind(), s.maxHeaderBytes(), s.maxUriBytes(), s.requestHeaderTimeout(),
+                    s.idleTimeout(), s.maxConnections(), null, null);
+            io.keymux.config.model.KeymuxConfig config = new io.keymux.config.model.KeymuxConfig(clash, base.health(),
+                    base.admin(), base.limits(), base.upstreams(), base.defaultUpstream(), base.defaultTask(),
+                    base.tasks(), base.apiKeys(), base.clients());
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> KeymuxServer.start(config))
+                    .isInstanceOf(reactor.netty.ChannelBindException.class)
+                    .hasMessageContaining(Integer.toString(taken.getLocalPort()));
+        }
     }
 }

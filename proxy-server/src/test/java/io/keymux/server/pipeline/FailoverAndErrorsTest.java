@@ -118,6 +118,7 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
         Answer a = post("/v1/chat/completions", "x".repeat(101));
         assertThat(a.status()).isEqualTo(413);
         assertThat(a.body()).contains("body_too_large");
+        assertThat(a.headers().get("Connection")).isEqualTo("close");
         assertThat(stub.recorded()).isEmpty();
     }
 
