@@ -13,7 +13,8 @@ import java.util.Set;
  * Header rewriting in both directions: hop-by-hop headers (RFC 9110 section 7.6.1: {@code Connection}
  * and the headers it names, {@code Keep-Alive}, {@code Proxy-*}, {@code TE}, {@code Trailer},
  * {@code Transfer-Encoding}, {@code Upgrade}) never cross keymux; towards the upstream the client's
- * credentials, the task header and every {@code X-Keymux-*} header are dropped too.
+ * credentials, the task header and every {@code X-Keymux-*} header are dropped too, and so is
+ * {@code Expect} (keymux already holds the whole body, so there is nothing to wait for).
  */
 public final class HeaderRewrite {
     private static final Set<String> HOP_BY_HOP = Set.of(
@@ -39,7 +40,7 @@ public final class HeaderRewrite {
             String name = h.getKey().toLowerCase(Locale.ROOT);
             if (isHopByHop(name) || drop.contains(name) || CLIENT_CREDENTIALS.contains(name) || name.equals(task)
                     || name.startsWith("x-keymux-") || name.equals("host") || name.equals("content-length")
-                    || name.equals("x-request-id")) {
+                    || name.equals("x-request-id") || name.equals("expect")) {
                 continue;
             }
             out.add(h.getKey(), h.getValue());

@@ -30,6 +30,7 @@ class HeaderRewriteTest {
                 .add("X-Task-Type", "chat")
                 .add("X-Keymux-Anything", "1")
                 .add("Host", "keymux:8080")
+                .add("Expect", "100-continue")
                 .add("Accept", "text/event-stream");
         HttpHeaders out = HeaderRewrite.towardsUpstream(client, "X-Task-Type", TARGET, AuthStyle.header("x-goog-key"),
                 "pool", "rid", 12);
