@@ -129,8 +129,11 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
                 .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
                 .post()
                 .uri("/v1/chat/completions")
-                .send(Flux.range(0, 20).map(i -> io.netty.buffer.Unpooled.copiedBuffer("y".repeat(100),
-                        StandardCharsets.UTF_8)))
+                // 1200 bytes, then the request stays open: keymux answers 413 after reading past the
+                // limit, and no unread bytes sit in its socket buffer to turn its close into a reset
+                // that would destroy the answer before the client reads it.
+                .send(Flux.concat(Flux.range(0, 12).map(i -> io.netty.buffer.Unpooled.copiedBuffer("y".repeat(100),
+                        StandardCharsets.UTF_8)), Mono.never()))
                 .responseSingle((res, body) -> body.asString().defaultIfEmpty("")
                         .map(s -> new Answer(res.status().code(), res.responseHeaders(), s)))
                 .block(TIMEOUT);
