@@ -1,0 +1,5 @@
+/** The admin listener: {@code /healthz} and {@code /readyz}. */
+@NullMarked
+package io.keymux.server.admin;
+
+import org.jspecify.annotations.NullMarked;
