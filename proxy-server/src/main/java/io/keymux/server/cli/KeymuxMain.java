@@ -34,6 +34,7 @@ import picocli.CommandLine.Spec;
         description = "Reverse proxy that spreads LLM API traffic over pools of keys per task.",
         subcommands = {
             ValidateCommand.class,
+            ServeCommand.class,
         })
 public final class KeymuxMain implements Callable<Integer> {
 
