@@ -6,6 +6,7 @@ import io.keymux.core.select.KeyBroker;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.admin.AdminRoutes;
 import io.keymux.server.pipeline.InFlight;
+import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
 import io.keymux.server.upstream.UpstreamClients;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -48,6 +49,7 @@ public final class KeymuxServer implements AutoCloseable {
     private final KeyBroker broker;
     private final UpstreamClients upstreams;
     private final InFlight inFlight;
+    private final ProxyMetrics metrics = new ProxyMetrics();
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -62,7 +64,7 @@ public final class KeymuxServer implements AutoCloseable {
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
-        ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight);
+        ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight, metrics);
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(server.maxUriBytes())
                 .setMaxHeaderSize(server.maxHeaderBytes())

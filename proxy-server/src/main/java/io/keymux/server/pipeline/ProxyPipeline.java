@@ -16,6 +16,7 @@ import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.upstream.HeaderRewrite;
+import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.upstream.UpstreamClients;
 import io.keymux.server.upstream.UpstreamTarget;
 import io.netty.buffer.ByteBuf;
@@ -77,10 +78,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private final UpstreamClients upstreams;
     private final TimeSource time;
     private final InFlight inFlight;
+    private final ProxyMetrics metrics;
 
     /** Builds the pipeline for one configuration. */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
-            InFlight inFlight) {
+            InFlight inFlight, ProxyMetrics metrics) {
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = ClientAuthenticator.of(config);
         this.classifier = TaskClassifier.of(config);
@@ -88,6 +90,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         this.upstreams = Objects.requireNonNull(upstreams, "upstreams");
         this.time = Objects.requireNonNull(time, "time");
         this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
     }
 
     @Override
