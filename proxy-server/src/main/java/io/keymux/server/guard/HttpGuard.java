@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -43,9 +44,12 @@ import reactor.netty.NettyPipeline;
  *   <li>header block larger than {@code server.max_header_bytes}, or more than
  *       {@value #MAX_HEADER_COUNT} header lines: 431 {@code headers_too_large};
  *   <li>any other malformed request (bad request line, bad header line, CR, LF or NUL inside a
- *       header value, bad chunk framing): 400 {@code bad_request};
+ *       header value, bad chunk framing, an HTTP version other than 1.0 and 1.1): 400
+ *       {@code bad_request};
  *   <li>headers not complete within {@code server.request_header_timeout} of their first byte, or a
  *       body that stops arriving for that long (slowloris, slow POST): 408 {@code request_timeout};
+ *   <li>{@code CONNECT} and {@code TRACE}: 405 {@code method_not_allowed} (a tunnel would poison a
+ *       pooled upstream connection; a trace would echo the injected key);
  *   <li>a connection beyond {@code server.max_connections}: 503 {@code overloaded} to its first
  *       request.
  * </ul>
@@ -198,6 +202,18 @@ public final class HttpGuard {
             // Netty's own message may quote the offending bytes (possibly a credential): say what, not which.
             return badRequest("malformed HTTP request (" + (cause == null ? "decoder failure"
                     : cause.getClass().getSimpleName()) + ")");
+        }
+        HttpVersion version = request.protocolVersion();
+        if (version.majorVersion() != 1 || version.minorVersion() > 1) {
+            // Netty accepts any HTTP/x.y and would echo it back; only HTTP/1.0 and 1.1 are spoken here.
+            return badRequest("unsupported HTTP version (expected: HTTP/1.1 or HTTP/1.0)");
+        }
+        HttpMethod method = request.method();
+        if (HttpMethod.CONNECT.equals(method) || HttpMethod.TRACE.equals(method)) {
+            // CONNECT would turn a pooled upstream connection into a tunnel (the next request on it
+            // hangs); TRACE would have the upstream echo the injected key back to the client.
+            return new KeymuxError(405, "method_not_allowed", "method " + method.name()
+                    + " is not proxied (a reverse proxy for HTTP APIs)", null, true);
         }
         HttpHeaders headers = request.headers();
         if (headers.size() > MAX_HEADER_COUNT) {

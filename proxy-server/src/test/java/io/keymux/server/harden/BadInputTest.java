@@ -74,6 +74,11 @@ class BadInputTest extends KeymuxTestBase {
                         + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}x", 400, "bad_request"),
                 raw("bad chunk size", "POST /v1/chat/completions HTTP/1.1\r\nHost: k\r\n" + AUTH
                         + "Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n", 400, "bad_request"),
+                raw("CONNECT (would tunnel a pooled upstream connection)", "CONNECT /v1/models HTTP/1.1\r\nHost: k\r\n"
+                        + AUTH + "\r\n", 405, "method_not_allowed"),
+                raw("TRACE (would echo the injected key)", "TRACE /v1/models HTTP/1.1\r\nHost: k\r\n" + AUTH + "\r\n",
+                        405, "method_not_allowed"),
+                raw("HTTP/9.9", "GET /v1/models HTTP/9.9\r\nHost: k\r\n" + AUTH + "\r\n", 400, "bad_request"),
                 raw("traversal: /tasks/..", get("/tasks/../v1/models", ""), 400, "bad_request"),
                 raw("traversal: /tasks/%2e%2e", get("/tasks/%2e%2e/v1/models", ""), 400, "bad_request"),
                 raw("traversal: /tasks/a%2fb", get("/tasks/a%2fb/v1/models", ""), 400, "bad_request"),
