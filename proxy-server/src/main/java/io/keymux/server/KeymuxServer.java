@@ -131,8 +131,9 @@ public final class KeymuxServer implements AutoCloseable {
                 .host(server.bind())
                 .port(server.adminPort())
                 .route(routes -> {
-                    new AdminRoutes(config, inFlight::draining).accept(routes);
+                    // First, so no broader admin route can shadow it.
                     routes.post("/admin/reload", new ReloadRoute(this::config, this::reloadFromSource));
+                    new AdminRoutes(config, inFlight::draining).accept(routes);
                 })
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());

@@ -42,8 +42,8 @@ public final class ReloadRoute implements BiFunction<HttpServerRequest, HttpServ
         return switch (check) {
             case NOT_CONFIGURED -> send(response, 403, error("admin_disabled",
                     "/admin/* is disabled: set admin.token (for example token: ${KEYMUX_ADMIN_TOKEN})"));
-            case UNAUTHORIZED -> send(response, 401, error("invalid_admin_token",
-                    "send Authorization: Bearer <admin.token>"));
+            case UNAUTHORIZED -> send(response.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keymux-admin\""),
+                    401, error("invalid_admin_token", "send Authorization: Bearer <admin.token> to use /admin/*"));
             case ALLOWED -> Mono.fromSupplier(reload)
                     .subscribeOn(Schedulers.boundedElastic())
                     .flatMap(result -> send(response, result.status(), result.body()));

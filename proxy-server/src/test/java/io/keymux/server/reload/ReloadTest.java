@@ -262,6 +262,19 @@ class ReloadTest extends KeymuxTestBase {
     }
 
     @Test
+    void anAddedKeyServesAtOnceAndARemovedOneGetsNoNewRequests() {
+        startKeymux(config().key("old", TestConfig.POOL_KEY_1, "chat").build());
+        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfig.POOL_KEY_1);
+
+        ReloadResult result = keymux.reload(config().key("new", TestConfig.POOL_KEY_2, "chat").build());
+
+        assertThat(result.body()).containsEntry("status", "reloaded").containsEntry("keys", 1);
+        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfig.POOL_KEY_2);
+        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfig.POOL_KEY_2);
+        assertThat(keymux.config().apiKeys()).extracting(k -> k.keyId()).containsExactly("new");
+    }
+
+    @Test
     void withoutAConfigSourceAReloadIsRefused() {
         startKeymux(config().build());
 
