@@ -46,8 +46,10 @@ import reactor.netty.NettyPipeline;
  *   <li>any other malformed request (bad request line, bad header line, CR, LF or NUL inside a
  *       header value, bad chunk framing, an HTTP version other than 1.0 and 1.1): 400
  *       {@code bad_request};
- *   <li>headers not complete within {@code server.request_header_timeout} of their first byte, or a
- *       body that stops arriving for that long (slowloris, slow POST): 408 {@code request_timeout};
+ *   <li>headers not complete within {@code server.request_header_timeout} of the connection opening
+ *       (first request) or of their first byte (later requests), or a body that stops arriving for
+ *       that long (slowloris, slow POST): 408 {@code request_timeout}; a new connection that sends
+ *       nothing at all in that time is closed without an answer;
  *   <li>{@code CONNECT} and {@code TRACE}: 405 {@code method_not_allowed} (a tunnel would poison a
  *       pooled upstream connection; a trace would echo the injected key);
  *   <li>a connection beyond {@code server.max_connections}: 503 {@code overloaded} to its first
@@ -75,6 +77,8 @@ public final class HttpGuard {
     private boolean requestOpen;
     private boolean responseOpen;
     private boolean rejected;
+    /** Bytes of a request whose headers are not decoded yet have arrived. */
+    private boolean partial;
     private long lastBodyRead;
     private @Nullable ScheduledFuture<?> timer;
 
@@ -109,21 +113,36 @@ public final class HttpGuard {
         return !requestOpen && !responseOpen && requestsSeen == responsesDone;
     }
 
-    /** Raw bytes: the first byte of a request starts the header clock. */
+    /**
+     * Raw bytes. The header clock starts when the connection opens (as nginx's
+     * {@code client_header_timeout}) and, on a kept-alive connection, at the next request's first
+     * byte; the idle time between requests is {@code server.idle_timeout}'s business.
+     */
     private final class Raw extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            armHeaderClock(ctx);
+            ctx.fireChannelActive();
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (rejected) {
                 ReferenceCountUtil.release(msg);
                 return;
             }
-            if (timer == null && betweenRequests()) {
-                ChannelHandlerContext decoded = ctx.pipeline().context(DECODED_HANDLER);
-                if (decoded != null) {
-                    timer = ctx.executor().schedule(() -> headersTimedOut(decoded), timeoutNanos, TimeUnit.NANOSECONDS);
-                }
+            if (betweenRequests()) {
+                partial = true;
+                armHeaderClock(ctx);
             }
             ctx.fireChannelRead(msg);
+        }
+
+        private void armHeaderClock(ChannelHandlerContext ctx) {
+            ChannelHandlerContext decoded = ctx.pipeline().context(DECODED_HANDLER);
+            if (timer == null && decoded != null) {
+                timer = ctx.executor().schedule(() -> headersTimedOut(decoded), timeoutNanos, TimeUnit.NANOSECONDS);
+            }
         }
     }
 
@@ -137,6 +156,7 @@ public final class HttpGuard {
             }
             if (msg instanceof HttpRequest request) {
                 cancelTimer();
+                partial = false;
                 KeymuxError refusal = refusal(request);
                 if (refusal != null) {
                     ReferenceCountUtil.release(msg);
@@ -261,10 +281,17 @@ public final class HttpGuard {
 
     private void headersTimedOut(ChannelHandlerContext ctx) {
         timer = null;
-        if (!rejected && betweenRequests() && ctx.channel().isActive()) {
-            reject(ctx, new KeymuxError(408, "request_timeout", "the request headers did not arrive within "
-                    + "server.request_header_timeout (" + timeout + "); send them at once", null, true));
+        if (rejected || !betweenRequests() || !ctx.channel().isActive()) {
+            return;
         }
+        if (!partial) {
+            // A new connection that never sent a byte: there is no request to answer.
+            rejected = true;
+            ctx.close();
+            return;
+        }
+        reject(ctx, new KeymuxError(408, "request_timeout", "the request headers did not arrive within "
+                + "server.request_header_timeout (" + timeout + "); send them at once", null, true));
     }
 
     private void scheduleBodyCheck(ChannelHandlerContext ctx, long delayNanos) {

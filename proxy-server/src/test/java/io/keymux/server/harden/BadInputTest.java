@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -132,6 +133,16 @@ class BadInputTest extends KeymuxTestBase {
         }
         assertThat(answer).doesNotContain(TestConfig.POOL_KEY_1).doesNotContain(TestConfig.CLIENT_KEY);
         assertThat(normalRequestStatus()).as("a normal request right after").isEqualTo(200);
+    }
+
+    @Test
+    void aNewConnectionThatSendsNothingIsClosedAfterTheHeaderTimeoutWithoutAnAnswer() throws IOException {
+        startKeymux(ServerSettings.limits(config().build(), READ_TIMEOUT, MAX_CONNECTIONS));
+
+        try (RawConnection silent = new RawConnection(keymux.proxyPort())) {
+            assertThat(silent.closedByServer()).isTrue();
+        }
+        assertThat(normalRequestStatus()).isEqualTo(200);
     }
 
     /**
