@@ -218,10 +218,11 @@ public final class RedisHealth implements AutoCloseable {
             LOG.info("Redis at {} is reachable; limits are shared across replicas", where);
         }
         everUp = true;
+        // Listeners first, so whoever waits on whenUp() sees them already told.
+        notifyListeners(true);
         CompletableFuture<Void> done = nextUp;
         nextUp = new CompletableFuture<>();
         done.complete(null);
-        notifyListeners(true);
     }
 
     private void notifyListeners(boolean up) {

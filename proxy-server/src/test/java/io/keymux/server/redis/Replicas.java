@@ -40,12 +40,19 @@ final class Replicas implements AutoCloseable {
         return state;
     }
 
-    /** A health tracker for {@code target}, not awaited. */
+    /**
+     * A health tracker for {@code target}, not awaited, with a generous command timeout: these
+     * tests are about shared state, not latency, on a busy machine.
+     */
     RedisHealth startHealth(RedisURI target) {
+        return startHealth(target, Duration.ofSeconds(2));
+    }
+
+    /** A health tracker for {@code target}, not awaited, with a fast backoff (20 ms to 200 ms). */
+    RedisHealth startHealth(RedisURI target, Duration commandTimeout) {
         RedisClient client = RedisClient.create();
         clients.add(client);
-        // A generous timeout: these tests are about shared state, not latency, on a busy machine.
-        RedisHealth health = RedisHealth.connect(client, target, Duration.ofSeconds(2),
+        RedisHealth health = RedisHealth.connect(client, target, commandTimeout,
                 Duration.ofMillis(20), Duration.ofMillis(200));
         healths.add(health);
         return health;
