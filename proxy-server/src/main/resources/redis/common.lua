@@ -100,3 +100,11 @@ local function live_in_flight(inflight_key, leases_key, now, purge)
   end
   return sum
 end
+
+-- Pushes the expiry of the concurrency structures to at least ttl from now, never nearer: a
+-- replica with a shorter lease must not cut the slots of the others short.
+local function keep_for(ttl, ...)
+  for _, key in ipairs({...}) do
+    if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  end
+end

@@ -29,8 +29,7 @@ if ARGV[7] == '1' then
     left = 0
   else
     redis.call('ZADD', KEYS[3], now + lease_ttl, replica)
-    redis.call('PEXPIRE', KEYS[2], lease_ttl)
-    redis.call('PEXPIRE', KEYS[3], lease_ttl)
+    keep_for(lease_ttl, KEYS[2], KEYS[3])
   end
 end
 return left

@@ -77,8 +77,7 @@ if rpm or tpm then
 end
 redis.call('HINCRBY', KEYS[2], replica, 1)
 redis.call('ZADD', KEYS[3], now + lease_ttl, replica)
-redis.call('PEXPIRE', KEYS[2], lease_ttl)
-redis.call('PEXPIRE', KEYS[3], lease_ttl)
+keep_for(lease_ttl, KEYS[2], KEYS[3])
 if probe == 1 then
   redis.call('SET', KEYS[6], replica, 'PX', math.max(1000, tonumber(circuit[2]) or 1000))
 end

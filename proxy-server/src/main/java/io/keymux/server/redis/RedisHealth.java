@@ -127,14 +127,17 @@ public final class RedisHealth implements AutoCloseable {
         listeners.add(Objects.requireNonNull(listener, "listener"));
     }
 
-    /** Stops reconnecting and closes the connection (without waiting). Does not shut the client down. */
+    /** Stops reconnecting and closes the connection without waiting. Does not shut the client down. */
     @Override
     public void close() {
+        closeAsync();
+    }
+
+    /** Stops reconnecting and closes the connection; completes when it is closed. */
+    public CompletableFuture<Void> closeAsync() {
         closed = true;
         StatefulRedisConnection<String, String> current = connection.getAndSet(null);
-        if (current != null) {
-            current.closeAsync();
-        }
+        return current == null ? CompletableFuture.completedFuture(null) : current.closeAsync();
     }
 
     /** The connection while UP, else {@code null}. */

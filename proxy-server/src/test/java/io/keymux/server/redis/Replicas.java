@@ -80,7 +80,7 @@ final class Replicas implements AutoCloseable {
         } while (!cursor.isFinished());
         inspectConnection.close();
         inspectClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        healths.forEach(RedisHealth::close);
+        healths.forEach(health -> health.closeAsync().orTimeout(5, TimeUnit.SECONDS).join());
         clients.forEach(client -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
     }
 }
