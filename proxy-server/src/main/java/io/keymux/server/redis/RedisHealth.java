@@ -1,7 +1,10 @@
 package io.keymux.server.redis;
 
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
@@ -27,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * Owns the one Redis connection of a replica and knows whether Redis answers.
  *
  * <p>Every command has a short timeout (200 ms by default). The first failure of a command (a
- * timeout, a closed connection, an error reply) turns the state DOWN and logs one WARN; while
+ * timeout, a closed connection, an error reply) or the connection closing turns the state DOWN
+ * and logs one WARN; while
  * DOWN, {@link #connection()} is {@code null} so callers answer "unavailable" without touching
  * the network, and a fresh connection followed by a {@code PING} is tried with exponential
  * backoff (100 ms doubling to 5 s by default). The first {@code PING} answered turns the state UP
@@ -87,6 +91,17 @@ public final class RedisHealth implements AutoCloseable {
                 .timeoutOptions(TimeoutOptions.enabled(commandTimeout))
                 .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
                 .build());
+        // A dropped connection turns DOWN at once, not only when the next command fails, so
+        // /readyz and keymux_redis_up tell the truth on an idle replica too.
+        client.addListener(new RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
+                StatefulRedisConnection<String, String> current = connection.get();
+                if (current == handler) {
+                    commandFailed(current, new RedisConnectionException("connection closed by " + where));
+                }
+            }
+        });
     }
 
     /** {@link #connect(RedisClient, RedisURI, Duration, Duration, Duration)} with the defaults. */

@@ -72,6 +72,21 @@ class RedisHealthTest {
     }
 
     @Test
+    void aCommandThatFailsTurnsDown(RedisURI redis) throws InterruptedException {
+        try (TcpForwarder forwarder = new TcpForwarder(redis.getHost(), redis.getPort()).start(0)) {
+            RedisHealth health = replicas.startHealth(RedisURI.create("127.0.0.1", forwarder.port()),
+                    RedisHealth.DEFAULT_COMMAND_TIMEOUT);
+            SharedKeyState state = SharedKeyState.create(health, replicas.prefix, "r1", SharedKeyState.DEFAULT_LEASE_TTL);
+            Replicas.await(health);
+            forwarder.stop();
+            // Whether the command meets the closed connection or times out, the answer is "unavailable".
+            assertThat(state.tryTake("k1", LIMITS, 10).join().isUnavailable()).isTrue();
+            assertThat(health.up()).isFalse();
+            assertThat(logs.warnings("127.0.0.1:" + forwarder.port())).hasSize(1);
+        }
+    }
+
+    @Test
     void aServerThatHangsUpIsRetriedWithBackoffAndLoggedOnlyOnce() throws InterruptedException {
         CountDownLatch attempts = new CountDownLatch(5);
         DisposableServer hangingUp = TcpServer.create().host("127.0.0.1").port(0)
@@ -109,7 +124,7 @@ class RedisHealthTest {
             assertThat(state.tryTake("k1", LIMITS, 10).join().isGranted()).isTrue();
 
             forwarder.stop();
-            assertThat(state.tryTake("k1", LIMITS, 10).join().isUnavailable()).isTrue();
+            // Noticed from the closed connection alone, before any command fails.
             assertThat(transitions.poll(10, TimeUnit.SECONDS)).isFalse();
             assertThat(health.up()).isFalse();
             assertThat(state.tryTake("k1", LIMITS, 10)).isCompletedWithValue(Grant.unavailable());
