@@ -19,6 +19,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import reactor.test.StepVerifier;
 
 /** {@link SharedKeyState} against a real Redis, with three replicas that each have their own client. */
 @ExtendWith(RedisExtension.class)
@@ -286,6 +289,27 @@ class SharedKeyStateTest {
         assertThat(replicas.redis().scriptFlush()).isEqualTo("OK");
         assertThat(a.tryTake("k16", RPM_30, 0).join().isGranted()).isTrue();
         assertThat(a.snapshot("k16", RPM_30).join()).isPresent();
+    }
+
+    @Test
+    void decisionsNeverBlockANonBlockingThread() {
+        // BlockHound is installed for every test (blockhound-junit-platform): prove it is, then
+        // make and settle decisions from Reactor's non-blocking threads.
+        StepVerifier.create(Mono.fromCallable(() -> {
+                    Thread.sleep(1);
+                    return 1;
+                }).subscribeOn(Schedulers.parallel()))
+                .expectErrorMatches(error -> error.getClass().getSimpleName().equals("BlockingOperationError"))
+                .verify(Duration.ofSeconds(10));
+
+        KeyLimits limits = new KeyLimits(100L, null, 10_000L, null, 5, 10.0);
+        StepVerifier.create(Mono.defer(() -> Mono.fromFuture(a.tryTake("k17", limits, 100)))
+                        .flatMap(grant -> Mono.fromFuture(a.settle("k17", limits, 100, 50, grant.isGranted())))
+                        .flatMap(settled -> Mono.fromFuture(c.snapshot("k17", limits)))
+                        .subscribeOn(Schedulers.parallel()))
+                .assertNext(snapshot -> assertThat(snapshot.orElseThrow().tpmTokensLeft()).isCloseTo(9_950, within(5.0)))
+                .expectComplete()
+                .verify(Duration.ofSeconds(10));
     }
 
     private double tokensLeft(String keyId, KeyLimits limits) {
