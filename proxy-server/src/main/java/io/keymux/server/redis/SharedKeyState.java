@@ -211,7 +211,7 @@ public final class SharedKeyState {
         Objects.requireNonNull(utcDay, "utcDay");
         String spendKey = key(keyId, "spend:" + utcDay);
         return call(a -> a.get(spendKey),
-                reply -> OptionalDouble.of(reply == null ? 0.0 : Double.parseDouble((String) reply)),
+                reply -> OptionalDouble.of(reply == null ? 0.0 : Double.parseDouble(reply)),
                 OptionalDouble.empty());
     }
 
