@@ -13,7 +13,9 @@ import io.lettuce.core.ScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -67,7 +69,11 @@ public class RedisDecisionBenchmark {
         health = RedisHealth.connect(client, RedisURI.create(redisUri), Duration.ofSeconds(1),
                 RedisHealth.DEFAULT_MIN_BACKOFF, RedisHealth.DEFAULT_MAX_BACKOFF);
         state = SharedKeyState.create(health, prefix, "bench", SharedKeyState.DEFAULT_LEASE_TTL);
-        health.whenUp().orTimeout(10, TimeUnit.SECONDS).join();
+        try {
+            health.whenUp().get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException | ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("Redis at " + redisUri + " did not answer within 10 s", e);
+        }
     }
 
     @TearDown(Level.Trial)

@@ -130,7 +130,7 @@ class RedisHealthTest {
             assertThat(state.tryTake("k1", LIMITS, 10)).isCompletedWithValue(Grant.unavailable());
 
             forwarder.start(forwarder.port());
-            health.whenUp().orTimeout(10, TimeUnit.SECONDS).join();
+            Replicas.await(health.whenUp());
             assertThat(transitions.poll(10, TimeUnit.SECONDS)).isTrue();
             assertThat(health.up()).isTrue();
             assertThat(state.tryTake("k1", LIMITS, 10).join().isGranted()).isTrue();

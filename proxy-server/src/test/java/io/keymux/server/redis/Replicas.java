@@ -11,7 +11,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Simulated keymux replicas for tests: each has its own Lettuce client, connection and
@@ -59,7 +62,25 @@ final class Replicas implements AutoCloseable {
     }
 
     static void await(RedisHealth health) {
-        health.whenUp().orTimeout(10, TimeUnit.SECONDS).join();
+        await(health.whenUp());
+    }
+
+    /**
+     * Waits on the test thread for at most 30 s. Not {@code orTimeout}: its timer is cancelled by
+     * whichever thread completes the future, here a Lettuce event loop, where BlockHound turns a
+     * contended lock in the JDK's shared delay scheduler into an error that wedges that scheduler.
+     */
+    static <T> T await(CompletableFuture<T> future) {
+        try {
+            return future.get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new AssertionError(e.getCause());
+        } catch (TimeoutException e) {
+            throw new AssertionError("not completed within 30 s", e);
+        }
     }
 
     /** Blocking commands to inspect Redis directly (PTTL, TYPE, ...). */
@@ -80,7 +101,7 @@ final class Replicas implements AutoCloseable {
         } while (!cursor.isFinished());
         inspectConnection.close();
         inspectClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        healths.forEach(health -> health.closeAsync().orTimeout(5, TimeUnit.SECONDS).join());
+        healths.forEach(health -> await(health.closeAsync()));
         clients.forEach(client -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
     }
 }

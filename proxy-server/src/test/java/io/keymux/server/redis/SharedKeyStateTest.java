@@ -96,7 +96,7 @@ class SharedKeyStateTest {
                 })));
             }
         }
-        CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).orTimeout(60, TimeUnit.SECONDS).join();
+        Replicas.await(CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)));
 
         assertThat(maxInFlight.get()).isBetween(1, 3);
         assertThat(granted.get()).isPositive();
@@ -136,6 +136,7 @@ class SharedKeyStateTest {
         assertThat(replicas.redis().pttl(replicas.prefix + ":{k4}:inflight")).isGreaterThan(60_000L);
     }
 
+    /** Buckets only refill while a test runs, so token counts are checked from the exact value upwards. */
     @Test
     void tpmReservationIsRefundedOrChargedOnSettle() {
         KeyLimits limits = new KeyLimits(null, null, 1000L, null, null, null);
@@ -146,11 +147,11 @@ class SharedKeyStateTest {
         assertThat(tooMuch.retryAfterMillis()).isBetween(5000L, 6000L);
 
         assertThat(a.settle("k5", limits, 600, 200, false).join()).isTrue();
-        assertThat(tokensLeft("k5", limits)).isCloseTo(800, within(5.0));
+        assertThat(tokensLeft("k5", limits)).isBetween(800.0, 850.0);
 
         assertThat(b.tryTake("k5", limits, 500).join().isGranted()).isTrue();
         assertThat(b.settle("k5", limits, 500, 900, false).join()).isTrue();
-        assertThat(tokensLeft("k5", limits)).isCloseTo(-100, within(5.0));
+        assertThat(tokensLeft("k5", limits)).isBetween(-100.0, -50.0);
 
         // A refund never overfills the bucket.
         assertThat(c.settle("k5", limits, 5000, 0, false).join()).isTrue();
@@ -161,7 +162,7 @@ class SharedKeyStateTest {
     void aRequestLargerThanTheTpmCapacityPassesOnAFullBucketAndLeavesItInDebt() {
         KeyLimits limits = new KeyLimits(null, null, 1000L, null, null, null);
         assertThat(a.tryTake("k6", limits, 1500).join().isGranted()).isTrue();
-        assertThat(tokensLeft("k6", limits)).isCloseTo(-500, within(5.0));
+        assertThat(tokensLeft("k6", limits)).isBetween(-500.0, -450.0);
         assertThat(b.tryTake("k6", limits, 1).join().reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
     }
 
@@ -307,7 +308,7 @@ class SharedKeyStateTest {
                         .flatMap(grant -> Mono.fromFuture(a.settle("k17", limits, 100, 50, grant.isGranted())))
                         .flatMap(settled -> Mono.fromFuture(c.snapshot("k17", limits)))
                         .subscribeOn(Schedulers.parallel()))
-                .assertNext(snapshot -> assertThat(snapshot.orElseThrow().tpmTokensLeft()).isCloseTo(9_950, within(5.0)))
+                .assertNext(snapshot -> assertThat(snapshot.orElseThrow().tpmTokensLeft()).isBetween(9_950.0, 10_000.0))
                 .expectComplete()
                 .verify(Duration.ofSeconds(10));
     }
@@ -333,7 +334,7 @@ class SharedKeyStateTest {
                 return;
             }
             long wait = snapshot.circuitOpenUntil().toEpochMilli() - snapshot.redisTime().toEpochMilli();
-            CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(wait + 1, TimeUnit.MILLISECONDS)).join();
+            Mono.delay(Duration.ofMillis(wait + 1)).block(Duration.ofSeconds(10));
         }
         throw new AssertionError("circuit of " + keyId + " still open");
     }
