@@ -8,8 +8,10 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -30,6 +32,8 @@ import java.util.function.ToDoubleFunction;
  * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
  */
 public final class ProxyMetrics {
+    /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
+    public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     /** The states of SPEC.md section 5's {@code /admin/keys}. */
     public static final String[] KEY_STATES = {"active", "cooling_down", "circuit_open", "disabled", "budget_exhausted"};
 
@@ -134,6 +138,17 @@ public final class ProxyMetrics {
     /** Registers a 0/1 gauge, such as {@code keymux_redis_up}. */
     public <T> void flag(String name, String description, T source, ToDoubleFunction<T> value) {
         Gauge.builder(name, source, value).description(description).register(registry);
+    }
+
+    /**
+     * Registers {@code keymux_redis_up} (1 while the shared limit store answers, else 0). Only for
+     * {@code limits.backend: redis}; registering it twice is a no-op.
+     */
+    public void redisUp(BooleanSupplier up) {
+        Objects.requireNonNull(up, "up");
+        if (registry.find("keymux.redis.up").gauge() == null) {
+            flag("keymux.redis.up", "1 while the Redis limit backend is reachable", up, u -> u.getAsBoolean() ? 1 : 0);
+        }
     }
 
     /** The Prometheus text exposition. */
