@@ -33,8 +33,10 @@ abstract class ObserveTestBase extends KeymuxTestBase {
     static final String CLIENT = "ck-client-5b2e8d40";
     static final String KEY_A = "sk-upstream-a-91d4c2";
     static final String KEY_B = "sk-upstream-b-0e77fa";
-    static final Map<String, String> ENV = Map.of(
-            "ADMIN_TOKEN", ADMIN_TOKEN, "CLIENT_KEY", CLIENT, "KEY_A", KEY_A, "KEY_B", KEY_B);
+    static final String KEY_C = "sk-upstream-c-6a01b9";
+    static final String KEY_D = "sk-upstream-d-d4e2c7";
+    static final Map<String, String> ENV = Map.of("ADMIN_TOKEN", ADMIN_TOKEN, "CLIENT_KEY", CLIENT,
+            "KEY_A", KEY_A, "KEY_B", KEY_B, "KEY_C", KEY_C, "KEY_D", KEY_D);
     static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
