@@ -72,6 +72,8 @@ public final class KeymuxServer implements AutoCloseable {
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
+        metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
+                AuditLog::dropped);
         this.insights = new InsightSampler(broker, time);
         ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight, metrics, audit);
         HttpDecoderConfig decoder = new HttpDecoderConfig()

@@ -1,6 +1,7 @@
 package io.keymux.server.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -133,6 +134,14 @@ public final class ProxyMetrics {
                     .tags("key_id", keyId, "state", state)
                     .register(registry);
         }
+    }
+
+    /**
+     * Registers a counter read from {@code source} at scrape time, such as
+     * {@code keymux_audit_dropped_total}; registering the same name again is a no-op.
+     */
+    public <T> void countOf(String name, String description, T source, ToDoubleFunction<T> count) {
+        FunctionCounter.builder(name, source, count).description(description).register(registry);
     }
 
     /** Registers a 0/1 gauge, such as {@code keymux_redis_up}. */

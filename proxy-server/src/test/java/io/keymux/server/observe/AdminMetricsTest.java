@@ -104,6 +104,7 @@ class AdminMetricsTest extends ObserveTestBase {
         assertThat(sample(text, "keymux_key_state{key_id=\"k_chat\",state=\"active\"}")).isEqualTo(1.0);
         assertThat(sample(text, "keymux_key_state{key_id=\"k_chat\",state=\"cooling_down\"}")).isEqualTo(0.0);
         assertThat(text).contains("keymux_upstream_latency_seconds_bucket{").doesNotContain("keymux_redis_up");
+        assertThat(sample(text, "keymux_audit_dropped_total")).isEqualTo(0.0);
     }
 
     @Test
