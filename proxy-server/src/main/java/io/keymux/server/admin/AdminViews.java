@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 
 /**
@@ -43,9 +44,9 @@ public final class AdminViews {
 
     /** A view over one snapshot: {@code keys} from {@code broker.keyStates()}, {@code brokerMetrics} from {@code broker.metrics()}. */
     public AdminViews(KeymuxConfig config, List<KeyStatus> keys, BrokerMetrics brokerMetrics) {
-        this.config = config;
+        this.config = Objects.requireNonNull(config, "config");
         this.keys = List.copyOf(keys);
-        this.brokerMetrics = brokerMetrics;
+        this.brokerMetrics = Objects.requireNonNull(brokerMetrics, "brokerMetrics");
     }
 
     /** {@code /admin/metrics}. */

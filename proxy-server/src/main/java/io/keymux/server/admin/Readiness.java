@@ -21,9 +21,11 @@ import java.util.Objects;
  */
 public record Readiness(String status, List<String> reasons) {
 
-    /** The {@code status} values. */
+    /** Serving normally: 200. */
     public static final String READY = "ready";
+    /** Serving, but a component reported trouble (say, Redis unreachable): still 200. */
     public static final String DEGRADED = "degraded";
+    /** Draining, or a task has no usable key: 503. */
     public static final String UNREADY = "unready";
 
     public Readiness {
