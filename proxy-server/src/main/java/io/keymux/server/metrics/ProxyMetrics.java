@@ -28,6 +28,8 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code keymux_key_state{key_id,state}}: 1 for the key's current state, 0 for the others
  *   <li>{@code keymux_queue_wait_seconds{task}}: histogram of time waiting for capacity
  *   <li>{@code keymux_config_reloads_total{result}}: {@code ok} / {@code refused}
+ *   <li>{@code keymux_redis_up}: 0/1, only with {@code limits.backend: redis} ({@link #redisUp})
+ *   <li>{@code keymux_audit_dropped_total}: audit lines dropped because the writer fell behind
  * </ul>
  *
  * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
