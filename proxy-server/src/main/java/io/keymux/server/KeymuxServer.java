@@ -5,6 +5,9 @@ import io.keymux.config.model.ServerConfig;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.admin.AdminRoutes;
+import io.keymux.server.admin.InsightSampler;
+import io.keymux.server.admin.ReadinessSignals;
+import io.keymux.server.audit.AuditLog;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
@@ -50,6 +53,11 @@ public final class KeymuxServer implements AutoCloseable {
     private final UpstreamClients upstreams;
     private final InFlight inFlight;
     private final ProxyMetrics metrics = new ProxyMetrics();
+    /** Unwritten audit lines kept at most; past it lines are dropped and counted, never blocking a request. */
+    private static final int AUDIT_CAPACITY = 65_536;
+    private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
+    private final ReadinessSignals readinessSignals = new ReadinessSignals();
+    private final InsightSampler insights;
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -64,7 +72,10 @@ public final class KeymuxServer implements AutoCloseable {
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
-        ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight, metrics);
+        metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
+                AuditLog::dropped);
+        this.insights = new InsightSampler(broker, time);
+        ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight, metrics, audit);
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(server.maxUriBytes())
                 .setMaxHeaderSize(server.maxHeaderBytes())
@@ -93,7 +104,8 @@ public final class KeymuxServer implements AutoCloseable {
                 .runOn(loops)
                 .host(server.bind())
                 .port(server.adminPort())
-                .route(new AdminRoutes(config, inFlight::draining))
+                .route(new AdminRoutes(() -> this.config, broker, metrics, insights, readinessSignals,
+                        inFlight::draining, time))
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
     }
@@ -108,6 +120,8 @@ public final class KeymuxServer implements AutoCloseable {
             }
             upstreams.close();
             broker.close();
+            insights.close();
+            audit.close();
             loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
             throw e;
         }
@@ -159,6 +173,16 @@ public final class KeymuxServer implements AutoCloseable {
     /** The bound admin port (the real one when {@code server.admin_port} is 0). */
     public int adminPort() {
         return admin.port();
+    }
+
+    /** The metrics registry behind {@code /metrics} (for example for {@link ProxyMetrics#redisUp}). */
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
+    /** Where components report {@code degraded} for {@code /readyz} (for example the Redis backend). */
+    public ReadinessSignals readinessSignals() {
+        return readinessSignals;
     }
 
     /** Requests being served right now. */
@@ -230,6 +254,9 @@ public final class KeymuxServer implements AutoCloseable {
         admin.disposeNow(Duration.ofSeconds(5));
         upstreams.close();
         broker.close();
+        insights.close();
         loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
+        // Last, so the lines of requests that ended while closing are written too.
+        audit.close();
     }
 }

@@ -15,6 +15,7 @@ import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
+import io.keymux.server.audit.AuditLog;
 import io.keymux.server.upstream.HeaderRewrite;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.upstream.UpstreamClients;
@@ -79,10 +80,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private final TimeSource time;
     private final InFlight inFlight;
     private final ProxyMetrics metrics;
+    private final RequestAccounting accounting;
 
-    /** Builds the pipeline for one configuration. */
+    /** Builds the pipeline for one configuration; {@code audit} gets one line per request. */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
-            InFlight inFlight, ProxyMetrics metrics) {
+            InFlight inFlight, ProxyMetrics metrics, AuditLog audit) {
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = ClientAuthenticator.of(config);
         this.classifier = TaskClassifier.of(config);
@@ -91,6 +93,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         this.time = Objects.requireNonNull(time, "time");
         this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.accounting = new RequestAccounting(metrics, Objects.requireNonNull(audit, "audit"), time);
     }
 
     @Override
@@ -100,6 +103,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             requestId = newRequestId();
         }
         Exchange ex = new Exchange(request, response, requestId, time.nanoTime());
+        ex.startMillis = time.currentTimeMillis();
         inFlight.enter();
         if (inFlight.draining()) {
             response.keepAlive(false);
@@ -113,7 +117,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 })
                 .doFinally(signal -> {
                     inFlight.exit();
-                    AuditLog.write(ex, time.nanoTime(), time.currentTimeMillis());
+                    accounting.finish(ex);
                 });
     }
 
@@ -283,7 +287,9 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private Mono<Admission> selectKey(Exchange ex, Route route, Set<String> tried) {
         KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried);
         // Cancelling the Mono cancels the future, which takes the request out of the broker's queue.
-        return Mono.fromFuture(() -> broker.acquire(request));
+        long asked = time.nanoTime();
+        return Mono.fromFuture(() -> broker.acquire(request))
+                .doOnNext(admission -> accounting.queued(ex, admission, asked));
     }
 
     private KeymuxError rejectionError(Rejection rejection, @Nullable Failure last) {
@@ -329,9 +335,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 .responseConnection((response, connection) -> {
                     // The first-byte timeout is over; from here the idle timeout between chunks applies.
                     connection.removeHandler(NettyPipeline.ResponseTimeoutHandler);
+                    accounting.upstreamHeaders(ex, started);
                     int status = response.status().code();
                     Failure failure = retryableFailure(task, status, response.responseHeaders());
                     if (failure != null) {
+                        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
                         settle.accept(outcomeOf(status, response.responseHeaders()));
                         // Drain the refused answer so the connection can go back to the pool; an error
                         // body that stalls only costs that connection, the retry goes on.
@@ -351,16 +359,22 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                                     return (AttemptResult) new Delivered();
                                 }
                                 if (usage.usageKnown()) {
-                                    ex.promptTokens = usage.promptTokens();
-                                    ex.completionTokens = usage.completionTokens();
+                                    recordUsage(ex, lease, usage.promptTokens(), usage.completionTokens());
                                 }
+                                long latency = time.nanoTime() - started;
+                                accounting.upstreamLatency(ex, lease, latency);
                                 settle.accept(new Outcome.Answered(status, usage.promptTokens(),
-                                        usage.completionTokens(), usage.usageKnown(), time.nanoTime() - started));
+                                        usage.completionTokens(), usage.usageKnown(), latency));
                                 return (AttemptResult) new Delivered();
                             }));
                 })
                 .singleOrEmpty()
-                .onErrorResume(error -> attemptError(ex, task, settle, error))
+                .onErrorResume(error -> {
+                    if (!ex.response.hasSentHeaders()) {
+                        accounting.upstreamHeaders(ex, started);
+                    }
+                    return attemptError(ex, task, settle, error);
+                })
                 .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
     }
 
@@ -520,6 +534,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             headers.set("X-Keymux-Attempts", Integer.toString(ex.attempts));
         }
         headers.set("X-Request-Id", ex.requestId);
+        headers.set(RequestAccounting.OVERHEAD_HEADER, accounting.overheadMs(ex));
     }
 
     private Mono<Void> fail(Exchange ex, KeymuxError error) {
@@ -538,9 +553,21 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         }
         addKeymuxHeaders(ex);
         ex.status = error.status();
+        ex.firstByteNanos = time.nanoTime();
         byte[] body = error.body();
         response.responseHeaders().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
         return response.sendByteArray(Mono.just(body)).then();
+    }
+
+    // ---- Account: tokens, cost, metrics, audit ------------------------------------------------------
+
+    /**
+     * Accounts an attempt's settled usage: the exchange's tokens and cost (for the audit line), and
+     * {@code keymux_tokens_total} / {@code keymux_cost_usd_total}. Call once per request, where the
+     * {@link Outcome.Answered} carrying known usage is built.
+     */
+    void recordUsage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
+        accounting.usage(ex, lease, promptTokens, completionTokens);
     }
 
     private Mono<Void> unexpected(Exchange ex, Throwable error) {
