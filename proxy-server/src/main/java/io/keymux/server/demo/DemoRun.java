@@ -30,7 +30,6 @@ import reactor.core.publisher.Mono;
  */
 public final class DemoRun {
     private static final int RATE_PER_SECOND = 30;
-    private static final int BURST_EACH = 60;
 
     private final Duration duration;
     private final PrintStream out;
@@ -81,7 +80,7 @@ public final class DemoRun {
         Duration burstAt = duration.dividedBy(2);
         Mono<Void> steady = traffic.steady(duration, RATE_PER_SECOND);
         Mono<Void> burst = Mono.delay(burstAt)
-                .then(traffic.burst(List.of("billing", "finance", "diagnosis"), BURST_EACH));
+                .then(traffic.burst(List.of("billing", "finance", "diagnosis"), burstEach()));
         var done = Mono.when(steady, burst).toFuture();
 
         long nextLine = 0;
@@ -120,6 +119,11 @@ public final class DemoRun {
         return allAnswered ? 0 : 1;
     }
 
+    /** Enough at once to outrun the scarce keys for a few seconds, so the queue orders by priority. */
+    private int burstEach() {
+        return (int) Math.min(40, Math.max(12, duration.toSeconds() * 2));
+    }
+
     private void progress(DemoTraffic.Tally tally, AdminReader admin, long elapsedNanos) {
         double seconds = elapsedNanos / 1e9;
         double share = Math.min(1.0, seconds / Math.max(1, duration.toSeconds()));
@@ -131,7 +135,7 @@ public final class DemoRun {
         String line = String.format(Locale.ROOT, "[%s%s] %3.0f%%  %5.1f req/s  answered %d/%d  failovers %.0f"
                         + "  spend $%.4f",
                 "#".repeat(filled), "-".repeat(24 - filled), share * 100,
-                tally.completed() / Math.max(0.001, seconds), tally.completed(), tally.sent.sum(), failovers,
+                tally.completed() / Math.max(1.0, seconds), tally.completed(), tally.sent.sum(), failovers,
                 summary.path("total_cost").asDouble(0));
         if (interactive) {
             out.print("\r" + line);
