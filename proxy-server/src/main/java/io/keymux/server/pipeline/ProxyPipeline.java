@@ -387,20 +387,30 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     UsageTap tap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
                             upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), route.injectedUsage());
                     AtomicBoolean whole = new AtomicBoolean();
+                    // Settled as soon as the upstream has sent everything (not once the client has it
+                    // all): the key's slot is free and its usage known at that point.
+                    Runnable onWhole = () -> {
+                        whole.set(true);
+                        delivered(ex, status, verdict, tap, settle, started);
+                    };
                     // retain(): the inbound releases each buffer after onNext, but the held first
                     // chunk and the client write outlive that; the write releases our reference.
                     Flux<ByteBuf> content = connection.inbound().receive().retain()
-                            .timeout(Mono.delay(task.timeouts().firstByte()), chunk -> Mono.delay(task.timeouts().idle()))
-                            .doOnComplete(() -> whole.set(true));
+                            .timeout(Mono.delay(task.timeouts().firstByte()), chunk -> Mono.delay(task.timeouts().idle()));
                     return content.switchOnFirst((first, rest) -> {
                                 if (first.isOnError()) {
                                     // Nothing reached the client: this fails over like a connect failure.
                                     return Mono.<AttemptResult>error(Objects.requireNonNull(first.getThrowable()));
                                 }
                                 committed.set(true);
-                                return streamBack(ex, task, status, upstreamHeaders, rest, tap)
-                                        .then(Mono.fromSupplier(() -> delivered(ex, status, verdict, tap, whole,
-                                                settle, started)));
+                                return streamBack(ex, task, status, upstreamHeaders, rest, tap, onWhole)
+                                        .then(Mono.fromSupplier(() -> {
+                                            if (!whole.get()) {
+                                                // The write ended before the upstream did: the client went away.
+                                                settle.accept(new Outcome.Cancelled());
+                                            }
+                                            return (AttemptResult) new Delivered();
+                                        }));
                             })
                             .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
                             .doFinally(signal -> tap.close());
@@ -410,19 +420,14 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
     }
 
-    /** Settles a delivered answer: with its usage, or as cancelled when the client left before its end. */
-    private AttemptResult delivered(Exchange ex, int status, FailoverPolicy.Verdict verdict, UsageTap tap,
-            AtomicBoolean whole, Settle settle, long started) {
-        if (!whole.get()) {
-            // The write ended before the upstream did: the client went away.
-            settle.accept(new Outcome.Cancelled());
-            return new Delivered();
-        }
+    /** Settles an answer the upstream has sent whole, with its usage. */
+    private void delivered(Exchange ex, int status, FailoverPolicy.Verdict verdict, UsageTap tap, Settle settle,
+            long started) {
         Outcome passedThrough = verdict.outcome();
         if (passedThrough != null) {
             // A 429 or 5xx the task does not retry still tells the broker about the key.
             settle.accept(passedThrough);
-            return new Delivered();
+            return;
         }
         TokenUsage usage = tap.usage();
         boolean known = usage.isComplete();
@@ -433,17 +438,17 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             ex.completionTokens = completion;
         }
         settle.accept(new Outcome.Answered(status, prompt, completion, known, time.nanoTime() - started));
-        return new Delivered();
     }
 
     /**
      * Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. If
      * the upstream breaks mid-answer (idle timeout, reset), an SSE stream ends with a {@code data:}
      * event holding the error; any other body is cut off by closing the connection. Either way the
-     * returned Mono then fails with the cause, so the lease is settled with it.
+     * returned Mono then fails with the cause, so the lease is settled with it. {@code onWhole} runs
+     * once the upstream has sent everything, before the last bytes reach the client.
      */
     private Mono<Void> streamBack(Exchange ex, TaskConfig task, int status, HttpHeaders upstreamHeaders,
-            Flux<ByteBuf> content, UsageTap tap) {
+            Flux<ByteBuf> content, UsageTap tap, Runnable onWhole) {
         HttpServerResponse response = ex.response;
         response.status(HttpResponseStatus.valueOf(status));
         HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
@@ -459,6 +464,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         // Each chunk is already retained; the tap hands back the reference the write releases.
         Flux<ByteBuf> body = content.map(tap::feed)
                 .concatWith(Mono.fromSupplier(tap::finish))
+                .doOnComplete(onWhole)
                 .filter(chunk -> {
                     if (chunk.isReadable()) {
                         return true;
