@@ -172,6 +172,16 @@ abstract class FailoverTestBase extends KeymuxTestBase {
         assertThat(reached).isEqualTo(expected);
     }
 
+    /** Waits (bounded, polling every 10 ms) until the key's settled token counters reach these. */
+    void awaitTokens(String keyId, long prompt, long completion) {
+        KeyStatus reached = Flux.interval(Duration.ofMillis(10))
+                .map(i -> state(keyId))
+                .filter(k -> k.promptTokens() == prompt && k.completionTokens() == completion)
+                .next()
+                .block(TIMEOUT);
+        assertThat(reached).isNotNull();
+    }
+
     /** Which pool key an upstream request carried. */
     static String keyOf(UpstreamStub.Recorded r) {
         String auth = r.headers().get("Authorization");
