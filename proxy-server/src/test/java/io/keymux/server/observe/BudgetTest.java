@@ -9,7 +9,6 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -66,8 +65,6 @@ class BudgetTest extends ObserveTestBase {
     }
 
     @Test
-    @Disabled("the pipeline's ClientGate admission (broker.clients().admit) is added by the failover work;"
-            + " enable once h-failover is merged")
     void aClientOverItsDailyBudgetGets429BudgetExceededUntilUtcMidnight() {
         startKeymux(yaml("""
                 admin: { token: "${ADMIN_TOKEN}" }

@@ -40,12 +40,15 @@ class RedisHealthTest {
     void start(RedisURI uri) {
         replicas = new Replicas(uri);
         logs.start();
+        // The test logging config keeps only warnings; these tests assert on the INFO lines too.
+        healthLogger.setLevel(ch.qos.logback.classic.Level.INFO);
         healthLogger.addAppender(logs);
     }
 
     @AfterEach
     void stop() {
         healthLogger.detachAppender(logs);
+        healthLogger.setLevel(null);
         replicas.close();
     }
 
