@@ -15,6 +15,9 @@ import io.keymux.server.guard.QueueLimitedBroker;
 import io.keymux.server.reload.ReloadResult;
 import io.keymux.server.reload.ReloadRoute;
 import io.keymux.server.reload.RestartOnly;
+import io.keymux.server.admin.InsightSampler;
+import io.keymux.server.admin.ReadinessSignals;
+import io.keymux.server.audit.AuditLog;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
@@ -78,6 +81,11 @@ public final class KeymuxServer implements AutoCloseable {
     private final UpstreamClients upstreams;
     private final InFlight inFlight;
     private final ProxyMetrics metrics = new ProxyMetrics();
+    /** Unwritten audit lines kept at most; past it lines are dropped and counted, never blocking a request. */
+    private static final int AUDIT_CAPACITY = 65_536;
+    private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
+    private final ReadinessSignals readinessSignals = new ReadinessSignals();
+    private final InsightSampler insights;
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -96,6 +104,9 @@ public final class KeymuxServer implements AutoCloseable {
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
+        metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
+                AuditLog::dropped);
+        this.insights = new InsightSampler(broker, time);
         this.queueLimited = new QueueLimitedBroker(broker, config);
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
@@ -131,16 +142,19 @@ public final class KeymuxServer implements AutoCloseable {
                 .host(server.bind())
                 .port(server.adminPort())
                 .route(routes -> {
-                    // First, so no broader admin route can shadow it.
-                    routes.post("/admin/reload", new ReloadRoute(this::config, this::reloadFromSource));
-                    new AdminRoutes(config, inFlight::draining).accept(routes);
+                    // this::config: the admin views and /readyz see each reload at once.
+                    AdminRoutes adminRoutes = new AdminRoutes(this::config, broker, metrics, insights,
+                            readinessSignals, inFlight::draining, time);
+                    // First, so no broader admin route can shadow it; same token check as /admin/*.
+                    routes.post("/admin/reload", new ReloadRoute(adminRoutes::refusal, this::reloadFromSource));
+                    adminRoutes.accept(routes);
                 })
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
     }
 
     private ProxyPipeline newPipeline(KeymuxConfig next) {
-        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics);
+        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics, audit);
     }
 
     /** Serves TLS with the PEM pair when configured, plain HTTP otherwise. */
@@ -162,6 +176,8 @@ public final class KeymuxServer implements AutoCloseable {
             }
             upstreams.close();
             broker.close();
+            insights.close();
+            audit.close();
             loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
             throw e;
         }
@@ -299,6 +315,16 @@ public final class KeymuxServer implements AutoCloseable {
         return new ReloadResult.Refused(error, problems);
     }
 
+    /** The metrics registry behind {@code /metrics} (for example for {@link ProxyMetrics#redisUp}). */
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
+    /** Where components report {@code degraded} for {@code /readyz} (for example the Redis backend). */
+    public ReadinessSignals readinessSignals() {
+        return readinessSignals;
+    }
+
     /** Requests being served right now. */
     public int inFlight() {
         return inFlight.count();
@@ -368,6 +394,9 @@ public final class KeymuxServer implements AutoCloseable {
         admin.disposeNow(Duration.ofSeconds(5));
         upstreams.close();
         broker.close();
+        insights.close();
         loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
+        // Last, so the lines of requests that ended while closing are written too.
+        audit.close();
     }
 }

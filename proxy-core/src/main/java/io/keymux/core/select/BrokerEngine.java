@@ -20,6 +20,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.DoubleAdder;
@@ -52,8 +54,17 @@ final class BrokerEngine implements KeyBroker {
     private volatile Topology topology;
     private volatile ClientGate clientGate;
 
+    /*
+     * The queue is only touched by one drainer at a time: callers on event loops never wait for each
+     * other. New waiters go through `incoming`, timer wake-ups through `woke`, and a caller that finds
+     * a drain running leaves a request in `drainRequests` for the running drainer to go round again
+     * (Reactor's work-in-progress pattern). The lock is then only ever contended by close().
+     */
     private final ReentrantLock queueLock = new ReentrantLock();
     private final TreeSet<Waiter> waiters = new TreeSet<>(Waiter.ORDER); // guarded by queueLock
+    private final ConcurrentLinkedQueue<Waiter> incoming = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger drainRequests = new AtomicInteger();
+    private final AtomicBoolean woke = new AtomicBoolean();
     private final AtomicInteger waiting = new AtomicInteger();
     private final ConcurrentHashMap<String, AtomicInteger> waitingByTask = new ConcurrentHashMap<>();
     private final AtomicLong arrivals = new AtomicLong();
@@ -296,13 +307,8 @@ final class BrokerEngine implements KeyBroker {
 
     private CompletableFuture<Admission> enqueue(TaskPlan plan, KeyRequest request, long now) {
         Waiter waiter = new Waiter(request, plan.task.priority(), arrivals.getAndIncrement(), now);
-        queueLock.lock();
-        try {
-            waiters.add(waiter);
-            countWaiter(waiter, 1);
-        } finally {
-            queueLock.unlock();
-        }
+        countWaiter(waiter, 1);
+        incoming.add(waiter);
         waiter.future.whenComplete((admission, failure) -> {
             if (waiter.future.isCancelled()) {
                 leave(waiter);
@@ -319,73 +325,88 @@ final class BrokerEngine implements KeyBroker {
         return waiter.future;
     }
 
-    private boolean remove(Waiter waiter) {
-        queueLock.lock();
-        try {
-            boolean removed = waiters.remove(waiter);
-            if (removed) {
-                countWaiter(waiter, -1);
-            }
-            return removed;
-        } finally {
-            queueLock.unlock();
-        }
-    }
-
     private void leave(Waiter waiter) {
-        remove(waiter);
         Runnable cancel = waiter.cancelExpiry;
         if (cancel != null) {
             cancel.run();
         }
+        drain(); // takes the cancelled waiter out of the queue and its count
     }
 
-    /** Serves waiters in priority order with whatever capacity there is now, then re-arms the timer. */
+    /**
+     * Serves waiters in priority order with whatever capacity there is now, then re-arms the timer.
+     * Never waits for another drain: if one is running, it goes round once more instead.
+     */
     void drain() {
-        List<Runnable> completions = new ArrayList<>();
-        queueLock.lock();
-        try {
-            if (waiters.isEmpty()) {
-                return;
-            }
-            long now = time.nanoTime();
-            Topology topo = topology;
-            // Within one pass a task's key pool only loses capacity, so once a request of a task
-            // (with no keys excluded) found nothing, larger ones of that task are not tried again.
-            Map<String, Long> failedAt = new HashMap<>();
-            Iterator<Waiter> it = waiters.iterator();
-            while (it.hasNext()) {
-                Waiter waiter = it.next();
-                if (waiter.future.isDone()) {
-                    it.remove();
-                    countWaiter(waiter, -1);
-                    continue;
-                }
-                KeyRequest request = waiter.request;
-                boolean plain = request.excludedKeyIds().isEmpty();
-                Long failed = plain ? failedAt.get(request.task()) : null;
-                if (failed != null && request.estimatedTokens() >= failed) {
-                    continue;
-                }
-                TaskPlan plan = topo.plans().get(request.task());
-                Admission admission = plan == null
-                        ? noKeys(request.task())
-                        : tryNow(plan, request, now, waiter.enqueuedAt);
-                if (admission != null) {
-                    it.remove();
-                    countWaiter(waiter, -1);
-                    completions.add(() -> complete(waiter, admission));
-                } else if (plain) {
-                    failedAt.merge(request.task(), request.estimatedTokens(), Math::min);
-                }
-            }
-            if (!waiters.isEmpty()) {
-                armWake(topo, now);
-            }
-        } finally {
-            queueLock.unlock();
+        if (drainRequests.getAndIncrement() != 0) {
+            return;
         }
-        completions.forEach(Runnable::run);
+        int missed = 1;
+        do {
+            List<Runnable> completions = new ArrayList<>();
+            queueLock.lock();
+            try {
+                drainLocked(completions);
+            } finally {
+                queueLock.unlock();
+            }
+            completions.forEach(Runnable::run);
+            missed = drainRequests.addAndGet(-missed);
+        } while (missed != 0);
+    }
+
+    /** One pass over the queue (caller holds the lock, and is the only drainer). */
+    private void drainLocked(List<Runnable> completions) {
+        if (woke.getAndSet(false)) {
+            cancelWake = null;
+            wakeAt = Long.MAX_VALUE;
+        }
+        for (Waiter next = incoming.poll(); next != null; next = incoming.poll()) {
+            Waiter w = next;
+            if (closed) {
+                countWaiter(w, -1);
+                completions.add(() -> complete(w, shuttingDown()));
+            } else {
+                waiters.add(w);
+            }
+        }
+        if (waiters.isEmpty()) {
+            return;
+        }
+        long now = time.nanoTime();
+        Topology topo = topology;
+        // Within one pass a task's key pool only loses capacity, so once a request of a task
+        // (with no keys excluded) found nothing, larger ones of that task are not tried again.
+        Map<String, Long> failedAt = new HashMap<>();
+        Iterator<Waiter> it = waiters.iterator();
+        while (it.hasNext()) {
+            Waiter waiter = it.next();
+            if (waiter.future.isDone()) {
+                it.remove();
+                countWaiter(waiter, -1);
+                continue;
+            }
+            KeyRequest request = waiter.request;
+            boolean plain = request.excludedKeyIds().isEmpty();
+            Long failed = plain ? failedAt.get(request.task()) : null;
+            if (failed != null && request.estimatedTokens() >= failed) {
+                continue;
+            }
+            TaskPlan plan = topo.plans().get(request.task());
+            Admission admission = plan == null
+                    ? noKeys(request.task())
+                    : tryNow(plan, request, now, waiter.enqueuedAt);
+            if (admission != null) {
+                it.remove();
+                countWaiter(waiter, -1);
+                completions.add(() -> complete(waiter, admission));
+            } else if (plain) {
+                failedAt.merge(request.task(), request.estimatedTokens(), Math::min);
+            }
+        }
+        if (!waiters.isEmpty()) {
+            armWake(topo, now);
+        }
     }
 
     private void complete(Waiter waiter, Admission admission) {
@@ -429,18 +450,12 @@ final class BrokerEngine implements KeyBroker {
     }
 
     private void wake() {
-        queueLock.lock();
-        try {
-            cancelWake = null;
-            wakeAt = Long.MAX_VALUE;
-        } finally {
-            queueLock.unlock();
-        }
+        woke.set(true);
         drain();
     }
 
     private void expire(Waiter waiter) {
-        if (!remove(waiter)) {
+        if (waiter.future.isDone()) {
             return;
         }
         long now = time.nanoTime();
@@ -453,7 +468,9 @@ final class BrokerEngine implements KeyBroker {
             Admission last = tryNow(plan, waiter.request, now, waiter.enqueuedAt);
             admission = last != null ? last : exhausted(plan, waiter.request, now);
         }
+        // If a drain served the waiter meanwhile, complete() gives this admission's capacity back.
         complete(waiter, admission);
+        drain(); // takes the expired waiter out of the queue and its count
     }
 
     /** Counts why the untried keys cannot take a request and the soonest one may. */
@@ -602,6 +619,9 @@ final class BrokerEngine implements KeyBroker {
         List<Waiter> pending;
         queueLock.lock();
         try {
+            for (Waiter w = incoming.poll(); w != null; w = incoming.poll()) {
+                waiters.add(w);
+            }
             pending = new ArrayList<>(waiters);
             for (Waiter waiter : pending) {
                 countWaiter(waiter, -1);

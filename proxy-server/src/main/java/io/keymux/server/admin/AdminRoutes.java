@@ -3,42 +3,142 @@ package io.keymux.server.admin;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.model.Secret;
+import io.keymux.core.select.KeyBroker;
+import io.keymux.core.select.KeyStatus;
+import io.keymux.core.time.TimeSource;
+import io.keymux.server.metrics.ProxyMetrics;
+import io.keymux.server.pipeline.KeymuxError;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 import reactor.netty.http.server.HttpServerRoutes;
 
 /**
- * The admin port's routes: {@code GET /healthz} (200 while serving, draining included) and
- * {@code GET /readyz} (200 ready, 503 unready or draining, JSON {@code {status, reasons}}).
+ * The admin port (SPEC.md section 5): {@code /healthz}, {@code /readyz}, {@code /metrics} and the
+ * dashboard at {@code /} are open; {@code /admin/*} needs {@code Authorization: Bearer <admin.token>}
+ * (401 without or with a wrong one, 403 when no token is configured). Every answer is computed from
+ * one snapshot of the broker; nothing here blocks.
  */
 public final class AdminRoutes implements Consumer<HttpServerRoutes> {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String DASHBOARD = "/dashboard/index.html";
 
-    private final KeymuxConfig config;
+    private final Supplier<KeymuxConfig> config;
+    private final KeyBroker broker;
+    private final ProxyMetrics metrics;
+    private final InsightSampler insights;
+    private final ReadinessSignals signals;
     private final BooleanSupplier draining;
+    private final TimeSource time;
+    private final byte[] dashboard;
+    /** Key states as of the last scrape, read by the {@code keymux_key_state} gauges. */
+    private volatile Map<String, String> scrapedStates = Map.of();
 
-    /** Routes for a configuration; {@code draining} tells whether a drain has started. */
-    public AdminRoutes(KeymuxConfig config, BooleanSupplier draining) {
+    /**
+     * Routes over the current configuration ({@code config} is read per request, so a reload shows
+     * at once), the broker, the metrics registry, the sampled window, readiness signals and whether a
+     * drain has started.
+     */
+    public AdminRoutes(Supplier<KeymuxConfig> config, KeyBroker broker, ProxyMetrics metrics, InsightSampler insights,
+            ReadinessSignals signals, BooleanSupplier draining, TimeSource time) {
         this.config = Objects.requireNonNull(config, "config");
+        this.broker = Objects.requireNonNull(broker, "broker");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.insights = Objects.requireNonNull(insights, "insights");
+        this.signals = Objects.requireNonNull(signals, "signals");
         this.draining = Objects.requireNonNull(draining, "draining");
+        this.time = Objects.requireNonNull(time, "time");
+        this.dashboard = readDashboard();
     }
 
+    /** Every admin route, in one place. */
     @Override
     public void accept(HttpServerRoutes routes) {
         routes.get("/healthz", (req, res) -> json(res, 200, Map.of("status", "ok")))
-                .get("/readyz", (req, res) -> {
-                    Readiness readiness = Readiness.of(config, draining);
-                    Map<String, Object> body = new LinkedHashMap<>();
-                    body.put("status", readiness.ready() ? "ready" : "unready");
-                    body.put("reasons", readiness.reasons());
-                    return json(res, readiness.ready() ? 200 : 503, body);
-                });
+                .get("/readyz", (req, res) -> readyz(res))
+                .get("/metrics", (req, res) -> prometheus(res))
+                .get("/", (req, res) -> send(res, 200, "text/html; charset=utf-8", dashboard))
+                .get("/admin/metrics", (req, res) -> authorized(req, res, views -> views.metrics()))
+                .get("/admin/keys", (req, res) -> authorized(req, res, views -> views.keys()))
+                .get("/admin/health", (req, res) -> authorized(req, res,
+                        views -> views.health(insights.history(), time.nanoTime())))
+                .get("/admin/recommendations", (req, res) -> authorized(req, res,
+                        views -> views.recommendations(insights.history(), time.nanoTime())));
+        // POST /admin/reload goes here (answered through refusal(req) like the routes above).
+    }
+
+    private Mono<Void> readyz(HttpServerResponse res) {
+        Readiness readiness = Readiness.of(config.get(), broker.keyStates(), draining.getAsBoolean(),
+                signals.reasons());
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", readiness.status());
+        body.put("reasons", readiness.reasons());
+        return json(res, readiness.ready() ? 200 : 503, body);
+    }
+
+    private Mono<Void> prometheus(HttpServerResponse res) {
+        List<KeyStatus> keys = broker.keyStates();
+        Map<String, String> states = new HashMap<>();
+        for (KeyStatus k : keys) {
+            states.put(k.keyId(), k.state().apiName());
+        }
+        scrapedStates = Map.copyOf(states);
+        for (KeyStatus k : keys) {
+            String keyId = k.keyId();
+            metrics.keyState(keyId, this, routes -> routes.scrapedStates.getOrDefault(keyId, ""));
+        }
+        return send(res, 200, ProxyMetrics.CONTENT_TYPE, metrics.scrape().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private Mono<Void> authorized(HttpServerRequest req, HttpServerResponse res,
+            Function<AdminViews, Map<String, Object>> view) {
+        KeymuxError refusal = refusal(req);
+        if (refusal != null) {
+            if (refusal.status() == 401) {
+                res.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keymux-admin\"");
+            }
+            return send(res, refusal.status(), "application/json", refusal.body());
+        }
+        AdminViews views = new AdminViews(config.get(), broker.keyStates(), broker.metrics());
+        return json(res, 200, view.apply(views));
+    }
+
+    /**
+     * Why {@code req} may not use {@code /admin/*}, or {@code null} when it may. The token is
+     * compared in constant time; no message repeats what was presented.
+     */
+    public @Nullable KeymuxError refusal(HttpServerRequest req) {
+        Secret token = config.get().admin().token();
+        if (token == null || token.isEmpty()) {
+            return new KeymuxError(403, "admin_disabled",
+                    "the admin API is off: set admin.token (for example ${KEYMUX_ADMIN_TOKEN}) to use /admin/*",
+                    null, false);
+        }
+        String authorization = req.requestHeaders().get(HttpHeaderNames.AUTHORIZATION);
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return new KeymuxError(401, "invalid_admin_token",
+                    "send Authorization: Bearer <admin.token> to use /admin/*", null, false);
+        }
+        if (!token.matches(authorization.substring(7).trim())) {
+            return new KeymuxError(401, "invalid_admin_token", "the admin token does not match admin.token", null, false);
+        }
+        return null;
     }
 
     private static Mono<Void> json(HttpServerResponse res, int status, Object body) {
@@ -48,10 +148,26 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
         } catch (JsonProcessingException e) {
             return Mono.error(e);
         }
+        return send(res, status, "application/json", bytes);
+    }
+
+    private static Mono<Void> send(HttpServerResponse res, int status, String contentType, byte[] bytes) {
         return res.status(status)
-                .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
+                .header(HttpHeaderNames.CONTENT_TYPE, contentType)
                 .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(bytes.length))
+                .header(HttpHeaderNames.CACHE_CONTROL, "no-store")
                 .sendByteArray(Mono.just(bytes))
                 .then();
+    }
+
+    private static byte[] readDashboard() {
+        try (InputStream in = AdminRoutes.class.getResourceAsStream(DASHBOARD)) {
+            if (in == null) {
+                throw new IllegalStateException(DASHBOARD + " is missing from the classpath");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + DASHBOARD, e);
+        }
     }
 }

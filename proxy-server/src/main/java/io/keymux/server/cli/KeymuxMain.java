@@ -35,6 +35,7 @@ import picocli.CommandLine.Spec;
         subcommands = {
             ValidateCommand.class,
             ServeCommand.class,
+            DemoCommand.class,
         })
 public final class KeymuxMain implements Callable<Integer> {
 

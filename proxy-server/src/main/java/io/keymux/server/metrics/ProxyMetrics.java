@@ -1,6 +1,7 @@
 package io.keymux.server.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -8,8 +9,10 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -25,11 +28,15 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code keymux_key_state{key_id,state}}: 1 for the key's current state, 0 for the others
  *   <li>{@code keymux_queue_wait_seconds{task}}: histogram of time waiting for capacity
  *   <li>{@code keymux_config_reloads_total{result}}: {@code ok} / {@code refused}
+ *   <li>{@code keymux_redis_up}: 0/1, only with {@code limits.backend: redis} ({@link #redisUp})
+ *   <li>{@code keymux_audit_dropped_total}: audit lines dropped because the writer fell behind
  * </ul>
  *
  * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
  */
 public final class ProxyMetrics {
+    /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
+    public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     /** The states of SPEC.md section 5's {@code /admin/keys}. */
     public static final String[] KEY_STATES = {"active", "cooling_down", "circuit_open", "disabled", "budget_exhausted"};
 
@@ -131,9 +138,28 @@ public final class ProxyMetrics {
         }
     }
 
+    /**
+     * Registers a counter read from {@code source} at scrape time, such as
+     * {@code keymux_audit_dropped_total}; registering the same name again is a no-op.
+     */
+    public <T> void countOf(String name, String description, T source, ToDoubleFunction<T> count) {
+        FunctionCounter.builder(name, source, count).description(description).register(registry);
+    }
+
     /** Registers a 0/1 gauge, such as {@code keymux_redis_up}. */
     public <T> void flag(String name, String description, T source, ToDoubleFunction<T> value) {
         Gauge.builder(name, source, value).description(description).register(registry);
+    }
+
+    /**
+     * Registers {@code keymux_redis_up} (1 while the shared limit store answers, else 0). Only for
+     * {@code limits.backend: redis}; registering it twice is a no-op.
+     */
+    public void redisUp(BooleanSupplier up) {
+        Objects.requireNonNull(up, "up");
+        if (registry.find("keymux.redis.up").gauge() == null) {
+            flag("keymux.redis.up", "1 while the Redis limit backend is reachable", up, u -> u.getAsBoolean() ? 1 : 0);
+        }
     }
 
     /** The Prometheus text exposition. */

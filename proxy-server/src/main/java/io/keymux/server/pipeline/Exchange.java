@@ -12,11 +12,14 @@ import reactor.netty.http.server.HttpServerResponse;
  * event loops (server side, client side, timer).
  */
 final class Exchange {
+    /** {@link #client} until authentication names the client; the audit line then says {@code null}. */
+    static final String NO_CLIENT = "-";
+
     final HttpServerRequest request;
     final HttpServerResponse response;
     final String requestId;
     final long startNanos;
-    volatile String client = "-";
+    volatile String client = NO_CLIENT;
     volatile @Nullable String task;
     volatile @Nullable String keyId;
     volatile @Nullable String upstream;
@@ -25,6 +28,14 @@ final class Exchange {
     volatile long firstByteNanos = -1;
     volatile long promptTokens = -1;
     volatile long completionTokens = -1;
+    /** USD of the settled usage, or {@code -1} when the answer carried none. */
+    volatile double costUsd = -1;
+    /** Wall-clock arrival, epoch millis, for the audit line's {@code ts}. */
+    volatile long startMillis;
+    /** Time spent waiting for a key (all attempts), excluded from the overhead. */
+    volatile long queueNanos;
+    /** Time from sending each attempt upstream to its response headers (or failure), summed. */
+    volatile long upstreamNanos;
 
     Exchange(HttpServerRequest request, HttpServerResponse response, String requestId, long startNanos) {
         this.request = request;

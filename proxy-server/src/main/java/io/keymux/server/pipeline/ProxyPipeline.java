@@ -8,6 +8,9 @@ import io.keymux.core.auth.ClientAuthenticator;
 import io.keymux.core.classify.Classification;
 import io.keymux.core.classify.RequestFacts;
 import io.keymux.core.classify.TaskClassifier;
+import io.keymux.core.ratelimit.ClientDecision;
+import io.keymux.core.ratelimit.ProviderLimits;
+import io.keymux.core.ratelimit.TokenEstimate;
 import io.keymux.core.select.Admission;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
@@ -15,32 +18,30 @@ import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
+import io.keymux.server.audit.AuditLog;
 import io.keymux.server.upstream.HeaderRewrite;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.upstream.UpstreamClients;
 import io.keymux.server.upstream.UpstreamTarget;
+import io.keymux.server.wire.InspectedRequest;
+import io.keymux.server.wire.RequestInspector;
+import io.keymux.server.wire.SseUsageScanner;
+import io.keymux.server.wire.TokenUsage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.timeout.ReadTimeoutException;
-import java.io.IOException;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.HashSet;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
@@ -79,10 +80,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private final TimeSource time;
     private final InFlight inFlight;
     private final ProxyMetrics metrics;
+    private final RequestAccounting accounting;
 
-    /** Builds the pipeline for one configuration. */
+    /** Builds the pipeline for one configuration; {@code audit} gets one line per request. */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
-            InFlight inFlight, ProxyMetrics metrics) {
+            InFlight inFlight, ProxyMetrics metrics, AuditLog audit) {
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = ClientAuthenticator.of(config);
         this.classifier = TaskClassifier.of(config);
@@ -91,6 +93,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         this.time = Objects.requireNonNull(time, "time");
         this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.accounting = new RequestAccounting(metrics, Objects.requireNonNull(audit, "audit"), time);
     }
 
     @Override
@@ -100,6 +103,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             requestId = newRequestId();
         }
         Exchange ex = new Exchange(request, response, requestId, time.nanoTime());
+        ex.startMillis = time.currentTimeMillis();
         inFlight.enter();
         if (inFlight.draining()) {
             response.keepAlive(false);
@@ -113,7 +117,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 })
                 .doFinally(signal -> {
                     inFlight.exit();
-                    AuditLog.write(ex, time.nanoTime(), time.currentTimeMillis());
+                    accounting.finish(ex);
                 });
     }
 
@@ -151,20 +155,20 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             }
             byte[] bytes = body.bytes();
             return inspect(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE))
-                    .flatMap(facts -> route(ex, admitted, bytes, facts));
+                    .flatMap(inspected -> route(ex, admitted, bytes, inspected));
         });
     }
 
     /** Small bodies are read on the event loop; large ones on a CPU worker so the loop keeps moving. */
-    private static Mono<BodyFacts> inspect(byte[] bytes, @Nullable String contentType) {
+    private static Mono<InspectedRequest> inspect(byte[] bytes, @Nullable String contentType) {
         if (bytes.length <= INLINE_PARSE_BYTES) {
-            return Mono.just(BodyFacts.of(bytes, contentType));
+            return Mono.just(RequestInspector.inspect(contentType, bytes));
         }
-        return Mono.fromCallable(() -> BodyFacts.of(bytes, contentType)).subscribeOn(Schedulers.parallel());
+        return Mono.fromCallable(() -> RequestInspector.inspect(contentType, bytes)).subscribeOn(Schedulers.parallel());
     }
 
     /** Classify, check the client may use the task, then the attempt loop. */
-    private Mono<Void> route(Exchange ex, AuthDecision.Admitted admitted, byte[] bytes, BodyFacts facts) {
+    private Mono<Void> route(Exchange ex, AuthDecision.Admitted admitted, byte[] bytes, InspectedRequest facts) {
         Classification classification = classify(ex, facts);
         if (!(classification instanceof Classification.Classified classified)) {
             return fail(ex, classificationError(classification));
@@ -174,8 +178,15 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             return fail(ex, KeymuxError.of(403, "task_forbidden", "client '" + admitted.clientName()
                     + "' may not use task '" + classified.task() + "' (see clients[].allowed_tasks)"));
         }
+        if (broker.clients().admit(admitted.clientName()) instanceof ClientDecision.Refused refused) {
+            return fail(ex, new KeymuxError(429, refused.code(), refused.message(), refused.retryAfter(), false));
+        }
         TaskConfig task = config.task(classified.task()).orElseThrow();
-        Route route = new Route(task, classified.forwardPath(), bytes, facts.estimatedTokens(bytes.length));
+        // Ask a streaming completions upstream for usage so the reservation settles exactly; the
+        // usage-only chunk this adds is taken out of the answer again (UsageTap).
+        boolean injectUsage = facts.needsIncludeUsage() && RequestInspector.acceptsStreamOptions(classified.forwardPath());
+        byte[] upstreamBody = injectUsage ? RequestInspector.withIncludeUsage(bytes) : bytes;
+        Route route = new Route(task, classified.forwardPath(), upstreamBody, estimatedTokens(facts), injectUsage);
         return attempt(ex, route, 1, Set.of(), null);
     }
 
@@ -229,7 +240,17 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     // ---- Classify -------------------------------------------------------------------------------
 
-    private Classification classify(Exchange ex, BodyFacts facts) {
+    /** Prompt estimate plus the completion limit (256 when a JSON request names none), reserved up front. */
+    private static long estimatedTokens(InspectedRequest facts) {
+        if (!facts.json()) {
+            return 0; // uploads (audio, images) are not billed by their byte count
+        }
+        Long limit = facts.completionLimit();
+        return facts.promptTokenEstimate()
+                + (limit != null ? Math.max(0, limit) : TokenEstimate.DEFAULT_MAX_TOKENS);
+    }
+
+    private Classification classify(Exchange ex, InspectedRequest facts) {
         HttpHeaders headers = ex.requestHeaders();
         return classifier.classify(new RequestFacts(
                 headers.get(config.server().taskHeader()), ex.rawPath(), facts.model(), headers::get));
@@ -249,11 +270,20 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     // ---- Select a key, forward, fail over -------------------------------------------------------
 
-    /** What a request needs across attempts. */
-    private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens) {}
+    /**
+     * What a request needs across attempts.
+     *
+     * @param body the body sent upstream (with {@code include_usage} added when {@code injectedUsage})
+     */
+    private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens,
+            boolean injectedUsage) {}
 
-    /** Why an attempt did not deliver an answer, and what the client gets if it was the last. */
-    private record Failure(KeymuxError error) {}
+    /**
+     * Why an attempt did not deliver an answer, and what the client gets if it was the last.
+     *
+     * @param reason the {@code retry_on} name, for {@code keymux_failovers_total}
+     */
+    private record Failure(KeymuxError error, String reason) {}
 
     /** The result of one attempt: delivered (possibly broken mid-stream), or retry with another key. */
     private sealed interface AttemptResult {}
@@ -274,16 +304,24 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             ex.attempts = number;
             Set<String> nowTried = new HashSet<>(tried);
             nowTried.add(lease.key().keyId());
-            return forward(ex, route, lease).flatMap(result -> result instanceof Retry retry
-                    ? attempt(ex, route, number + 1, nowTried, retry.failure())
-                    : Mono.empty());
+            return forward(ex, route, lease).flatMap(result -> {
+                if (!(result instanceof Retry retry)) {
+                    return Mono.empty();
+                }
+                if (number < route.task().maxAttempts()) {
+                    metrics.failover(route.task().name(), retry.failure().reason());
+                }
+                return attempt(ex, route, number + 1, nowTried, retry.failure());
+            });
         });
     }
 
     private Mono<Admission> selectKey(Exchange ex, Route route, Set<String> tried) {
         KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried);
         // Cancelling the Mono cancels the future, which takes the request out of the broker's queue.
-        return Mono.fromFuture(() -> broker.acquire(request));
+        long asked = time.nanoTime();
+        return Mono.fromFuture(() -> broker.acquire(request))
+                .doOnNext(admission -> accounting.queued(ex, admission, asked));
     }
 
     private KeymuxError rejectionError(Rejection rejection, @Nullable Failure last) {
@@ -294,7 +332,12 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         };
     }
 
-    /** One attempt: inject the key, send, then either stream the answer back or report a retryable failure. */
+    /**
+     * One attempt: inject the key, send, then either stream the answer back or report a retryable
+     * failure. Nothing goes to the client before the answer's first body chunk has arrived (or the
+     * body ended empty): until then a refused status, a stall or a broken connection fails over
+     * invisibly to another key.
+     */
     private Mono<AttemptResult> forward(Exchange ex, Route route, Lease lease) {
         TaskConfig task = route.task();
         String keyId = lease.key().keyId();
@@ -302,7 +345,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         if (upstream == null) {
             lease.settle(new Outcome.Cancelled());
             return Mono.just(new Retry(new Failure(KeymuxError.upstreamUnavailable(
-                    "key '" + keyId + "' names an upstream that is not configured"))));
+                    "key '" + keyId + "' names an upstream that is not configured"), FailoverPolicy.CONNECT_ERROR)));
         }
         ex.keyId = keyId;
         ex.upstream = upstream.name();
@@ -312,6 +355,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 lease.settle(outcome);
             }
         };
+        // Set once the first chunk is on its way to the client: from then on there is no retry.
+        AtomicBoolean committed = new AtomicBoolean();
         // InjectKey: the target URI and headers carry the pool key and never the client's.
         String key = lease.key().apiKey().reveal();
         UpstreamTarget target = UpstreamTarget.of(upstream, route.forwardPath(), ex.rawQuery(), key);
@@ -327,12 +372,20 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     return route.body().length == 0 ? out : out.sendByteArray(Mono.just(route.body()));
                 })
                 .responseConnection((response, connection) -> {
-                    // The first-byte timeout is over; from here the idle timeout between chunks applies.
+                    // Headers are in; the first chunk gets its own first-byte timeout below.
                     connection.removeHandler(NettyPipeline.ResponseTimeoutHandler);
                     int status = response.status().code();
-                    Failure failure = retryableFailure(task, status, response.responseHeaders());
-                    if (failure != null) {
-                        settle.accept(outcomeOf(status, response.responseHeaders()));
+                    HttpHeaders upstreamHeaders = response.responseHeaders();
+                    long now = time.currentTimeMillis();
+                    lease.observe(ProviderLimits.parse(upstreamHeaders::get, now));
+                    FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status, upstreamHeaders::get, now);
+                    if (verdict.retry()) {
+                        accounting.upstreamHeaders(ex, started);
+                        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
+                        Outcome outcome = verdict.outcome();
+                        settle.accept(outcome != null ? outcome
+                                : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
+                        Failure failure = statusFailure(task, status, verdict);
                         // Drain the refused answer so the connection can go back to the pool; an error
                         // body that stalls only costs that connection, the retry goes on.
                         return connection.inbound().receive()
@@ -340,57 +393,101 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                                 .then(Mono.<AttemptResult>just(new Retry(failure)))
                                 .onErrorReturn(new Retry(failure));
                     }
-                    JsonUsageScanner usage = new JsonUsageScanner();
+                    UsageTap tap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
+                            upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), route.injectedUsage());
                     AtomicBoolean whole = new AtomicBoolean();
-                    Flux<ByteBuf> content = connection.inbound().receive().doOnComplete(() -> whole.set(true));
-                    return streamBack(ex, task, status, response.responseHeaders(), content, usage)
-                            .then(Mono.fromSupplier(() -> {
-                                if (!whole.get()) {
-                                    // The write ended before the upstream did: the client went away.
-                                    settle.accept(new Outcome.Cancelled());
-                                    return (AttemptResult) new Delivered();
+                    // Settled as soon as the upstream has sent everything (not once the client has it
+                    // all): the key's slot is free and its usage known at that point.
+                    Runnable onWhole = () -> {
+                        whole.set(true);
+                        delivered(ex, lease, status, verdict, tap, settle, started);
+                    };
+                    // retain(): the inbound releases each buffer after onNext, but the held first
+                    // chunk and the client write outlive that; the write releases our reference.
+                    Flux<ByteBuf> content = connection.inbound().receive().retain()
+                            .timeout(Mono.delay(task.timeouts().firstByte()), chunk -> Mono.delay(task.timeouts().idle()));
+                    return content.switchOnFirst((first, rest) -> {
+                                if (first.isOnError()) {
+                                    // Nothing reached the client: this fails over like a connect failure.
+                                    return Mono.<AttemptResult>error(Objects.requireNonNull(first.getThrowable()));
                                 }
-                                if (usage.usageKnown()) {
-                                    ex.promptTokens = usage.promptTokens();
-                                    ex.completionTokens = usage.completionTokens();
-                                }
-                                settle.accept(new Outcome.Answered(status, usage.promptTokens(),
-                                        usage.completionTokens(), usage.usageKnown(), time.nanoTime() - started));
-                                return (AttemptResult) new Delivered();
-                            }));
+                                accounting.upstreamHeaders(ex, started);
+                                committed.set(true);
+                                return streamBack(ex, task, status, upstreamHeaders, rest, tap, onWhole)
+                                        .then(Mono.fromSupplier(() -> {
+                                            if (!whole.get()) {
+                                                // The write ended before the upstream did: the client went away.
+                                                settle.accept(new Outcome.Cancelled());
+                                            }
+                                            return (AttemptResult) new Delivered();
+                                        }));
+                            })
+                            .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
+                            .doFinally(signal -> tap.close());
                 })
                 .singleOrEmpty()
-                .onErrorResume(error -> attemptError(ex, task, settle, error))
+                .onErrorResume(error -> {
+                    if (!committed.get()) {
+                        accounting.upstreamHeaders(ex, started);
+                    }
+                    return attemptError(ex, task, settle, committed, error);
+                })
                 .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
+    }
+
+    /** Settles an answer the upstream has sent whole, with its usage. */
+    private void delivered(Exchange ex, Lease lease, int status, FailoverPolicy.Verdict verdict, UsageTap tap,
+            Settle settle, long started) {
+        Outcome passedThrough = verdict.outcome();
+        if (passedThrough != null) {
+            // A 429 or 5xx the task does not retry still tells the broker about the key.
+            settle.accept(passedThrough);
+            return;
+        }
+        TokenUsage usage = tap.usage();
+        boolean known = usage.isComplete();
+        long prompt = known ? Objects.requireNonNull(usage.promptTokens()) : 0;
+        long completion = known ? Objects.requireNonNull(usage.completionTokens()) : 0;
+        if (known) {
+            recordUsage(ex, lease, prompt, completion);
+        }
+        long latency = time.nanoTime() - started;
+        accounting.upstreamLatency(ex, lease, latency);
+        settle.accept(new Outcome.Answered(status, prompt, completion, known, latency));
     }
 
     /**
      * Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. If
      * the upstream breaks mid-answer (idle timeout, reset), an SSE stream ends with a {@code data:}
      * event holding the error; any other body is cut off by closing the connection. Either way the
-     * returned Mono then fails with the cause, so the lease is settled with it.
+     * returned Mono then fails with the cause, so the lease is settled with it. {@code onWhole} runs
+     * once the upstream has sent everything, before the last bytes reach the client.
      */
     private Mono<Void> streamBack(Exchange ex, TaskConfig task, int status, HttpHeaders upstreamHeaders,
-            Flux<ByteBuf> content, JsonUsageScanner usage) {
+            Flux<ByteBuf> content, UsageTap tap, Runnable onWhole) {
         HttpServerResponse response = ex.response;
         response.status(HttpResponseStatus.valueOf(status));
         HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
         addKeymuxHeaders(ex);
         ex.status = status;
         ex.firstByteNanos = time.nanoTime();
-        String contentType = upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE);
-        boolean sse = contentType != null && contentType.startsWith("text/event-stream");
+        boolean sse = SseUsageScanner.isEventStream(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE));
+        if (tap.changesLength()) {
+            // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
+            response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
+        }
         AtomicReference<@Nullable Throwable> broken = new AtomicReference<>();
-        boolean json = contentType != null && contentType.toLowerCase(Locale.ROOT).contains("json");
-        // retain(): the inbound releases each buffer after onNext; the server write releases our
-        // reference once the bytes are on the socket.
-        Flux<ByteBuf> body = content.timeout(task.timeouts().idle())
-                .doOnNext(chunk -> {
-                    if (json) {
-                        usage.feed(chunk);
+        // Each chunk is already retained; the tap hands back the reference the write releases.
+        Flux<ByteBuf> body = content.map(tap::feed)
+                .concatWith(Mono.fromSupplier(tap::finish))
+                .doOnComplete(onWhole)
+                .filter(chunk -> {
+                    if (chunk.isReadable()) {
+                        return true;
                     }
+                    chunk.release();
+                    return false;
                 })
-                .map(ByteBuf::retain)
                 .onErrorResume(error -> {
                     broken.set(error);
                     // The connection closes once the answer ends, so nothing can follow the broken stream.
@@ -400,7 +497,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     }
                     String event = "data: " + brokenError(task, error).bodyString() + "\n\n";
                     return Flux.just(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
-                });
+                })
+                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
         // Flush per chunk so SSE events go out at once.
         return response.send(body, buf -> true).then().then(Mono.defer(() -> {
             Throwable error = broken.get();
@@ -409,83 +507,51 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     }
 
     private static KeymuxError brokenError(TaskConfig task, Throwable error) {
-        return isTimeout(error)
+        return FailoverPolicy.isTimeout(error)
                 ? KeymuxError.upstreamTimeout("the upstream stopped sending for longer than tasks[].timeouts.idle"
                         + " on task '" + task.name() + "'")
                 : KeymuxError.upstreamUnavailable("the upstream connection broke mid-answer on task '"
                         + task.name() + "'");
     }
 
-    private @Nullable Failure retryableFailure(TaskConfig task, int status, HttpHeaders headers) {
+    /** What the client gets if this refused status was the last attempt. */
+    private static Failure statusFailure(TaskConfig task, int status, FailoverPolicy.Verdict verdict) {
         if (status == 401 || status == 403) {
-            return new Failure(KeymuxError.upstreamUnavailable(
-                    "the upstream refused the key (" + status + ") and no other key could answer"));
+            return new Failure(KeymuxError.upstreamUnavailable("the upstream refused the key of task '" + task.name()
+                    + "' (" + status + ") and no other key could answer; check the keys in the config"),
+                    verdict.reason());
         }
-        if (!task.retryOn().retriesStatus(status)) {
-            return null;
-        }
-        if (status == 429) {
-            Duration retryAfter = retryAfter(headers);
-            return new Failure(KeymuxError.allKeysExhausted(
-                    "every key of task '" + task.name() + "' is rate limited upstream; retry later",
-                    retryAfter != null ? retryAfter : task.health().rateLimitCooldown()));
+        if (verdict.outcome() instanceof Outcome.RateLimited limited) {
+            Duration retryAfter = limited.retryAfter() != null ? limited.retryAfter() : task.health().rateLimitCooldown();
+            return new Failure(KeymuxError.allKeysExhausted("every key tried for task '" + task.name()
+                    + "' is rate limited by the upstream (429); retry after the Retry-After delay", retryAfter),
+                    verdict.reason());
         }
         return new Failure(KeymuxError.upstreamUnavailable(
-                "the upstream answered " + status + " on every attempt for task '" + task.name() + "'"));
-    }
-
-    private Outcome outcomeOf(int status, HttpHeaders headers) {
-        if (status == 429) {
-            return new Outcome.RateLimited(retryAfter(headers));
-        }
-        if (status == 401 || status == 403) {
-            return new Outcome.Unauthorized(status);
-        }
-        return new Outcome.ServerError(status);
-    }
-
-    private @Nullable Duration retryAfter(HttpHeaders headers) {
-        String value = headers.get(HttpHeaderNames.RETRY_AFTER);
-        if (value == null) {
-            return null;
-        }
-        try {
-            return Duration.ofSeconds(Math.max(0, Long.parseLong(value.trim())));
-        } catch (NumberFormatException notSeconds) {
-            try {
-                long at = ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
-                return Duration.ofMillis(Math.max(0, at - time.currentTimeMillis()));
-            } catch (DateTimeParseException notDate) {
-                return null;
-            }
-        }
+                "the upstream answered " + status + " on every attempt for task '" + task.name() + "'"),
+                verdict.reason());
     }
 
     /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
-    private Mono<AttemptResult> attemptError(Exchange ex, TaskConfig task, Settle settle, Throwable error) {
-        boolean timeout = isTimeout(error);
-        if (!timeout && !(error instanceof IOException) && !(error instanceof AbortedException)) {
-            settle.accept(new Outcome.ConnectFailure());
+    private Mono<AttemptResult> attemptError(Exchange ex, TaskConfig task, Settle settle, AtomicBoolean committed,
+            Throwable error) {
+        if (!FailoverPolicy.isTransportFailure(error)) {
+            // keymux's own failure, not the key's: refund and leave the key's health alone.
+            settle.accept(new Outcome.Cancelled());
             return Mono.error(error);
         }
-        settle.accept(timeout ? new Outcome.Timeout() : new Outcome.ConnectFailure());
-        KeymuxError keymuxError = timeout
+        settle.accept(FailoverPolicy.transportOutcome(error));
+        KeymuxError keymuxError = FailoverPolicy.isTimeout(error)
                 ? KeymuxError.upstreamTimeout("the upstream did not answer in time for task '" + task.name()
                         + "' (tasks[].timeouts)")
                 : KeymuxError.upstreamUnavailable("could not reach the upstream for task '" + task.name() + "'");
-        if (ex.response.hasSentHeaders()) {
+        if (committed.get() || ex.response.hasSentHeaders()) {
             return brokenStream(ex).then(Mono.just(new Delivered()));
         }
-        boolean retried = timeout ? task.retryOn().timeout() : task.retryOn().connectError();
-        if (!retried) {
+        if (!FailoverPolicy.retriesTransport(task.retryOn(), error)) {
             return fail(ex, keymuxError).then(Mono.just(new Delivered()));
         }
-        return Mono.just(new Retry(new Failure(keymuxError)));
-    }
-
-    private static boolean isTimeout(Throwable error) {
-        return error instanceof TimeoutException || error instanceof ReadTimeoutException
-                || error instanceof ConnectTimeoutException;
+        return Mono.just(new Retry(new Failure(keymuxError, FailoverPolicy.transportReason(error))));
     }
 
     /**
@@ -520,6 +586,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             headers.set("X-Keymux-Attempts", Integer.toString(ex.attempts));
         }
         headers.set("X-Request-Id", ex.requestId);
+        headers.set(RequestAccounting.OVERHEAD_HEADER, accounting.overheadMs(ex));
     }
 
     private Mono<Void> fail(Exchange ex, KeymuxError error) {
@@ -538,9 +605,21 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         }
         addKeymuxHeaders(ex);
         ex.status = error.status();
+        ex.firstByteNanos = time.nanoTime();
         byte[] body = error.body();
         response.responseHeaders().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
         return response.sendByteArray(Mono.just(body)).then();
+    }
+
+    // ---- Account: tokens, cost, metrics, audit ------------------------------------------------------
+
+    /**
+     * Accounts an attempt's settled usage: the exchange's tokens and cost (for the audit line), and
+     * {@code keymux_tokens_total} / {@code keymux_cost_usd_total}. Call once per request, where the
+     * {@link Outcome.Answered} carrying known usage is built.
+     */
+    void recordUsage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
+        accounting.usage(ex, lease, promptTokens, completionTokens);
     }
 
     private Mono<Void> unexpected(Exchange ex, Throwable error) {

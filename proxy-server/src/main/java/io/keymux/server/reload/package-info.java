@@ -1,9 +1,8 @@
 /**
  * Hot reload and key rotation, server side (SPEC.md section 7): {@link io.keymux.server.reload.ReloadResult}
  * (what a reload did, as a value), {@link io.keymux.server.reload.RestartOnly} (settings a running
- * listener cannot change), {@link io.keymux.server.reload.AdminToken} and
- * {@link io.keymux.server.reload.ReloadRoute} ({@code POST /admin/reload}). The swap itself is
- * {@link io.keymux.server.KeymuxServer#reload}.
+ * listener cannot change) and {@link io.keymux.server.reload.ReloadRoute} ({@code POST /admin/reload}).
+ * The swap itself is {@link io.keymux.server.KeymuxServer#reload}.
  */
 @NullMarked
 package io.keymux.server.reload;

@@ -3,6 +3,7 @@ package io.keymux.server.upstream;
 import io.keymux.config.model.AuthStyle;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.HashSet;
 import java.util.Locale;
@@ -40,13 +41,16 @@ public final class HeaderRewrite {
             String name = h.getKey().toLowerCase(Locale.ROOT);
             if (isHopByHop(name) || drop.contains(name) || CLIENT_CREDENTIALS.contains(name) || name.equals(task)
                     || name.startsWith("x-keymux-") || name.equals("host") || name.equals("content-length")
-                    || name.equals("x-request-id") || name.equals("expect")) {
+                    || name.equals("x-request-id") || name.equals("expect") || name.equals("accept-encoding")) {
                 continue;
             }
             out.add(h.getKey(), h.getValue());
         }
         out.set(HttpHeaderNames.HOST, target.hostHeader());
         out.set("X-Request-Id", requestId);
+        // Always identity upstream, whatever the client accepts: keymux reads usage from the answer,
+        // and a compressed answer would hide it. The client gets the answer uncompressed.
+        out.set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
         if (contentLength > 0 || client.contains(HttpHeaderNames.CONTENT_LENGTH)
                 || client.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
             out.set(HttpHeaderNames.CONTENT_LENGTH, contentLength);

@@ -48,4 +48,18 @@ class ProxyMetricsTest {
                 .contains("keymux_key_state{key_id=\"k\",state=\"disabled\"} 1.0")
                 .contains("keymux_key_state{key_id=\"k\",state=\"active\"} 0.0");
     }
+
+    @Test
+    void redisUpIsAZeroOrOneGaugeRegisteredOnce() {
+        ProxyMetrics metrics = new ProxyMetrics();
+        java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean(true);
+        assertThat(metrics.scrape()).doesNotContain("keymux_redis_up");
+
+        metrics.redisUp(up::get);
+        metrics.redisUp(up::get);
+        assertThat(metrics.scrape()).contains("keymux_redis_up 1.0");
+        up.set(false);
+
+        assertThat(metrics.scrape()).contains("keymux_redis_up 0.0");
+    }
 }

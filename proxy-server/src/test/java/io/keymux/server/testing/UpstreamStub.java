@@ -52,12 +52,34 @@ public final class UpstreamStub implements AutoCloseable {
             return new Reply(200, Map.of(), null);
         }
 
+        /**
+         * This reply, with its status and headers flushed before the first body chunk (so a body
+         * that never comes stalls after the headers rather than before them).
+         */
+        public Reply headersFirst() {
+            return withHeader(HEADERS_FIRST, "true");
+        }
+
+        /**
+         * This reply, with the connection closed right after the last chunk instead of ending the
+         * answer: the upstream breaks mid-body. Without a Content-Length header, one much larger
+         * than the body is declared, so the close is an early one whatever the chunks are.
+         */
+        public Reply closeAfterBody() {
+            return withHeader(CLOSE_AFTER_BODY, "true");
+        }
+
         public Reply withHeader(String name, String value) {
             Map<String, String> h = new java.util.LinkedHashMap<>(headers);
             h.put(name, value);
             return new Reply(status, h, chunks);
         }
     }
+
+    /** Marker of {@link Reply#headersFirst()}; never sent. */
+    static final String HEADERS_FIRST = "x-stub-headers-first";
+    /** Marker of {@link Reply#closeAfterBody()}; never sent. */
+    static final String CLOSE_AFTER_BODY = "x-stub-close-after-body";
 
     public static final String CHAT_COMPLETION = """
             {"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o",\
@@ -97,10 +119,26 @@ public final class UpstreamStub implements AutoCloseable {
                 return Mono.never();
             }
             res.status(reply.status());
-            reply.headers().forEach(res::header);
+            boolean headersFirst = reply.headers().containsKey(HEADERS_FIRST);
+            boolean closeAfter = reply.headers().containsKey(CLOSE_AFTER_BODY);
+            reply.headers().forEach((name, value) -> {
+                if (!name.equals(HEADERS_FIRST) && !name.equals(CLOSE_AFTER_BODY)) {
+                    res.header(name, value);
+                }
+            });
+            if (closeAfter && !res.responseHeaders().contains("content-length")) {
+                res.header("content-length", "1000000");
+            }
             Flux<ByteBuf> body2 = Flux.from(reply.chunks())
                     .map(s -> Unpooled.copiedBuffer(s, StandardCharsets.UTF_8));
-            return res.send(body2, b -> true).then();
+            Mono<Void> headers = headersFirst || closeAfter ? res.sendHeaders().then() : Mono.empty();
+            Mono<Void> sent = headers.then(res.send(body2, b -> true).then());
+            if (closeAfter) {
+                // Never end the answer: close the connection once the chunks are written.
+                return sent.then(Mono.fromRunnable(() -> res.withConnection(c -> c.channel().close())))
+                        .then(Mono.never());
+            }
+            return sent;
         });
     }
 

@@ -35,7 +35,8 @@ class HeaderRewriteTest {
         HttpHeaders out = HeaderRewrite.towardsUpstream(client, "X-Task-Type", TARGET, AuthStyle.header("x-goog-key"),
                 "pool", "rid", 12);
         assertThat(out.names()).containsExactlyInAnyOrder("Accept", "host", "X-Request-Id", "content-length",
-                "x-goog-key");
+                "x-goog-key", "accept-encoding");
+        assertThat(out.get("Accept-Encoding")).isEqualTo("identity");
         assertThat(out.get("Host")).isEqualTo("api.example");
         assertThat(out.get("x-goog-key")).isEqualTo("pool");
         assertThat(out.get("Content-Length")).isEqualTo("12");

@@ -1,0 +1,266 @@
+package io.keymux.server.redis;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.StringCodec;
+import io.netty.util.concurrent.EventExecutorGroup;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns the one Redis connection of a replica and knows whether Redis answers.
+ *
+ * <p>Every command has a short timeout (200 ms by default). The first failure of a command (a
+ * timeout, a closed connection, an error reply) or the connection closing turns the state DOWN
+ * and logs one WARN; while
+ * DOWN, {@link #connection()} is {@code null} so callers answer "unavailable" without touching
+ * the network, and a fresh connection followed by a {@code PING} is tried with exponential
+ * backoff (100 ms doubling to 5 s by default). The first {@code PING} answered turns the state UP
+ * and logs one INFO. Listeners hear each transition, on a Lettuce thread: they must not block.
+ *
+ * <p>Lettuce's own reconnect is switched off (so the backoff and the state are this class's)
+ * and commands are refused, not queued, while disconnected. It starts DOWN and connects at
+ * once without blocking:
+ *
+ * <pre>{@code
+ * RedisHealth health = RedisHealth.connect(RedisClient.create(), RedisURI.create(config.redis().uri()));
+ * health.addListener(up -> metrics.redisUp(up));
+ * SharedKeyState shared = SharedKeyState.create(health);
+ * }</pre>
+ *
+ * Logs name Redis by host and port only, never by its URI (which may hold a password).
+ */
+public final class RedisHealth implements AutoCloseable {
+    /** The per-command timeout unless one is given. */
+    public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofMillis(200);
+    /** The first reconnect delay unless one is given. */
+    public static final Duration DEFAULT_MIN_BACKOFF = Duration.ofMillis(100);
+    /** The longest reconnect delay unless one is given. */
+    public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(5);
+
+    private static final Logger LOG = LoggerFactory.getLogger(RedisHealth.class);
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(1);
+
+    private final RedisClient client;
+    private final RedisURI uri;
+    private final String where;
+    private final long minBackoffMillis;
+    private final long maxBackoffMillis;
+    private final EventExecutorGroup scheduler;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final AtomicReference<@Nullable StatefulRedisConnection<String, String>> connection =
+            new AtomicReference<>();
+    /** Set while a reconnect loop runs, so concurrent failures start only one. */
+    private final AtomicBoolean reconnecting = new AtomicBoolean();
+    /** Whether the DOWN state has been logged since the last UP (the first failure logs). */
+    private final AtomicBoolean downLogged = new AtomicBoolean();
+    private volatile boolean everUp;
+    private volatile boolean closed;
+    private volatile CompletableFuture<Void> nextUp = new CompletableFuture<>();
+
+    private RedisHealth(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
+            Duration maxBackoff) {
+        this.client = client;
+        this.uri = uri;
+        this.where = uri.getHost() != null ? uri.getHost() + ":" + uri.getPort() : "redis";
+        this.minBackoffMillis = Math.max(1, minBackoff.toMillis());
+        this.maxBackoffMillis = Math.max(minBackoffMillis, maxBackoff.toMillis());
+        this.scheduler = client.getResources().eventExecutorGroup();
+        client.setOptions(ClientOptions.builder()
+                .autoReconnect(false)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .timeoutOptions(TimeoutOptions.enabled(commandTimeout))
+                .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
+                .build());
+        // A dropped connection turns DOWN at once, not only when the next command fails, so
+        // /readyz and keymux_redis_up tell the truth on an idle replica too.
+        client.addListener(new RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
+                StatefulRedisConnection<String, String> current = connection.get();
+                if (current == handler) {
+                    commandFailed(current, new RedisConnectionException("connection closed by " + where));
+                }
+            }
+        });
+    }
+
+    /** {@link #connect(RedisClient, RedisURI, Duration, Duration, Duration)} with the defaults. */
+    public static RedisHealth connect(RedisClient client, RedisURI uri) {
+        return connect(client, uri, DEFAULT_COMMAND_TIMEOUT, DEFAULT_MIN_BACKOFF, DEFAULT_MAX_BACKOFF);
+    }
+
+    /**
+     * Starts connecting to {@code uri} in the background and returns at once (DOWN until the
+     * first {@code PING} answers). Sets {@code client}'s options: give it a client of its own.
+     */
+    public static RedisHealth connect(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
+            Duration maxBackoff) {
+        Objects.requireNonNull(client, "client");
+        Objects.requireNonNull(uri, "uri");
+        if (commandTimeout.isNegative() || commandTimeout.isZero()) {
+            throw new IllegalArgumentException("commandTimeout: " + commandTimeout + " (expected: > 0)");
+        }
+        RedisHealth health = new RedisHealth(client, uri, commandTimeout, minBackoff, maxBackoff);
+        health.reconnecting.set(true);
+        health.attempt(0);
+        return health;
+    }
+
+    /** Whether Redis answered the last command (or the last reconnect {@code PING}). */
+    public boolean up() {
+        return connection.get() != null;
+    }
+
+    /** Completes when Redis is next UP (at once when it is UP now). */
+    public CompletableFuture<Void> whenUp() {
+        CompletableFuture<Void> next = nextUp;
+        return up() ? CompletableFuture.completedFuture(null) : next.copy();
+    }
+
+    /** Adds a listener told of every UP/DOWN transition, on a Lettuce thread; it must not block. */
+    public void addListener(Listener listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** Stops reconnecting and closes the connection without waiting. Does not shut the client down. */
+    @Override
+    public void close() {
+        closeAsync();
+    }
+
+    /** Stops reconnecting and closes the connection; completes when it is closed. */
+    public CompletableFuture<Void> closeAsync() {
+        closed = true;
+        StatefulRedisConnection<String, String> current = connection.getAndSet(null);
+        return current == null ? CompletableFuture.completedFuture(null) : current.closeAsync();
+    }
+
+    /** The connection while UP, else {@code null}. */
+    @Nullable StatefulRedisConnection<String, String> connection() {
+        return connection.get();
+    }
+
+    /**
+     * A command on {@code failed} did not answer: DOWN, log once, reconnect with backoff. A
+     * failure on a connection already replaced (a late timeout) is ignored.
+     */
+    void commandFailed(StatefulRedisConnection<String, String> failed, Throwable cause) {
+        if (!connection.compareAndSet(failed, null)) {
+            return;
+        }
+        failed.closeAsync();
+        wentDown(cause);
+        if (reconnecting.compareAndSet(false, true)) {
+            attempt(minBackoffMillis);
+        }
+    }
+
+    private void attempt(long delayMillis) {
+        if (closed) {
+            reconnecting.set(false);
+            return;
+        }
+        if (delayMillis == 0) {
+            tryConnect(minBackoffMillis);
+        } else {
+            try {
+                scheduler.schedule(() -> tryConnect(Math.min(maxBackoffMillis, delayMillis * 2)), delayMillis,
+                        TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException shuttingDown) {
+                // The client's resources are shutting down: there is nothing left to reconnect with.
+                reconnecting.set(false);
+            }
+        }
+    }
+
+    private void tryConnect(long nextDelayMillis) {
+        AtomicReference<@Nullable StatefulRedisConnection<String, String>> opened = new AtomicReference<>();
+        client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture()
+                .thenCompose(c -> {
+                    opened.set(c);
+                    return c.async().ping().toCompletableFuture();
+                })
+                .whenComplete((pong, error) -> {
+                    StatefulRedisConnection<String, String> c = opened.get();
+                    if (error == null && c != null && !closed) {
+                        connection.set(c);
+                        reconnecting.set(false);
+                        wentUp();
+                        return;
+                    }
+                    if (c != null) {
+                        c.closeAsync();
+                    }
+                    if (error != null) {
+                        wentDown(error);
+                    }
+                    attempt(nextDelayMillis);
+                });
+    }
+
+    private void wentDown(Throwable cause) {
+        if (downLogged.compareAndSet(false, true)) {
+            LOG.warn("Redis at {} is unreachable ({}); using local limits until it answers", where,
+                    describe(cause));
+            if (everUp) {
+                notifyListeners(false);
+            }
+        }
+    }
+
+    private void wentUp() {
+        boolean wasDown = downLogged.getAndSet(false);
+        if (wasDown) {
+            LOG.info("Redis at {} is reachable again; limits are shared across replicas again", where);
+        } else if (!everUp) {
+            LOG.info("Redis at {} is reachable; limits are shared across replicas", where);
+        }
+        everUp = true;
+        // Listeners first, so whoever waits on whenUp() sees them already told.
+        notifyListeners(true);
+        CompletableFuture<Void> done = nextUp;
+        nextUp = new CompletableFuture<>();
+        done.complete(null);
+    }
+
+    private void notifyListeners(boolean up) {
+        for (Listener listener : listeners) {
+            listener.onChange(up);
+        }
+    }
+
+    private static String describe(Throwable cause) {
+        Throwable root = cause;
+        while ((root instanceof CompletionException || root instanceof ExecutionException) && root.getCause() != null) {
+            root = root.getCause();
+        }
+        return root.getClass().getSimpleName() + ": " + root.getMessage();
+    }
+
+    /** Hears Redis go DOWN ({@code false}) and come back UP ({@code true}). */
+    @FunctionalInterface
+    public interface Listener {
+        /** Called once per transition; must not block. */
+        void onChange(boolean up);
+    }
+}

@@ -1,0 +1,39 @@
+package io.keymux.server.redis;
+
+import java.time.Instant;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One key's shared state at one moment, for the admin API.
+ *
+ * @param redisTime Redis' clock when the snapshot was read (the clock every deadline uses)
+ * @param cooldownUntil when a cooling key returns; {@code null} when not cooling down
+ * @param circuit the circuit's state
+ * @param circuitOpenUntil when an open circuit lets its probe go; {@code null} when closed
+ * @param consecutiveFailures failures counted towards opening the circuit
+ * @param probeInFlight whether a half-open circuit's probe is out
+ * @param disabled whether the key is marked {@code disabled}
+ * @param spendToday USD spent on Redis' current UTC day
+ * @param inFlight requests in flight across all live replicas
+ * @param rpmTokensLeft requests the RPM bucket would admit now; {@code null} when unlimited
+ * @param tpmTokensLeft tokens left in the TPM bucket (negative after a charge); {@code null} when unlimited
+ */
+public record SharedSnapshot(
+        Instant redisTime,
+        @Nullable Instant cooldownUntil,
+        CircuitState circuit,
+        @Nullable Instant circuitOpenUntil,
+        long consecutiveFailures,
+        boolean probeInFlight,
+        boolean disabled,
+        double spendToday,
+        long inFlight,
+        @Nullable Double rpmTokensLeft,
+        @Nullable Double tpmTokensLeft) {
+
+    public SharedSnapshot {
+        Objects.requireNonNull(redisTime, "redisTime");
+        Objects.requireNonNull(circuit, "circuit");
+    }
+}

@@ -1,0 +1,29 @@
+-- snapshot: read one key's shared state for the admin API; writes nothing.
+--
+-- KEYS as try_take.lua (1 bucket, 2 inflight, 3 leases, 4 cooldown, 5 circuit, 6 probe,
+-- 7 disabled); ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
+-- 5 spend key prefix.
+-- Returns {now, cooldown_until, open_until, fails, probe_in_flight, disabled, spend_today,
+-- in_flight, rpm_left, tpm_left} with numbers as strings ('' for an unlimited bucket) so
+-- fractions survive Lua's integer conversion of replies.
+
+local now, sec = now_ms()
+local rpm, tpm = opt(ARGV[1]), opt(ARGV[3])
+local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
+
+local cooldown = tonumber(redis.call('GET', KEYS[4]) or '0')
+if cooldown <= now then cooldown = 0 end
+local c = redis.call('HMGET', KEYS[5], 'fails', 'open_until')
+local r, t = load_buckets(KEYS[1], now, rpm, rpm_cap, tpm, tpm_cap)
+return {
+  tostring(now),
+  tostring(cooldown),
+  tostring(tonumber(c[2]) or 0),
+  tostring(tonumber(c[1]) or 0),
+  tostring(redis.call('EXISTS', KEYS[6])),
+  tostring(redis.call('EXISTS', KEYS[7])),
+  redis.call('GET', ARGV[5] .. utc_day(sec)) or '0',
+  tostring(live_in_flight(KEYS[2], KEYS[3], now, false)),
+  r and string.format('%.6f', r) or '',
+  t and string.format('%.6f', t) or ''
+}

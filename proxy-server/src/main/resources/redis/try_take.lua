@@ -1,0 +1,84 @@
+-- tryTake: one atomic admission decision for one upstream key; takes everything or nothing.
+--
+-- KEYS[1] keymux:{id}:bucket    hash rpm, tpm (tokens left, fractional), ts (last refill, ms)
+-- KEYS[2] keymux:{id}:inflight  hash replica id -> requests in flight
+-- KEYS[3] keymux:{id}:leases    zset replica id -> lease deadline (ms)
+-- KEYS[4] keymux:{id}:cooldown  string: deadline (epoch ms), PEXPIREAT at the deadline
+-- KEYS[5] keymux:{id}:circuit   hash fails, open_until (ms), cooldown_ms
+-- KEYS[6] keymux:{id}:probe     string: the replica holding the half-open probe, PX cooldown_ms
+-- KEYS[7] keymux:{id}:disabled  string
+-- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity, 5 max concurrent, 6 daily budget (USD)
+--       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
+--       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:)
+-- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
+-- lives in the same cluster slot as the declared keys.
+--
+-- Returns {1, '', 0, probe} when granted (probe = 1 for the one request let through a
+-- half-open circuit) or {0, reason, retry_after_ms, 0} when denied. Checks run from the most
+-- lasting state to the most fleeting; nothing is written unless everything passes.
+
+local now, sec = now_ms()
+local rpm, tpm = opt(ARGV[1]), opt(ARGV[3])
+local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
+local max_conc, budget = opt(ARGV[5]), opt(ARGV[6])
+local tokens = tonumber(ARGV[7])
+local replica, lease_ttl, conc_retry = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  return {0, 'disabled', 0, 0}
+end
+
+if budget then
+  local spent = tonumber(redis.call('GET', ARGV[11] .. utc_day(sec)) or '0')
+  if spent >= budget then
+    return {0, 'budget_exhausted', 86400000 - now % 86400000, 0}
+  end
+end
+
+local cooldown = tonumber(redis.call('GET', KEYS[4]) or '0')
+if cooldown > now then
+  return {0, 'cooling_down', cooldown - now, 0}
+end
+
+local probe = 0
+local circuit = redis.call('HMGET', KEYS[5], 'open_until', 'cooldown_ms')
+local open_until = tonumber(circuit[1]) or 0
+if open_until > 0 then
+  if now < open_until then
+    return {0, 'circuit_open', open_until - now, 0}
+  end
+  -- Half-open: one probe at a time across all replicas; the probe key expires so a probe lost
+  -- with its replica does not keep the circuit half-open for ever.
+  local pttl = redis.call('PTTL', KEYS[6])
+  if pttl ~= -2 then
+    return {0, 'circuit_open', math.max(pttl, conc_retry), 0}
+  end
+  probe = 1
+end
+
+local in_flight = live_in_flight(KEYS[2], KEYS[3], now, true)
+if max_conc and in_flight >= max_conc then
+  return {0, 'concurrency', conc_retry, 0}
+end
+
+local r, t = load_buckets(KEYS[1], now, rpm, rpm_cap, tpm, tpm_cap)
+if rpm and r < 1 then
+  return {0, 'rate_limited', wait_for(r, 1, rpm), 0}
+end
+-- A request larger than the whole TPM capacity is let through once the bucket is full (it then
+-- owes the rest), otherwise it could never pass.
+local need = tpm and math.min(tokens, tpm_cap) or 0
+if tpm and t < need then
+  return {0, 'rate_limited', wait_for(t, need, tpm), 0}
+end
+
+if rpm or tpm then
+  store_buckets(KEYS[1], now, rpm, rpm_cap, rpm and (r - 1), tpm, tpm_cap, tpm and (t - tokens))
+end
+redis.call('HINCRBY', KEYS[2], replica, 1)
+redis.call('ZADD', KEYS[3], now + lease_ttl, replica)
+keep_for(lease_ttl, KEYS[2], KEYS[3])
+if probe == 1 then
+  redis.call('SET', KEYS[6], replica, 'PX', math.max(1000, tonumber(circuit[2]) or 1000))
+end
+return {1, '', 0, probe}

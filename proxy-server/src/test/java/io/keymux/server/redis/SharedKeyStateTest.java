@@ -1,0 +1,360 @@
+package io.keymux.server.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import io.lettuce.core.RedisURI;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import reactor.test.StepVerifier;
+
+/** {@link SharedKeyState} against a real Redis, with three replicas that each have their own client. */
+@ExtendWith(RedisExtension.class)
+class SharedKeyStateTest {
+    private static final KeyLimits RPM_30 = new KeyLimits(30L, null, null, null, null, null);
+
+    private Replicas replicas;
+    private SharedKeyState a;
+    private SharedKeyState b;
+    private SharedKeyState c;
+
+    @BeforeEach
+    void start(RedisURI uri) {
+        replicas = new Replicas(uri);
+        a = replicas.start("replica-a");
+        b = replicas.start("replica-b");
+        c = replicas.start("replica-c");
+    }
+
+    @AfterEach
+    void stop() {
+        replicas.close();
+    }
+
+    @Test
+    void threeReplicasHammeringOneKeyGrantExactlyTheRpmCapacity() {
+        List<SharedKeyState> all = List.of(a, b, c);
+        List<CompletableFuture<Grant>> calls = new ArrayList<>();
+        long started = System.nanoTime();
+        for (int i = 0; i < 300; i++) {
+            calls.add(all.get(i % 3).tryTake("k1", RPM_30, 0));
+        }
+        List<Grant> grants = calls.stream().map(CompletableFuture::join).toList();
+        long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+
+        long granted = grants.stream().filter(Grant::isGranted).count();
+        // 30 in the bucket, plus whatever refilled meanwhile (0.5 per second): exactly 30 in any run under 2 s.
+        assertThat(granted).isBetween(30L, 30L + elapsedMillis / 2000);
+        assertThat(grants).filteredOn(grant -> !grant.isGranted()).allSatisfy(grant -> {
+            assertThat(grant.reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
+            assertThat(grant.retryAfterMillis()).isBetween(1L, 2000L);
+        });
+        SharedSnapshot snapshot = a.snapshot("k1", RPM_30).join().orElseThrow();
+        assertThat(snapshot.rpmTokensLeft()).isLessThan(1.0);
+        assertThat(snapshot.inFlight()).isEqualTo(granted);
+    }
+
+    @Test
+    void concurrencyCapHoldsUnderParallelTakeAndSettle() {
+        KeyLimits limits = new KeyLimits(null, null, null, null, 3, null);
+        AtomicInteger inFlight = new AtomicInteger();
+        AtomicInteger maxInFlight = new AtomicInteger();
+        AtomicInteger granted = new AtomicInteger();
+        AtomicInteger deniedForConcurrency = new AtomicInteger();
+        List<CompletableFuture<Void>> workers = new ArrayList<>();
+        for (SharedKeyState replica : List.of(a, b, c)) {
+            for (int w = 0; w < 4; w++) {
+                workers.add(loop(25, () -> replica.tryTake("k2", limits, 0).thenCompose(grant -> {
+                    if (!grant.isGranted()) {
+                        assertThat(grant.reason()).isEqualTo(Grant.Reason.CONCURRENCY);
+                        deniedForConcurrency.incrementAndGet();
+                        return CompletableFuture.completedFuture(null);
+                    }
+                    granted.incrementAndGet();
+                    maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+                    // Hold the slot across one more round trip so requests overlap.
+                    return replica.snapshot("k2", limits).thenCompose(snapshot -> {
+                        assertThat(snapshot.orElseThrow().inFlight()).isBetween(1L, 3L);
+                        inFlight.decrementAndGet();
+                        return replica.settle("k2", limits, 0, 0, true);
+                    }).thenApply(settled -> null);
+                })));
+            }
+        }
+        Replicas.await(CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)));
+
+        assertThat(maxInFlight.get()).isBetween(1, 3);
+        assertThat(granted.get()).isPositive();
+        assertThat(deniedForConcurrency.get()).isPositive();
+        assertThat(granted.get() + deniedForConcurrency.get()).isEqualTo(3 * 4 * 25);
+        assertThat(a.snapshot("k2", limits).join().orElseThrow().inFlight()).isZero();
+    }
+
+    @Test
+    void aSettleNeverTakesTheInFlightCountBelowZero() {
+        KeyLimits limits = new KeyLimits(null, null, null, null, 1, null);
+        assertThat(a.tryTake("k3", limits, 0).join().isGranted()).isTrue();
+        assertThat(b.tryTake("k3", limits, 0).join().reason()).isEqualTo(Grant.Reason.CONCURRENCY);
+        assertThat(a.settle("k3", limits, 0, 0, true).join()).isTrue();
+        assertThat(a.settle("k3", limits, 0, 0, true).join()).isTrue();
+        assertThat(b.settle("k3", limits, 0, 0, true).join()).isTrue();
+
+        assertThat(a.snapshot("k3", limits).join().orElseThrow().inFlight()).isZero();
+        assertThat(b.tryTake("k3", limits, 0).join().isGranted()).isTrue();
+        assertThat(c.tryTake("k3", limits, 0).join().reason()).isEqualTo(Grant.Reason.CONCURRENCY);
+    }
+
+    @Test
+    void aCrashedReplicasSlotsEndWithItsLeaseWhileTheOthersKeepTheirs(RedisURI uri) {
+        KeyLimits limits = new KeyLimits(null, null, null, null, 2, null);
+        RedisHealth health = replicas.startHealth(uri);
+        SharedKeyState crashing = SharedKeyState.create(health, replicas.prefix, "crashing", Duration.ofMillis(1));
+        Replicas.await(health);
+        assertThat(a.tryTake("k4", limits, 0).join().isGranted()).isTrue();
+        assertThat(crashing.tryTake("k4", limits, 0).join().isGranted()).isTrue();
+
+        // "crashing" never settles; its 1 ms lease is over within a round trip or two, and the
+        // next take drops its slot. Replica a's slot (10 min lease) stays counted.
+        assertThat(awaitGrant(() -> b.tryTake("k4", limits, 0)).isGranted()).isTrue();
+        assertThat(replicas.redis().hget(replicas.prefix + ":{k4}:inflight", "crashing")).isNull();
+        assertThat(c.tryTake("k4", limits, 0).join().reason()).isEqualTo(Grant.Reason.CONCURRENCY);
+        assertThat(replicas.redis().pttl(replicas.prefix + ":{k4}:inflight")).isGreaterThan(60_000L);
+    }
+
+    /** Buckets only refill while a test runs, so token counts are checked from the exact value upwards. */
+    @Test
+    void tpmReservationIsRefundedOrChargedOnSettle() {
+        KeyLimits limits = new KeyLimits(null, null, 1000L, null, null, null);
+        assertThat(a.tryTake("k5", limits, 600).join().isGranted()).isTrue();
+        Grant tooMuch = b.tryTake("k5", limits, 500).join();
+        assertThat(tooMuch.reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
+        // 100 tokens missing at 1000 per 60 s: 6 s, less what refilled since.
+        assertThat(tooMuch.retryAfterMillis()).isBetween(5000L, 6000L);
+
+        assertThat(a.settle("k5", limits, 600, 200, false).join()).isTrue();
+        assertThat(tokensLeft("k5", limits)).isBetween(800.0, 850.0);
+
+        assertThat(b.tryTake("k5", limits, 500).join().isGranted()).isTrue();
+        assertThat(b.settle("k5", limits, 500, 900, false).join()).isTrue();
+        assertThat(tokensLeft("k5", limits)).isBetween(-100.0, -50.0);
+
+        // A refund never overfills the bucket.
+        assertThat(c.settle("k5", limits, 5000, 0, false).join()).isTrue();
+        assertThat(tokensLeft("k5", limits)).isEqualTo(1000.0);
+    }
+
+    @Test
+    void aRequestLargerThanTheTpmCapacityPassesOnAFullBucketAndLeavesItInDebt() {
+        KeyLimits limits = new KeyLimits(null, null, 1000L, null, null, null);
+        assertThat(a.tryTake("k6", limits, 1500).join().isGranted()).isTrue();
+        assertThat(tokensLeft("k6", limits)).isBetween(-500.0, -450.0);
+        assertThat(b.tryTake("k6", limits, 1).join().reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
+    }
+
+    @Test
+    void bucketStateExpiresWhenItWouldBeFullAgain() {
+        KeyLimits limits = new KeyLimits(60L, 10L, 6000L, null, null, null);
+        assertThat(a.tryTake("k7", limits, 3000).join().isGranted()).isTrue();
+        // TPM: 3000 missing at 100 per second = 30 s (RPM refills its 1 in 1 s), plus 1 s of slack.
+        long pttl = replicas.redis().pttl(replicas.prefix + ":{k7}:bucket");
+        assertThat(pttl).isBetween(29_000L, 31_000L);
+        assertThat(replicas.redis().hgetall(replicas.prefix + ":{k7}:bucket")).containsOnlyKeys("rpm", "tpm", "ts");
+    }
+
+    @Test
+    void aCooldownSetByOneReplicaDeniesAnotherAndIsNeverShortened() {
+        long until = Instant.now().toEpochMilli() + 60_000;
+        assertThat(a.coolDownUntil("k8", until).join()).contains(Instant.ofEpochMilli(until));
+
+        Grant denied = b.tryTake("k8", RPM_30, 0).join();
+        assertThat(denied.reason()).isEqualTo(Grant.Reason.COOLING_DOWN);
+        assertThat(denied.retryAfterMillis()).isCloseTo(60_000L, within(5_000L));
+
+        assertThat(c.coolDownUntil("k8", until - 50_000).join()).contains(Instant.ofEpochMilli(until));
+        assertThat(b.tryTake("k8", RPM_30, 0).join().retryAfterMillis()).isGreaterThan(50_000L);
+        assertThat(replicas.redis().pttl(replicas.prefix + ":{k8}:cooldown")).isBetween(50_000L, 60_000L);
+        assertThat(a.snapshot("k8", RPM_30).join().orElseThrow().cooldownUntil()).isEqualTo(Instant.ofEpochMilli(until));
+
+        assertThat(a.coolDownUntil("k9", Instant.now().toEpochMilli() - 1000).join()).isEmpty();
+        assertThat(b.tryTake("k9", RPM_30, 0).join().isGranted()).isTrue();
+    }
+
+    @Test
+    void theCircuitOpensAtTheThresholdAndDeniesOtherReplicas() {
+        assertThat(a.recordFailure("k10", 3, 60_000).join()).isEqualTo(CircuitState.CLOSED);
+        assertThat(b.recordFailure("k10", 3, 60_000).join()).isEqualTo(CircuitState.CLOSED);
+        assertThat(c.tryTake("k10", RPM_30, 0).join().isGranted()).isTrue();
+        assertThat(c.recordFailure("k10", 3, 60_000).join()).isEqualTo(CircuitState.OPEN);
+
+        Grant denied = a.tryTake("k10", RPM_30, 0).join();
+        assertThat(denied.reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN);
+        assertThat(denied.retryAfterMillis()).isCloseTo(60_000L, within(5_000L));
+        assertThat(b.snapshot("k10", RPM_30).join().orElseThrow().circuit()).isEqualTo(CircuitState.OPEN);
+    }
+
+    @Test
+    void aSuccessResetsTheConsecutiveFailureCount() {
+        a.recordFailure("k11", 2, 60_000).join();
+        assertThat(b.recordSuccess("k11").join()).isTrue();
+        assertThat(c.recordFailure("k11", 2, 60_000).join()).isEqualTo(CircuitState.CLOSED);
+        assertThat(c.recordFailure("k11", 2, 60_000).join()).isEqualTo(CircuitState.OPEN);
+    }
+
+    @Test
+    void afterTheCooldownExactlyOneProbeGoesAcrossReplicasAndItsOutcomeDecides() {
+        assertThat(a.recordFailure("k12", 1, 300).join()).isEqualTo(CircuitState.OPEN);
+        awaitCircuitCooldown("k12");
+
+        List<Grant> burst = burst("k12");
+        assertThat(burst).filteredOn(Grant::isGranted).singleElement().satisfies(grant -> assertThat(grant.probe()).isTrue());
+        assertThat(burst).filteredOn(grant -> !grant.isGranted())
+                .allSatisfy(grant -> assertThat(grant.reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN));
+        assertThat(a.snapshot("k12", KeyLimits.unlimited()).join().orElseThrow())
+                .satisfies(s -> assertThat(s.circuit()).isEqualTo(CircuitState.HALF_OPEN))
+                .satisfies(s -> assertThat(s.probeInFlight()).isTrue());
+
+        // The probe failed: open again at once, whatever the threshold.
+        assertThat(b.recordFailure("k12", 3, 300).join()).isEqualTo(CircuitState.OPEN);
+        assertThat(c.tryTake("k12", KeyLimits.unlimited(), 0).join().reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN);
+        awaitCircuitCooldown("k12");
+
+        assertThat(burst("k12")).filteredOn(Grant::isGranted).hasSize(1);
+        assertThat(c.recordSuccess("k12").join()).isTrue();
+        assertThat(burst("k12")).allSatisfy(grant -> {
+            assertThat(grant.isGranted()).isTrue();
+            assertThat(grant.probe()).isFalse();
+        });
+        assertThat(a.snapshot("k12", KeyLimits.unlimited()).join().orElseThrow().circuit()).isEqualTo(CircuitState.CLOSED);
+    }
+
+    @Test
+    void aDisabledMarkDeniesEveryReplicaUntilEnabled() {
+        assertThat(a.disable("k13").join()).isTrue();
+        Grant denied = b.tryTake("k13", RPM_30, 0).join();
+        assertThat(denied.reason()).isEqualTo(Grant.Reason.DISABLED);
+        assertThat(c.snapshot("k13", RPM_30).join().orElseThrow().disabled()).isTrue();
+
+        assertThat(c.enable("k13").join()).isTrue();
+        assertThat(b.tryTake("k13", RPM_30, 0).join().isGranted()).isTrue();
+    }
+
+    @Test
+    void spendBeyondTheDailyBudgetExhaustsTheKey() {
+        KeyLimits limits = new KeyLimits(null, null, null, null, null, 1.0);
+        LocalDate today = LocalDate.now(ZoneOffset.UTC);
+        assertThat(a.addSpend("k14", today, 0.6).join()).hasValue(0.6);
+        assertThat(b.tryTake("k14", limits, 0).join().isGranted()).isTrue();
+        assertThat(b.addSpend("k14", today, 0.45).join().getAsDouble()).isCloseTo(1.05, within(1e-9));
+
+        Grant denied = c.tryTake("k14", limits, 0).join();
+        assertThat(denied.reason()).isEqualTo(Grant.Reason.BUDGET_EXHAUSTED);
+        assertThat(denied.retryAfterMillis()).isBetween(1L, 86_400_000L);
+        assertThat(a.spend("k14", today).join().getAsDouble()).isCloseTo(1.05, within(1e-9));
+        assertThat(a.spend("k14", today.minusDays(1)).join()).hasValue(0.0);
+        assertThat(a.snapshot("k14", limits).join().orElseThrow().spendToday()).isCloseTo(1.05, within(1e-9));
+        assertThat(replicas.redis().pttl(replicas.prefix + ":{k14}:spend:" + today)).isBetween(1L, 2 * 86_400_000L);
+        assertThat(c.tryTake("k14", KeyLimits.unlimited(), 0).join().isGranted()).isTrue();
+    }
+
+    @Test
+    void everyRedisKeyCarriesTheKeyIdAsAHashTagAndNoSecret() {
+        a.tryTake("k15", new KeyLimits(10L, null, 100L, null, 2, 5.0), 10).join();
+        a.coolDownUntil("k15", Instant.now().toEpochMilli() + 10_000).join();
+        a.recordFailure("k15", 5, 1000).join();
+        assertThat(replicas.redis().keys(replicas.prefix + ":*"))
+                .isNotEmpty()
+                .allSatisfy(key -> assertThat(key).startsWith(replicas.prefix + ":{k15}:"));
+        assertThat(a.key("k15", "bucket")).isEqualTo(replicas.prefix + ":{k15}:bucket");
+        assertThatThrownBy(() -> a.tryTake("a}b", RPM_30, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("key_id: a}b (expected: non-empty, without '{' or '}')");
+    }
+
+    @Test
+    void scriptsFlushedFromRedisAreSentAgain() {
+        assertThat(replicas.redis().scriptFlush()).isEqualTo("OK");
+        assertThat(a.tryTake("k16", RPM_30, 0).join().isGranted()).isTrue();
+        assertThat(a.snapshot("k16", RPM_30).join()).isPresent();
+    }
+
+    @Test
+    void decisionsNeverBlockANonBlockingThread() {
+        // BlockHound is installed for every test (blockhound-junit-platform): prove it is, then
+        // make and settle decisions from Reactor's non-blocking threads.
+        StepVerifier.create(Mono.fromCallable(() -> {
+                    Thread.sleep(1);
+                    return 1;
+                }).subscribeOn(Schedulers.parallel()))
+                .expectErrorMatches(error -> error.getClass().getSimpleName().equals("BlockingOperationError"))
+                .verify(Duration.ofSeconds(10));
+
+        KeyLimits limits = new KeyLimits(100L, null, 10_000L, null, 5, 10.0);
+        StepVerifier.create(Mono.defer(() -> Mono.fromFuture(a.tryTake("k17", limits, 100)))
+                        .flatMap(grant -> Mono.fromFuture(a.settle("k17", limits, 100, 50, grant.isGranted())))
+                        .flatMap(settled -> Mono.fromFuture(c.snapshot("k17", limits)))
+                        .subscribeOn(Schedulers.parallel()))
+                .assertNext(snapshot -> assertThat(snapshot.orElseThrow().tpmTokensLeft()).isBetween(9_950.0, 10_000.0))
+                .expectComplete()
+                .verify(Duration.ofSeconds(10));
+    }
+
+    private double tokensLeft(String keyId, KeyLimits limits) {
+        return a.snapshot(keyId, limits).join().orElseThrow().tpmTokensLeft();
+    }
+
+    /** Thirty tryTakes at once, ten per replica. */
+    private List<Grant> burst(String keyId) {
+        List<CompletableFuture<Grant>> calls = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            calls.add(List.of(a, b, c).get(i % 3).tryTake(keyId, KeyLimits.unlimited(), 0));
+        }
+        return calls.stream().map(CompletableFuture::join).toList();
+    }
+
+    /** Waits as a client would: for the retry-after the open circuit names, until it is no longer open. */
+    private void awaitCircuitCooldown(String keyId) {
+        for (int round = 0; round < 50; round++) {
+            SharedSnapshot snapshot = a.snapshot(keyId, KeyLimits.unlimited()).join().orElseThrow();
+            if (snapshot.circuit() != CircuitState.OPEN) {
+                return;
+            }
+            long wait = snapshot.circuitOpenUntil().toEpochMilli() - snapshot.redisTime().toEpochMilli();
+            Mono.delay(Duration.ofMillis(wait + 1)).block(Duration.ofSeconds(10));
+        }
+        throw new AssertionError("circuit of " + keyId + " still open");
+    }
+
+    private static Grant awaitGrant(Supplier<CompletableFuture<Grant>> take) {
+        for (int round = 0; round < 1000; round++) {
+            Grant grant = take.get().join();
+            if (grant.isGranted()) {
+                return grant;
+            }
+        }
+        throw new AssertionError("never granted");
+    }
+
+    /** Runs {@code step} {@code times} times, one after the other, without blocking. */
+    private static CompletableFuture<Void> loop(int times, Supplier<CompletableFuture<Void>> step) {
+        CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
+        for (int i = 0; i < times; i++) {
+            chain = chain.thenCompose(ignored -> step.get());
+        }
+        return chain;
+    }
+}
