@@ -103,6 +103,7 @@ class ReloadTest extends KeymuxTestBase {
 
         assertThat(nextReload()).isInstanceOf(ReloadResult.Applied.class);
         assertThat(keySeenUpstream()).isEqualTo("Bearer " + NEW_SECRET);
+        assertThat(keymux.metrics().scrape()).contains("keymux_config_reloads_total{result=\"ok\"} 1.0");
     }
 
     @Test
@@ -150,6 +151,7 @@ class ReloadTest extends KeymuxTestBase {
         assertThat(String.join("\n", refused.problems())).doesNotContain(NEW_SECRET).doesNotContain(OLD_SECRET);
         assertThat(keySeenUpstream()).isEqualTo("Bearer " + OLD_SECRET);
         assertThat(keymux.config().apiKeys().get(0).maxRpm()).isEqualTo(100);
+        assertThat(keymux.metrics().scrape()).contains("keymux_config_reloads_total{result=\"refused\"} 1.0");
     }
 
     @Test
