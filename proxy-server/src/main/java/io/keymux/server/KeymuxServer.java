@@ -1,10 +1,20 @@
 package io.keymux.server;
 
+import io.keymux.config.load.LoadResult;
+import io.keymux.config.load.Problem;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.ServerConfig;
+import io.keymux.config.model.TlsConfig;
+import io.keymux.config.reload.ConfigSource;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.admin.AdminRoutes;
+import io.keymux.server.guard.ConnectionGate;
+import io.keymux.server.guard.HttpGuard;
+import io.keymux.server.guard.QueueLimitedBroker;
+import io.keymux.server.reload.ReloadResult;
+import io.keymux.server.reload.ReloadRoute;
+import io.keymux.server.reload.RestartOnly;
 import io.keymux.server.admin.InsightSampler;
 import io.keymux.server.admin.ReadinessSignals;
 import io.keymux.server.audit.AuditLog;
@@ -15,6 +25,7 @@ import io.keymux.server.upstream.UpstreamClients;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -22,6 +33,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -29,6 +41,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.DisposableServer;
 import reactor.netty.NettyPipeline;
+import reactor.netty.http.Http11SslContextSpec;
 import reactor.netty.http.server.HttpServer;
 import reactor.netty.resources.LoopResources;
 
@@ -42,6 +55,14 @@ import reactor.netty.resources.LoopResources;
  *     server.awaitShutdownOnSignal();   // SIGTERM/SIGINT: drain, then return so main exits 0
  * }
  * }</pre>
+ *
+ * <p>Reload ({@link #reload}, {@link #apply}, {@link #reloadFromSource}, {@code POST /admin/reload}):
+ * a valid new configuration gets a new {@link ProxyPipeline}, swapped in through an
+ * {@link AtomicReference} the listener reads once per request, so requests in flight finish on the
+ * snapshot they started with. The event loops, listeners, upstream connection pool and key broker
+ * survive; the broker is {@linkplain KeyBroker#reconfigure reconfigured} so a key keeps its counters,
+ * cooldown and circuit while its {@code key_id} stays. Settings only a restart can change (see
+ * {@link RestartOnly}) are logged and reported, the rest applies.
  */
 public final class KeymuxServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KeymuxServer.class);
@@ -50,6 +71,13 @@ public final class KeymuxServer implements AutoCloseable {
     private final KeymuxConfig config;
     private final LoopResources loops;
     private final KeyBroker broker;
+    /** The broker the pipelines use: {@link #broker} with a bound on requests waiting per task. */
+    private final KeyBroker queueLimited;
+    private final TimeSource time;
+    private final @Nullable ConfigSource source;
+    private final AtomicReference<KeymuxConfig> current;
+    private final AtomicReference<ProxyPipeline> pipeline;
+    private final ConnectionGate connections;
     private final UpstreamClients upstreams;
     private final InFlight inFlight;
     private final ProxyMetrics metrics = new ProxyMetrics();
@@ -62,8 +90,12 @@ public final class KeymuxServer implements AutoCloseable {
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private KeymuxServer(KeymuxConfig config, TimeSource time, BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers) {
+    private KeymuxServer(KeymuxConfig config, TimeSource time, BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers,
+            @Nullable ConfigSource source) {
         this.config = config;
+        this.time = time;
+        this.source = source;
+        this.current = new AtomicReference<>(config);
         ServerConfig server = config.server();
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
             LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
@@ -75,7 +107,9 @@ public final class KeymuxServer implements AutoCloseable {
         metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
                 AuditLog::dropped);
         this.insights = new InsightSampler(broker, time);
-        ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight, metrics, audit);
+        this.queueLimited = new QueueLimitedBroker(broker, config);
+        this.pipeline = new AtomicReference<>(newPipeline(config));
+        this.connections = new ConnectionGate(server.maxConnections());
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(server.maxUriBytes())
                 .setMaxHeaderSize(server.maxHeaderBytes())
@@ -83,7 +117,7 @@ public final class KeymuxServer implements AutoCloseable {
                 // instead the headers flag it and the pipeline answers SPEC.md's JSON 400 bad_request.
                 .setUseRfc9112TransferEncoding(false)
                 .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
-        this.proxy = bindOrCleanUp(() -> HttpServer.create()
+        this.proxy = bindOrCleanUp(() -> withTls(HttpServer.create(), server.tls())
                 .runOn(loops)
                 .host(server.bind())
                 .port(server.port())
@@ -97,17 +131,39 @@ public final class KeymuxServer implements AutoCloseable {
                         channel.pipeline().replace(NettyPipeline.HttpCodec, NettyPipeline.HttpCodec,
                                 new HttpServerCodec(decoder.clone()));
                     }
+                    // SPEC.md section 4's JSON answers for malformed or slow requests, and the connection cap.
+                    HttpGuard.install(channel, server.requestHeaderTimeout(), connections);
                 })
-                .handle(pipeline)
+                // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
+                .handle((request, response) -> pipeline.get().apply(request, response))
                 .bindNow(), null);
-        this.admin = bindOrCleanUp(() -> HttpServer.create()
+        this.admin = bindOrCleanUp(() -> withTls(HttpServer.create(), server.adminTls())
                 .runOn(loops)
                 .host(server.bind())
                 .port(server.adminPort())
-                .route(new AdminRoutes(() -> this.config, broker, metrics, insights, readinessSignals,
-                        inFlight::draining, time))
+                .route(routes -> {
+                    // this::config: the admin views and /readyz see each reload at once.
+                    AdminRoutes adminRoutes = new AdminRoutes(this::config, broker, metrics, insights,
+                            readinessSignals, inFlight::draining, time);
+                    // First, so no broader admin route can shadow it; same token check as /admin/*.
+                    routes.post("/admin/reload", new ReloadRoute(adminRoutes::refusal, this::reloadFromSource));
+                    adminRoutes.accept(routes);
+                })
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    private ProxyPipeline newPipeline(KeymuxConfig next) {
+        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics, audit);
+    }
+
+    /** Serves TLS with the PEM pair when configured, plain HTTP otherwise. */
+    private static HttpServer withTls(HttpServer server, @Nullable TlsConfig tls) {
+        if (tls == null) {
+            return server;
+        }
+        return server.secure(spec -> spec.sslContext(
+                Http11SslContextSpec.forServer(tls.certFile().toFile(), tls.keyFile().toFile())));
     }
 
     /** Binds a listener; if that fails (port taken), releases what was already started, then rethrows. */
@@ -142,6 +198,7 @@ public final class KeymuxServer implements AutoCloseable {
         private final KeymuxConfig config;
         private TimeSource time = TimeSource.system();
         private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = KeyBroker::create;
+        private @Nullable ConfigSource source;
 
         private Builder(KeymuxConfig config) {
             this.config = config;
@@ -159,9 +216,18 @@ public final class KeymuxServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Where the configuration was loaded from, so {@link #reloadFromSource()} and
+         * {@code POST /admin/reload} can load it again (default: none, and they refuse).
+         */
+        public Builder configSource(ConfigSource source) {
+            this.source = Objects.requireNonNull(source, "source");
+            return this;
+        }
+
         /** Binds the proxy and admin ports and returns the running server. */
         public KeymuxServer start() {
-            return new KeymuxServer(config, time, brokers);
+            return new KeymuxServer(config, time, brokers, source);
         }
     }
 
@@ -173,6 +239,80 @@ public final class KeymuxServer implements AutoCloseable {
     /** The bound admin port (the real one when {@code server.admin_port} is 0). */
     public int adminPort() {
         return admin.port();
+    }
+
+    /** The configuration new requests are served with. */
+    public KeymuxConfig config() {
+        return current.get();
+    }
+
+    /** Open proxy connections, those over {@code server.max_connections} included. */
+    public int openConnections() {
+        return connections.open();
+    }
+
+    /**
+     * Swaps in a new, valid configuration: new requests use it, requests in flight finish on the old
+     * one. Keys keep their state by {@code key_id} ({@link KeyBroker#reconfigure}); removed keys drain,
+     * added keys serve at once, a disabled key whose secret changed is enabled again.
+     */
+    public synchronized ReloadResult reload(KeymuxConfig next) {
+        Objects.requireNonNull(next, "next");
+        KeymuxConfig running = current.get();
+        List<String> restartOnly = RestartOnly.changed(running.server(), next.server());
+        // Built before anything changes: if building fails, nothing was swapped.
+        ProxyPipeline nextPipeline = newPipeline(next);
+        queueLimited.reconfigure(next);
+        pipeline.set(nextPipeline);
+        current.set(next);
+        metrics.reload(true);
+        ReloadResult.Applied applied = ReloadResult.Applied.of(next, restartOnly);
+        LOG.info("config reloaded: {} upstreams, {} tasks, {} keys, {} clients", applied.upstreams(),
+                applied.tasks(), applied.keys(), applied.clients());
+        if (!restartOnly.isEmpty()) {
+            LOG.warn("config reload: {} changed but only apply after a restart; the running listeners keep "
+                    + "their current values", String.join(", ", restartOnly));
+        }
+        return applied;
+    }
+
+    /**
+     * Applies a load result, as a {@link io.keymux.config.reload.ConfigWatcher} delivers it: a valid
+     * configuration is {@linkplain #reload swapped in}; an invalid one is refused, logged with every
+     * problem (paths and messages, never a value) and counted, and the running one stays.
+     */
+    public ReloadResult apply(LoadResult result) {
+        Objects.requireNonNull(result, "result");
+        KeymuxConfig next = result.config();
+        if (next == null) {
+            return refuse("invalid configuration", result.problems().stream().map(Problem::toString).toList());
+        }
+        for (String warning : result.warnings()) {
+            LOG.warn("config reload: {}", warning);
+        }
+        return reload(next);
+    }
+
+    /**
+     * Loads the configuration again from its {@linkplain Builder#configSource source} and applies it.
+     * Reads files: never call it on an event loop.
+     */
+    public ReloadResult reloadFromSource() {
+        if (source == null) {
+            return refuse("no config file to reload from: keymux was started from an in-memory configuration",
+                    List.of());
+        }
+        return apply(source.load());
+    }
+
+    private ReloadResult refuse(String error, List<String> problems) {
+        metrics.reload(false);
+        LOG.warn("config reload refused ({}), the running configuration stays: {} problem(s)", error,
+                problems.size());
+        for (String problem : problems) {
+            LOG.warn("  {}", problem);
+        }
+        return new ReloadResult.Refused(error, problems);
     }
 
     /** The metrics registry behind {@code /metrics} (for example for {@link ProxyMetrics#redisUp}). */
@@ -239,8 +379,8 @@ public final class KeymuxServer implements AutoCloseable {
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), handler);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), handler);
         signalled.await();
-        LOG.info("signal received: draining for up to {}", config.server().drainTimeout());
-        drain(config.server().drainTimeout());
+        LOG.info("signal received: draining for up to {}", config().server().drainTimeout());
+        drain(config().server().drainTimeout());
         close();
     }
 

@@ -151,7 +151,11 @@ public final class ConfigWatcher implements AutoCloseable {
                 if (key != null) {
                     // Which file changed does not matter: the fingerprint decides. Drain and re-arm.
                     key.pollEvents();
-                    key.reset();
+                    if (!key.reset() && key.watchable() instanceof Path gone) {
+                        // The directory went away (a ConfigMap's old timestamped dir, or a removed and
+                        // recreated config dir): forget it so the next check registers it again.
+                        watchedDirs.remove(gone);
+                    }
                     pending = true;
                     deadline = System.nanoTime() + debounceNanos;
                     continue;

@@ -3,10 +3,14 @@ package io.keymux.server.cli;
 import io.keymux.config.load.LoadResult;
 import io.keymux.config.load.Problem;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.reload.ConfigSource;
+import io.keymux.config.reload.ConfigWatcher;
 import io.keymux.server.KeymuxServer;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -17,7 +21,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code keymux serve --config FILE [--env-file F]...}: runs the proxy until SIGTERM or SIGINT,
  * then drains in-flight requests for {@code server.drain_timeout} and exits 0. An invalid
- * configuration prints every problem, like {@code validate}, and exits 1 without listening.
+ * configuration prints every problem, like {@code validate}, and exits 1 without listening. While
+ * serving, the config file and env files are watched and each valid change is swapped in (an
+ * invalid one is logged and refused; SPEC.md section 7).
  */
 @Command(
         name = "serve",
@@ -35,7 +41,9 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        LoadResult result = options.load(System.getenv(), Path.of("").toAbsolutePath());
+        ConfigSource source = ConfigSource.of(options.config(), options.envFiles(), System.getenv(),
+                Path.of("").toAbsolutePath());
+        LoadResult result = source.load();
         KeymuxConfig config = result.config();
         PrintWriter err = spec.commandLine().getErr();
         if (config == null) {
@@ -48,7 +56,8 @@ public final class ServeCommand implements Callable<Integer> {
         for (String w : result.warnings()) {
             LOG.warn("{}", w);
         }
-        try (KeymuxServer server = KeymuxServer.start(config)) {
+        try (KeymuxServer server = KeymuxServer.builder(config).configSource(source).start();
+                ConfigWatcher watcher = watch(source, server)) {
             LOG.info("keymux {} serving on {}:{} (admin {}), {} tasks, {} keys", KeymuxMain.version(),
                     config.server().bind(), server.proxyPort(), server.adminPort(), config.tasks().size(),
                     config.apiKeys().size());
@@ -56,5 +65,15 @@ public final class ServeCommand implements Callable<Integer> {
         }
         LOG.info("keymux stopped");
         return 0;
+    }
+
+    /** Starts the watcher; without one (no inotify left, say) keymux still serves and POST /admin/reload works. */
+    private static @Nullable ConfigWatcher watch(ConfigSource source, KeymuxServer server) {
+        try {
+            return source.watch(ConfigWatcher.DEFAULT_DEBOUNCE, server::apply);
+        } catch (IOException e) {
+            LOG.warn("cannot watch the config files ({}); reload with POST /admin/reload instead", e.toString());
+            return null;
+        }
     }
 }

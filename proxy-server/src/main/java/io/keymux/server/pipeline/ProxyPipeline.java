@@ -53,6 +53,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 import reactor.netty.NettyPipeline;
+import reactor.netty.channel.AbortedException;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
@@ -622,6 +623,15 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     }
 
     private Mono<Void> unexpected(Exchange ex, Throwable error) {
+        if (error instanceof AbortedException && !ex.response.hasSentHeaders()) {
+            // The connection closed under the request: the client left, or the connection guard
+            // answered a slow or malformed body itself (server.guard.HttpGuard). Nothing to answer.
+            LOG.debug("request {}: connection closed before an answer", ex.requestId);
+            if (ex.status == 0) {
+                ex.status = CLIENT_CLOSED_REQUEST;
+            }
+            return Mono.empty();
+        }
         LOG.error("request {} failed unexpectedly", ex.requestId, error);
         return fail(ex, KeymuxError.of(500, "internal_error", "keymux failed on this request; see its logs for "
                 + "request id " + ex.requestId))

@@ -1,0 +1,68 @@
+package io.keymux.server.reload;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keymux.server.pipeline.KeymuxError;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import reactor.netty.http.server.HttpServerRequest;
+import reactor.netty.http.server.HttpServerResponse;
+
+/**
+ * {@code POST /admin/reload}: checks the caller with the {@code /admin/*} token check, then reloads
+ * the configuration from its files on a worker thread (file IO must not run on an event loop) and
+ * answers 200 {@code {"status":"reloaded","upstreams":N,"tasks":N,"keys":N,"clients":N}} or 422
+ * {@code {"error":"...","problems":["path: message", ...]}}.
+ */
+public final class ReloadRoute implements BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Function<HttpServerRequest, @Nullable KeymuxError> refusal;
+    private final Supplier<ReloadResult> reload;
+
+    /**
+     * @param refusal why a request may not use {@code /admin/*} (401/403), or {@code null} when it
+     *     may: {@link io.keymux.server.admin.AdminRoutes#refusal}
+     * @param reload loads and applies the configuration; may block
+     */
+    public ReloadRoute(Function<HttpServerRequest, @Nullable KeymuxError> refusal, Supplier<ReloadResult> reload) {
+        this.refusal = Objects.requireNonNull(refusal, "refusal");
+        this.reload = Objects.requireNonNull(reload, "reload");
+    }
+
+    @Override
+    public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
+        KeymuxError refused = refusal.apply(request);
+        if (refused != null) {
+            if (refused.status() == 401) {
+                response.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keymux-admin\"");
+            }
+            return send(response, refused.status(), refused.body());
+        }
+        return Mono.fromSupplier(reload)
+                .subscribeOn(Schedulers.boundedElastic())
+                .flatMap(result -> {
+                    try {
+                        return send(response, result.status(), JSON.writeValueAsBytes(result.body()));
+                    } catch (JsonProcessingException e) {
+                        return Mono.error(e);
+                    }
+                });
+    }
+
+    private static Mono<Void> send(HttpServerResponse response, int status, byte[] body) {
+        return response.status(status)
+                .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
+                .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length))
+                .sendByteArray(Mono.just(body))
+                .then();
+    }
+}

@@ -1,0 +1,33 @@
+package io.keymux.server.harden;
+
+import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.model.ServerConfig;
+import io.keymux.config.model.TlsConfig;
+import java.time.Duration;
+import org.jspecify.annotations.Nullable;
+
+/** Copies a test configuration with other listener settings (the record is frozen, so by hand). */
+public final class ServerSettings {
+    private ServerSettings() {}
+
+    /** The configuration with a header/body read timeout and a connection cap. */
+    public static KeymuxConfig limits(KeymuxConfig c, Duration requestHeaderTimeout, int maxConnections) {
+        ServerConfig s = c.server();
+        return with(c, new ServerConfig(s.port(), s.adminPort(), s.maxBodyBytes(), s.taskHeader(), s.exposeKeyId(),
+                s.allowUnauthenticated(), s.drainTimeout(), s.bind(), s.maxHeaderBytes(), s.maxUriBytes(),
+                requestHeaderTimeout, s.idleTimeout(), maxConnections, s.tls(), s.adminTls()));
+    }
+
+    /** The configuration with TLS on the proxy and admin ports. */
+    public static KeymuxConfig tls(KeymuxConfig c, @Nullable TlsConfig proxy, @Nullable TlsConfig admin) {
+        ServerConfig s = c.server();
+        return with(c, new ServerConfig(s.port(), s.adminPort(), s.maxBodyBytes(), s.taskHeader(), s.exposeKeyId(),
+                s.allowUnauthenticated(), s.drainTimeout(), s.bind(), s.maxHeaderBytes(), s.maxUriBytes(),
+                s.requestHeaderTimeout(), s.idleTimeout(), s.maxConnections(), proxy, admin));
+    }
+
+    private static KeymuxConfig with(KeymuxConfig c, ServerConfig server) {
+        return new KeymuxConfig(server, c.health(), c.admin(), c.limits(), c.upstreams(), c.defaultUpstream(),
+                c.defaultTask(), c.tasks(), c.apiKeys(), c.clients());
+    }
+}
