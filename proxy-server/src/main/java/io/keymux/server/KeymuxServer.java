@@ -8,11 +8,13 @@ import io.keymux.server.admin.AdminRoutes;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
+import io.keymux.server.redis.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -20,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -62,6 +65,7 @@ public final class KeymuxServer implements AutoCloseable {
         }
         this.loops = LoopResources.create("keymux", LoopResources.DEFAULT_IO_WORKER_COUNT, true);
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
+        SharedLimitBroker.registerMetrics(metrics, broker);
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
         ProxyPipeline pipeline = new ProxyPipeline(config, broker, upstreams, time, inFlight, metrics);
@@ -127,7 +131,7 @@ public final class KeymuxServer implements AutoCloseable {
     public static final class Builder {
         private final KeymuxConfig config;
         private TimeSource time = TimeSource.system();
-        private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = KeyBroker::create;
+        private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = SharedLimitBroker::create;
 
         private Builder(KeymuxConfig config) {
             this.config = config;
@@ -139,7 +143,7 @@ public final class KeymuxServer implements AutoCloseable {
             return this;
         }
 
-        /** How the key broker is made (default: {@link KeyBroker#create}). The server closes it. */
+        /** How the key broker is made (default: {@link SharedLimitBroker#create}). The server closes it. */
         public Builder broker(BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers) {
             this.brokers = Objects.requireNonNull(brokers, "brokers");
             return this;
@@ -159,6 +163,11 @@ public final class KeymuxServer implements AutoCloseable {
     /** The bound admin port (the real one when {@code server.admin_port} is 0). */
     public int adminPort() {
         return admin.port();
+    }
+
+    /** With {@code limits.backend: redis}, whether Redis answers now (for {@code /readyz} "degraded"); else empty. */
+    public Optional<BooleanSupplier> redisUp() {
+        return broker instanceof SharedLimitBroker shared ? Optional.of(shared::redisUp) : Optional.empty();
     }
 
     /** Requests being served right now. */
