@@ -173,6 +173,11 @@ public final class SharedLimitBroker implements KeyBroker {
         return health.up();
     }
 
+    /** Completes when Redis next answers (at once when it does now), for callers that want shared limits from the start. */
+    public CompletableFuture<Void> whenRedisUp() {
+        return health.whenUp();
+    }
+
     /** The Redis connection's health (tests wait on its transitions). */
     RedisHealth health() {
         return health;
