@@ -217,7 +217,7 @@ public final class SharedLimitBroker implements KeyBroker {
         final Duration maxWait;
         final CompletableFuture<Admission> result = new CompletableFuture<>();
         final AtomicReference<@Nullable CompletableFuture<Admission>> current = new AtomicReference<>();
-        long lastRetryAfterMillis;
+        volatile long lastRetryAfterMillis;
 
         Decision(KeyRequest request, long deadline, Duration maxWait) {
             this.request = request;
