@@ -158,6 +158,30 @@ class SharedLimitBrokerTest {
     }
 
     @Test
+    void aKeyRedisRefusesIsSkippedForAnotherAndAllRefusedEndsAtMaxWait(RedisURI redis) {
+        try (Replicas replicas = new Replicas(redis)) {
+            KeymuxConfig config = config(LimitsConfig.Backend.REDIS, redis.toURI().toString(), 1.0, 1000,
+                    Duration.ofMillis(300), TestConfig.POOL_KEY_1, TestConfig.POOL_KEY_2);
+            KeymuxServer server = startShared(config, replicas.prefix, "replica-a");
+            Replicas.await(brokers.get(0).whenRedisUp());
+            SharedKeyState other = replicas.start("replica-b");
+            long inAMinute = System.currentTimeMillis() + 60_000;
+            Replicas.await(other.coolDownUntil("k1", inAMinute));
+
+            for (int i = 0; i < 4; i++) {
+                assertThat(send(server).block(TIMEOUT)).isEqualTo(200);
+            }
+            assertThat(stub.recorded()).hasSize(4)
+                    .allSatisfy(r -> assertThat(r.headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_2));
+            assertThat(brokers.get(0).keyStates().get(0).totalRequests()).isZero();
+
+            Replicas.await(other.coolDownUntil("k2", inAMinute));
+            assertThat(send(server).block(TIMEOUT)).isEqualTo(429);
+            assertThat(stub.recorded()).hasSize(4);
+        }
+    }
+
+    @Test
     void localShareScalesEveryLimitDownToAtLeastOne() {
         KeymuxConfig config = config(LimitsConfig.Backend.REDIS, "redis://127.0.0.1:1", 0.25, 30);
         ApiKeyConfig key = config.apiKeys().get(0);
@@ -211,17 +235,26 @@ class SharedLimitBrokerTest {
         return rpm == null ? -1 : rpm;
     }
 
+    /** One key {@code k1} with {@code rpm}; no waiting: a request the limits refuse gets its 429 at once. */
     private KeymuxConfig config(LimitsConfig.Backend backend, String uri, double localShare, long rpm) {
+        return config(backend, uri, localShare, rpm, Duration.ZERO, TestConfig.POOL_KEY_1);
+    }
+
+    /** Keys {@code k1}, {@code k2}, ... with {@code rpm} each and these secrets. */
+    private KeymuxConfig config(LimitsConfig.Backend backend, String uri, double localShare, long rpm,
+            Duration maxWait, String... secrets) {
         KeymuxConfig base = TestConfig.upstream(stub.baseUrl()).build();
-        ApiKeyConfig key = new ApiKeyConfig("k1", Secret.of(TestConfig.POOL_KEY_1), "stub", List.of("*"), rpm, null,
-                null, null, null, 0, 1, null, null, null, null);
-        // No waiting: a request the limits refuse gets its 429 at once.
-        Function<TaskConfig, TaskConfig> noWait = t -> new TaskConfig(t.name(), t.priority(), t.strategy(),
-                t.upstream(), t.match(), t.fallback(), Duration.ZERO, t.maxAttempts(), t.retryOn(), t.timeouts(),
+        List<ApiKeyConfig> keys = new ArrayList<>();
+        for (int i = 0; i < secrets.length; i++) {
+            keys.add(new ApiKeyConfig("k" + (i + 1), Secret.of(secrets[i]), "stub", List.of("*"), rpm, null, null,
+                    null, null, 0, 1, null, null, null, null));
+        }
+        Function<TaskConfig, TaskConfig> waiting = t -> new TaskConfig(t.name(), t.priority(), t.strategy(),
+                t.upstream(), t.match(), t.fallback(), maxWait, t.maxAttempts(), t.retryOn(), t.timeouts(),
                 t.cache(), t.health());
         return new KeymuxConfig(base.server(), base.health(), base.admin(),
                 new LimitsConfig(backend, new LimitsConfig.RedisConfig(uri, localShare)), base.upstreams(),
-                base.defaultUpstream(), base.defaultTask(), base.tasks().stream().map(noWait).toList(), List.of(key),
+                base.defaultUpstream(), base.defaultTask(), base.tasks().stream().map(waiting).toList(), keys,
                 base.clients());
     }
 
