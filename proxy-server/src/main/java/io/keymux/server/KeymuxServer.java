@@ -21,12 +21,14 @@ import io.keymux.server.audit.AuditLog;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
+import io.keymux.server.redis.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -35,6 +37,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -102,6 +105,12 @@ public final class KeymuxServer implements AutoCloseable {
         }
         this.loops = LoopResources.create("keymux", LoopResources.DEFAULT_IO_WORKER_COUNT, true);
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
+        SharedLimitBroker.registerMetrics(metrics, broker);
+        if (broker instanceof SharedLimitBroker shared) {
+            // /readyz stays 200 but says "degraded" while each replica runs on local_share of the limits.
+            shared.onRedisChange(up -> markRedis(up));
+            markRedis(shared.redisUp());
+        }
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
         metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
@@ -197,7 +206,7 @@ public final class KeymuxServer implements AutoCloseable {
     public static final class Builder {
         private final KeymuxConfig config;
         private TimeSource time = TimeSource.system();
-        private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = KeyBroker::create;
+        private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = SharedLimitBroker::create;
         private @Nullable ConfigSource source;
 
         private Builder(KeymuxConfig config) {
@@ -210,7 +219,7 @@ public final class KeymuxServer implements AutoCloseable {
             return this;
         }
 
-        /** How the key broker is made (default: {@link KeyBroker#create}). The server closes it. */
+        /** How the key broker is made (default: {@link SharedLimitBroker#create}). The server closes it. */
         public Builder broker(BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers) {
             this.brokers = Objects.requireNonNull(brokers, "brokers");
             return this;
@@ -323,6 +332,20 @@ public final class KeymuxServer implements AutoCloseable {
     /** Where components report {@code degraded} for {@code /readyz} (for example the Redis backend). */
     public ReadinessSignals readinessSignals() {
         return readinessSignals;
+    }
+
+    private void markRedis(boolean up) {
+        if (up) {
+            readinessSignals.recovered("redis");
+        } else {
+            readinessSignals.degraded("redis", "redis unreachable: each replica uses local_share ("
+                    + config.limits().redis().localShare() + ") of every key's limits");
+        }
+    }
+
+    /** With {@code limits.backend: redis}, whether Redis answers now (for {@code /readyz} "degraded"); else empty. */
+    public Optional<BooleanSupplier> redisUp() {
+        return broker instanceof SharedLimitBroker shared ? Optional.of(shared::redisUp) : Optional.empty();
     }
 
     /** Requests being served right now. */

@@ -503,6 +503,7 @@ final class BrokerEngine implements KeyBroker {
         cause(causes, d, KeySlot.Block.CIRCUIT, "open circuits after upstream failures");
         cause(causes, d, KeySlot.Block.BUDGET, "daily budgets spent");
         cause(causes, d, KeySlot.Block.DISABLED, "disabled keys");
+        cause(causes, d, KeySlot.Block.SHARED, "limits shared with other replicas");
         String why = causes.isEmpty() ? "no capacity" : String.join(", ", causes);
         return new Rejection(Rejection.Reason.RATE_LIMITED, Duration.ofSeconds(seconds),
                 "all keys for task '" + plan.task.name() + "' are exhausted (" + why + ") after waiting "
@@ -532,6 +533,19 @@ final class BrokerEngine implements KeyBroker {
         }
         boolean newlyDisabled = slot.settle(outcome, lease.reservedTokens(), lease.probe, lease.task.health(),
                 now, day, cost);
+        if (outcome instanceof Outcome.Deferred) {
+            // Not an attempt: the lease never reached the provider, so no counter moves.
+            slot.requestWindow.add(now, -1);
+            ConcurrentHashMap<String, LongAdder> perKey = distribution.get(lease.task.name());
+            LongAdder counter = perKey == null ? null : perKey.get(key.keyId());
+            if (counter != null) {
+                counter.decrement();
+            }
+            if (waiting.get() > 0) {
+                drain();
+            }
+            return;
+        }
         if (newlyDisabled && outcome instanceof Outcome.Unauthorized u) {
             KeySlot.logDisabled(key.keyId(), u.status());
         }

@@ -35,7 +35,7 @@ final class KeySlot {
     enum Circuit { CLOSED, OPEN, HALF_OPEN }
 
     /** Why a key cannot take a request now. */
-    enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP }
+    enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED }
 
     private volatile ApiKeyConfig config;
     private final KeyLimits limits;
@@ -44,6 +44,8 @@ final class KeySlot {
     private int inFlight;
     private boolean disabled;
     private long cooldownUntil = Long.MIN_VALUE;
+    /** Skipped until then: a limit shared with other replicas had no room ({@link Outcome.Deferred}). */
+    private long deferredUntil = Long.MIN_VALUE;
     private Circuit circuit = Circuit.CLOSED;
     private long circuitOpenUntil;
     private int failures;
@@ -152,6 +154,9 @@ final class KeySlot {
         if (budget != null && day == budgetDay && spendToday >= budget) {
             return Block.BUDGET;
         }
+        if (deferredUntil != Long.MIN_VALUE && now - deferredUntil < 0) {
+            return Block.SHARED;
+        }
         return Block.NONE;
     }
 
@@ -221,6 +226,7 @@ final class KeySlot {
             case CIRCUIT -> wait = circuit == Circuit.HALF_OPEN ? Long.MAX_VALUE : circuitOpenUntil - now;
             case COOLDOWN -> wait = cooldownUntil - now;
             case BUDGET -> wait = (DAY_MILLIS - Math.floorMod(nowMillis, DAY_MILLIS)) * 1_000_000L;
+            case SHARED -> wait = deferredUntil - now;
             default -> {
                 if (concurrencyFull()) {
                     block = Block.CONCURRENCY;
@@ -271,6 +277,17 @@ final class KeySlot {
                 || outcome instanceof Outcome.ConnectFailure
                 || outcome instanceof Outcome.Timeout) {
             fail(reserved, probe, health, now);
+        } else if (outcome instanceof Outcome.Deferred d) {
+            // Never used: everything goes back, and the key waits locally until the shared limit has room.
+            limits.adjustTokens(reserved);
+            limits.refundRequest();
+            long until = now + Math.max(1, d.retryAfterNanos());
+            if (deferredUntil == Long.MIN_VALUE || until - deferredUntil > 0) {
+                deferredUntil = until;
+            }
+            if (probe) {
+                reopen(now);
+            }
         } else if (outcome instanceof Outcome.Unauthorized) {
             limits.adjustTokens(reserved);
             newlyDisabled = !disabled;

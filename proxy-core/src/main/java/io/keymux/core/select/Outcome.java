@@ -31,4 +31,14 @@ public sealed interface Outcome {
 
     /** The client went away; the attempt's reservation is refunded and health is untouched. */
     record Cancelled() implements Outcome {}
+
+    /**
+     * The lease was never used: a limit shared with other replicas (on Redis) said no. Not an
+     * attempt: the request token and the reservation go back, health and counters are untouched,
+     * and the key is skipped locally for {@code retryAfterNanos} (it still shows as {@code active}:
+     * the shared state, not this replica, knows why) so the broker picks another key or waits.
+     *
+     * @param retryAfterNanos when the shared limit expects room again; at least 1 ns is used
+     */
+    record Deferred(long retryAfterNanos) implements Outcome {}
 }

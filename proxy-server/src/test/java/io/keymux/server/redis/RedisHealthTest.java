@@ -35,12 +35,14 @@ class RedisHealthTest {
     private final Logger healthLogger = (Logger) LoggerFactory.getLogger(RedisHealth.class);
     private final Capture logs = new Capture();
     private Replicas replicas;
+    private ch.qos.logback.classic.Level previousLevel;
 
     @BeforeEach
     void start(RedisURI uri) {
         replicas = new Replicas(uri);
         logs.start();
-        // The test logging config keeps only warnings; these tests assert on the INFO lines too.
+        // logback-test.xml keeps the root at WARN; the UP transitions these tests count are INFO.
+        previousLevel = healthLogger.getLevel();
         healthLogger.setLevel(ch.qos.logback.classic.Level.INFO);
         healthLogger.addAppender(logs);
     }
@@ -48,7 +50,7 @@ class RedisHealthTest {
     @AfterEach
     void stop() {
         healthLogger.detachAppender(logs);
-        healthLogger.setLevel(null);
+        healthLogger.setLevel(previousLevel);
         replicas.close();
     }
 
@@ -85,6 +87,8 @@ class RedisHealthTest {
             // Whether the command meets the closed connection or times out, the answer is "unavailable".
             assertThat(state.tryTake("k1", LIMITS, 10).join().isUnavailable()).isTrue();
             assertThat(health.up()).isFalse();
+            // The WARN follows the state change on a Lettuce thread.
+            assertThat(logs.awaitWarn("127.0.0.1:" + forwarder.port())).isTrue();
             assertThat(logs.warnings("127.0.0.1:" + forwarder.port())).hasSize(1);
         }
     }

@@ -16,5 +16,9 @@ public final class KeymuxBlockHoundIntegration implements BlockHoundIntegration 
         // hold for more than a few instructions (seen under 500 concurrent streams). Netty's own
         // integration does not list it yet.
         builder.allowBlockingCallsInside("io.netty.buffer.AdaptivePoolingAllocator$Magazine", "free");
+        // Lettuce 7: two threads writing commands to one connection at once (event loops settling
+        // leases) meet in SharedLock's ReentrantLock, held only to bump a writer count.
+        builder.allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "incrementWriters");
+        builder.allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "decrementWriters");
     }
 }
