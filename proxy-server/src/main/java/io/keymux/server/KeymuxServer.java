@@ -23,6 +23,7 @@ import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
 import io.keymux.server.redis.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
+import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.time.Duration;
@@ -128,6 +129,9 @@ public final class KeymuxServer implements AutoCloseable {
                 .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
         this.proxy = bindOrCleanUp(() -> withTls(HttpServer.create(), server.tls())
                 .runOn(loops)
+                // Answers go out in several flushes (headers, then each chunk): without NODELAY, Nagle
+                // holds each small write until the client's delayed ACK, adding milliseconds a request.
+                .childOption(ChannelOption.TCP_NODELAY, true)
                 .host(server.bind())
                 .port(server.port())
                 // Keep-alive connections with no request for this long are closed.

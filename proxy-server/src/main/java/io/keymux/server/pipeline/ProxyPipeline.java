@@ -38,6 +38,9 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import java.util.concurrent.TimeUnit;
+import io.netty.handler.timeout.ReadTimeoutException;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -71,6 +74,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private static final int INLINE_PARSE_BYTES = 256 * 1024;
     /** Audit status of a request whose client went away before an answer started (nginx's 499). */
     private static final int CLIENT_CLOSED_REQUEST = 499;
+    /** The upstream connection's read timeout between body chunks (removed when the exchange ends). */
+    private static final String BODY_TIMEOUT = "keymux.bodyTimeout";
 
     private final KeymuxConfig config;
     private final ClientAuthenticator authenticator;
@@ -388,8 +393,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                         Failure failure = statusFailure(task, status, verdict);
                         // Drain the refused answer so the connection can go back to the pool; an error
                         // body that stalls only costs that connection, the retry goes on.
+                        connection.addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
                         return connection.inbound().receive()
-                                .timeout(task.timeouts().idle())
                                 .then(Mono.<AttemptResult>just(new Retry(failure)))
                                 .onErrorReturn(new Retry(failure));
                     }
@@ -404,12 +409,27 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     };
                     // retain(): the inbound releases each buffer after onNext, but the held first
                     // chunk and the client write outlive that; the write releases our reference.
+                    // The first chunk gets first_byte, each later one idle: timed by a Netty handler on the
+                    // connection's own event loop (no Reactor timer, so no thread hop per chunk).
+                    connection.addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().firstByte()));
+                    AtomicBoolean firstChunk = new AtomicBoolean(true);
                     Flux<ByteBuf> content = connection.inbound().receive().retain()
-                            .timeout(Mono.delay(task.timeouts().firstByte()), chunk -> Mono.delay(task.timeouts().idle()));
+                            .doOnNext(chunk -> {
+                                if (firstChunk.compareAndSet(true, false)) {
+                                    connection.removeHandler(BODY_TIMEOUT)
+                                            .addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
+                                }
+                            });
                     return content.switchOnFirst((first, rest) -> {
                                 if (first.isOnError()) {
                                     // Nothing reached the client: this fails over like a connect failure.
                                     return Mono.<AttemptResult>error(Objects.requireNonNull(first.getThrowable()));
+                                }
+                                if (clientGone(ex)) {
+                                    // Nobody to answer: stop here (the held chunk is released as discarded).
+                                    settle.accept(new Outcome.Cancelled());
+                                    ex.status = CLIENT_CLOSED_REQUEST;
+                                    return Mono.just((AttemptResult) new Delivered());
                                 }
                                 accounting.upstreamHeaders(ex, started);
                                 committed.set(true);
@@ -433,6 +453,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     return attemptError(ex, task, settle, committed, error);
                 })
                 .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
+    }
+
+    /** A read timeout on the upstream connection's event loop; it fails the inbound with {@link ReadTimeoutException}. */
+    private static ReadTimeoutHandler readTimeout(Duration timeout) {
+        return new ReadTimeoutHandler(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
     }
 
     /** Settles an answer the upstream has sent whole, with its usage. */
@@ -535,6 +560,15 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
     private Mono<AttemptResult> attemptError(Exchange ex, TaskConfig task, Settle settle, AtomicBoolean committed,
             Throwable error) {
+        if (clientGone(ex)) {
+            // The client hung up, and the upstream exchange broke because of that: not the key's fault,
+            // so no failure towards its circuit, and nobody left to retry for.
+            settle.accept(new Outcome.Cancelled());
+            if (ex.status == 0) {
+                ex.status = CLIENT_CLOSED_REQUEST;
+            }
+            return Mono.just(new Delivered());
+        }
         if (!FailoverPolicy.isTransportFailure(error)) {
             // keymux's own failure, not the key's: refund and leave the key's health alone.
             settle.accept(new Outcome.Cancelled());
@@ -552,6 +586,13 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             return fail(ex, keymuxError).then(Mono.just(new Delivered()));
         }
         return Mono.just(new Retry(new Failure(keymuxError, FailoverPolicy.transportReason(error))));
+    }
+
+    /** Whether the client's connection is closed. */
+    private static boolean clientGone(Exchange ex) {
+        boolean[] gone = {false};
+        ex.request.withConnection(connection -> gone[0] = !connection.channel().isActive());
+        return gone[0];
     }
 
     /**

@@ -31,7 +31,8 @@ public final class UpstreamClients implements AutoCloseable {
                 .maxIdleTime(Duration.ofSeconds(50))
                 .evictInBackground(Duration.ofSeconds(30))
                 .build();
-        this.base = HttpClient.create(provider).runOn(loops).keepAlive(true);
+        this.base = HttpClient.create(provider).runOn(loops).keepAlive(true)
+                .option(ChannelOption.TCP_NODELAY, true);
         for (TaskConfig task : config.tasks()) {
             byConnectTimeout.computeIfAbsent(task.timeouts().connect(), this::withConnectTimeout);
         }
