@@ -3,16 +3,13 @@ package io.keymux.server.guard;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.TaskConfig;
-import io.keymux.core.ratelimit.ClientGate;
 import io.keymux.core.select.Admission;
-import io.keymux.core.select.BrokerMetrics;
+import io.keymux.core.select.ForwardingKeyBroker;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
-import io.keymux.core.select.KeyStatus;
 import io.keymux.core.select.Rejection;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -30,7 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * otherwise, and at most, {@value #MAX_PENDING_PER_TASK}. "Waiting" means an acquire whose future has
  * not completed yet; immediate grants pass straight through.
  */
-public final class QueueLimitedBroker implements KeyBroker {
+public final class QueueLimitedBroker extends ForwardingKeyBroker {
     /** Waiting requests allowed per unit of the task's keys' concurrency. */
     public static final int CAPACITY_FACTOR = 10;
     /** The bound for tasks whose keys set no {@code max_concurrent}, and the most any task gets. */
@@ -38,13 +35,12 @@ public final class QueueLimitedBroker implements KeyBroker {
     /** {@code Retry-After} of a request refused because the queue is full. */
     static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
-    private final KeyBroker delegate;
     private final ConcurrentHashMap<String, AtomicInteger> pending = new ConcurrentHashMap<>();
     private volatile Map<String, Integer> limits;
 
     /** Wraps {@code delegate} with the bounds of {@code config}. */
     public QueueLimitedBroker(KeyBroker delegate, KeymuxConfig config) {
-        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        super(delegate);
         this.limits = limits(Objects.requireNonNull(config, "config"));
     }
 
@@ -99,26 +95,6 @@ public final class QueueLimitedBroker implements KeyBroker {
         // Cancellation (client gone) completes the future too, so every path gives the slot back.
         admission.whenComplete((a, failure) -> waiting.decrementAndGet());
         return admission;
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
-    }
-
-    @Override
-    public List<KeyStatus> keyStates() {
-        return delegate.keyStates();
-    }
-
-    @Override
-    public BrokerMetrics metrics() {
-        return delegate.metrics();
-    }
-
-    @Override
-    public ClientGate clients() {
-        return delegate.clients();
     }
 
     @Override

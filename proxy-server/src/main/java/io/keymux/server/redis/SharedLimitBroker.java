@@ -5,13 +5,11 @@ import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.TaskConfig;
-import io.keymux.core.ratelimit.ClientGate;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.select.Admission;
-import io.keymux.core.select.BrokerMetrics;
+import io.keymux.core.select.ForwardingKeyBroker;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
-import io.keymux.core.select.KeyStatus;
 import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
@@ -66,12 +64,11 @@ import org.slf4j.LoggerFactory;
  * <p>A key deferred by Redis shows as {@code active} in {@link #keyStates()}: the local view does
  * not merge the shared cooldowns, circuits and disabled marks (use {@link SharedKeyState#snapshot}).
  */
-public final class SharedLimitBroker implements KeyBroker {
+public final class SharedLimitBroker extends ForwardingKeyBroker {
     private static final Logger LOG = LoggerFactory.getLogger(SharedLimitBroker.class);
     /** How long a key Redis reports disabled is skipped locally before Redis is asked again. */
     private static final long DISABLED_RETRY_MILLIS = 60_000;
 
-    private final KeyBroker delegate;
     private final TimeSource time;
     private final RedisClient client;
     private final RedisHealth health;
@@ -150,14 +147,15 @@ public final class SharedLimitBroker implements KeyBroker {
      * background (one Lettuce client of its own, closed by {@link #close}).
      */
     public SharedLimitBroker(KeymuxConfig config, TimeSource time, Settings settings) {
-        Objects.requireNonNull(config, "config");
-        this.time = Objects.requireNonNull(time, "time");
+        // The local engine starts on local_share: until Redis first answers, nothing is shared.
+        super(KeyBroker.create(scaled(Objects.requireNonNull(config, "config"), config.limits().redis().localShare()),
+                Objects.requireNonNull(time, "time")));
+        this.time = time;
         Objects.requireNonNull(settings, "settings");
         this.config = new AtomicReference<>(config);
         double share = config.limits().redis().localShare();
         this.appliedShare = share;
         this.appliedConfig = config;
-        this.delegate = KeyBroker.create(scaled(config, share), time);
         this.client = RedisClient.create();
         this.scheduler = client.getResources().eventExecutorGroup();
         this.health = RedisHealth.connect(client, RedisURI.create(config.limits().redis().uri()),
@@ -482,21 +480,6 @@ public final class SharedLimitBroker implements KeyBroker {
     }
 
     // ---------------------------------------------------------------- the rest is the local broker's
-
-    @Override
-    public List<KeyStatus> keyStates() {
-        return delegate.keyStates();
-    }
-
-    @Override
-    public BrokerMetrics metrics() {
-        return delegate.metrics();
-    }
-
-    @Override
-    public ClientGate clients() {
-        return delegate.clients();
-    }
 
     /**
      * Adopts {@code next} (full or scaled, as Redis' state says). The Redis connection and backend
