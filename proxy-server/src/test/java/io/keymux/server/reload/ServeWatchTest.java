@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -97,13 +98,49 @@ class ServeWatchTest {
     @Test
     void serveSwapsInAnEditedConfigAndExitsZeroOnSigterm() throws Exception {
         Path file = Files.writeString(dir.resolve("keymux.yaml"), yaml("sk-serve-old"));
+        serve(file, Map.of());
+
+        int port = Integer.parseInt(awaitLine(LISTENING).group(1));
+        assertThat(keySeenUpstream(port)).isEqualTo("Bearer sk-serve-old");
+
+        Files.writeString(file, yaml("sk-serve-new"));
+        awaitLine(Pattern.compile("config reloaded: "));
+        assertThat(keySeenUpstream(port)).isEqualTo("Bearer sk-serve-new");
+
+        process.destroy(); // SIGTERM
+        assertThat(process.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).isZero();
+    }
+
+    /** The README's "run it for real" step: the shipped quickstart example starts and answers /healthz. */
+    @Test
+    void quickstartExampleServesHealthz() throws Exception {
+        Path quickstart = Path.of("../examples/quickstart.yaml").toAbsolutePath().normalize();
+        serve(quickstart, Map.of("KEYMUX_PORT", "0", "KEYMUX_ADMIN_PORT", "0"));
+
+        Matcher ports = awaitLine(Pattern.compile("keymux listening: proxy on port (\\d+), admin on port (\\d+)"));
+        int admin = Integer.parseInt(ports.group(2));
+        String healthz = HttpClient.create().get().uri("http://127.0.0.1:" + admin + "/healthz")
+                .responseSingle((res, body) -> Mono.just(res.status().code() + ""))
+                .block(java.time.Duration.ofSeconds(WAIT_SECONDS));
+        assertThat(healthz).isEqualTo("200");
+
+        process.destroy(); // SIGTERM
+        assertThat(process.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).isZero();
+    }
+
+    /** Runs {@code keymux serve --config FILE} in its own JVM, its output collected into {@link #lines}. */
+    private void serve(Path config, Map<String, String> env) throws java.io.IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // The production logging config (INFO on stderr), not the tests' warnings-only one.
-        process = new ProcessBuilder(List.of(java, "-Dlogback.configurationFile=logback.xml",
-                "-cp", System.getProperty("java.class.path"), "io.keymux.server.cli.KeymuxMain", "serve", "--config", file.toString()))
+        ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Dlogback.configurationFile=logback.xml",
+                "-cp", System.getProperty("java.class.path"), "io.keymux.server.cli.KeymuxMain", "serve", "--config",
+                config.toString()))
                 .directory(dir.toFile())
-                .redirectErrorStream(true)
-                .start();
+                .redirectErrorStream(true);
+        builder.environment().putAll(env);
+        process = builder.start();
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(
                     new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -117,16 +154,5 @@ class ServeWatchTest {
         }, "serve-output");
         reader.setDaemon(true);
         reader.start();
-
-        int port = Integer.parseInt(awaitLine(LISTENING).group(1));
-        assertThat(keySeenUpstream(port)).isEqualTo("Bearer sk-serve-old");
-
-        Files.writeString(file, yaml("sk-serve-new"));
-        awaitLine(Pattern.compile("config reloaded: "));
-        assertThat(keySeenUpstream(port)).isEqualTo("Bearer sk-serve-new");
-
-        process.destroy(); // SIGTERM
-        assertThat(process.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
-        assertThat(process.exitValue()).isZero();
     }
 }
