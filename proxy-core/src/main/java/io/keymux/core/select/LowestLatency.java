@@ -18,30 +18,6 @@ final class LowestLatency implements SelectionStrategy {
         if (picks.incrementAndGet() % EXPLORE_EVERY == 0 && explore.select(tier, attempt)) {
             return true;
         }
-        boolean[] failed = null;
-        while (true) {
-            int best = -1;
-            double bestLatency = Double.MAX_VALUE;
-            for (int i = 0; i < tier.length; i++) {
-                if ((failed != null && failed[i]) || !attempt.usable(tier[i])) {
-                    continue;
-                }
-                double latency = tier[i].latencyEwma();
-                if (latency < bestLatency) {
-                    best = i;
-                    bestLatency = latency;
-                }
-            }
-            if (best < 0) {
-                return false;
-            }
-            if (attempt.take(tier[best])) {
-                return true;
-            }
-            if (failed == null) {
-                failed = new boolean[tier.length];
-            }
-            failed[best] = true;
-        }
+        return LowestScore.take(tier, attempt, slot -> attempt.usable(slot) ? slot.latencyEwma() : Double.NaN);
     }
 }
