@@ -347,7 +347,9 @@ final class KeySlot {
 
     /** Adopts a reloaded config for the same key id; a changed key (say, rotated) is enabled again. */
     synchronized void reconfigure(ApiKeyConfig next) {
-        if (!next.equals(config)) {
+        // Only a new secret or a new upstream can cure a key the upstream refused: a change of
+        // limits or price (or the Redis backend scaling them to local_share) leaves it disabled.
+        if (!next.apiKey().equals(config.apiKey()) || !next.upstream().equals(config.upstream())) {
             disabled = false;
         }
         limits.reconfigure(next);

@@ -154,6 +154,12 @@ class KeyHealthTest {
             f.time.advance(Duration.ofDays(2));
             assertThat(f.rejection("t", 1).reason()).isEqualTo(Rejection.Reason.ALL_DISABLED);
 
+            // New limits do not cure a refused key: it stays disabled.
+            f.broker.reconfigure(config(List.of(task("t").build()),
+                    List.of(key("a", "t").rpm(500).build(), key("b", "t").rpm(500).build())));
+            assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
+            assertThat(f.status("b").state()).isEqualTo(KeyStatus.State.DISABLED);
+
             // Same key_id, rotated secret: enabled again; an unchanged key stays disabled.
             f.broker.reconfigure(config(List.of(task("t").build()),
                     List.of(key("a", "t").secret("sk-rotated").build(), key("b", "t").build())));
