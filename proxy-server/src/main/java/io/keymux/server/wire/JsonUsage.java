@@ -58,15 +58,7 @@ public final class JsonUsage {
             return TokenUsage.UNKNOWN;
         }
         UsageFields usage = new UsageFields();
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken value = p.nextToken();
-            if (value == JsonToken.START_OBJECT && name.equals("usage")) {
-                usage.read(p);
-            } else {
-                p.skipChildren();
-            }
-        }
+        usage.readUsageMember(p);
         if (p.nextToken() != null) {
             return TokenUsage.UNKNOWN;
         }

@@ -469,7 +469,7 @@ public final class SseUsageScanner implements AutoCloseable {
                     // Anthropic's message_start and the Responses API's events nest the usage.
                     case "message", "response" -> {
                         if (value == JsonToken.START_OBJECT) {
-                            readNestedUsage(p, usage);
+                            usage.readUsageMember(p);
                         } else {
                             p.skipChildren();
                         }
@@ -491,18 +491,6 @@ public final class SseUsageScanner implements AutoCloseable {
             completionTokens = usage.completion;
         }
         return usageObject && choicesEmpty;
-    }
-
-    private static void readNestedUsage(JsonParser p, UsageFields usage) throws IOException {
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken value = p.nextToken();
-            if (value == JsonToken.START_OBJECT && name.equals("usage")) {
-                usage.read(p);
-            } else {
-                p.skipChildren();
-            }
-        }
     }
 
     // ---- output

@@ -37,6 +37,22 @@ final class UsageFields {
         }
     }
 
+    /**
+     * Reads the members of the object the parser stands in (after its {@code START_OBJECT}) up to
+     * its {@code END_OBJECT}: a {@code usage} member is read as by {@link #read}, the rest skipped.
+     */
+    void readUsageMember(JsonParser p) throws IOException {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken value = p.nextToken();
+            if (value == JsonToken.START_OBJECT && name.equals("usage")) {
+                read(p);
+            } else {
+                p.skipChildren();
+            }
+        }
+    }
+
     TokenUsage toUsage() {
         return prompt == null && completion == null ? TokenUsage.UNKNOWN : new TokenUsage(prompt, completion);
     }
