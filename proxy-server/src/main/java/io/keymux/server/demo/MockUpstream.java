@@ -9,12 +9,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
@@ -42,7 +40,6 @@ public final class MockUpstream implements AutoCloseable {
     private static final Duration RETRY_AFTER = Duration.ofSeconds(2);
 
     private final Map<String, KeyState> keys = new ConcurrentHashMap<>();
-    private final Map<String, LongAdder> requestsByLabel = new ConcurrentHashMap<>();
     private final long startNanos = System.nanoTime();
     private final DisposableServer server;
 
@@ -67,13 +64,6 @@ public final class MockUpstream implements AutoCloseable {
         return server.port();
     }
 
-    /** Requests seen per key, by {@link MockKey#label()}. */
-    public Map<String, Long> requestsSeen() {
-        Map<String, Long> seen = new LinkedHashMap<>();
-        requestsByLabel.forEach((k, v) -> seen.put(k, v.sum()));
-        return seen;
-    }
-
     @Override
     public void close() {
         server.disposeNow(Duration.ofSeconds(5));
@@ -85,7 +75,6 @@ public final class MockUpstream implements AutoCloseable {
         if (state == null) {
             return error(response, HttpResponseStatus.UNAUTHORIZED, "invalid_api_key", "Incorrect API key provided.");
         }
-        requestsByLabel.computeIfAbsent(state.key.label(), k -> new LongAdder()).increment();
         boolean faultActive = state.key.faultFor().isZero()
                 || System.nanoTime() - startNanos < state.key.faultFor().toNanos();
         switch (state.key.fault()) {

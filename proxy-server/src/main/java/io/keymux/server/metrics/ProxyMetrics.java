@@ -146,11 +146,6 @@ public final class ProxyMetrics {
         FunctionCounter.builder(name, source, count).description(description).register(registry);
     }
 
-    /** Registers a 0/1 gauge, such as {@code keymux_redis_up}. */
-    public <T> void flag(String name, String description, T source, ToDoubleFunction<T> value) {
-        Gauge.builder(name, source, value).description(description).register(registry);
-    }
-
     /**
      * Registers {@code keymux_redis_up} (1 while the shared limit store answers, else 0). Only for
      * {@code limits.backend: redis}; registering it twice is a no-op.
@@ -158,17 +153,16 @@ public final class ProxyMetrics {
     public void redisUp(BooleanSupplier up) {
         Objects.requireNonNull(up, "up");
         if (registry.find("keymux.redis.up").gauge() == null) {
-            flag("keymux.redis.up", "1 while the Redis limit backend is reachable", up, u -> u.getAsBoolean() ? 1 : 0);
+            // Held strongly: gauges keep their source weakly, and a lambda has no other owner.
+            Gauge.builder("keymux.redis.up", up, u -> u.getAsBoolean() ? 1 : 0)
+                    .description("1 while the Redis limit backend is reachable")
+                    .strongReference(true)
+                    .register(registry);
         }
     }
 
     /** The Prometheus text exposition. */
     public String scrape() {
         return registry.scrape();
-    }
-
-    /** The registry, for binders such as JVM metrics. */
-    public PrometheusMeterRegistry registry() {
-        return registry;
     }
 }

@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>{@code
  * RedisHealth health = RedisHealth.connect(RedisClient.create(), RedisURI.create(config.redis().uri()));
- * health.addListener(up -> metrics.redisUp(up));
+ * metrics.redisUp(health::up);
  * SharedKeyState shared = SharedKeyState.create(health);
  * }</pre>
  *

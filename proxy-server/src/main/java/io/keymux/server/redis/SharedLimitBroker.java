@@ -189,8 +189,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /** Registers {@code keymux_redis_up} (0/1) for {@code broker} if it is a Redis-backed broker. */
     public static void registerMetrics(ProxyMetrics metrics, KeyBroker broker) {
         if (broker instanceof SharedLimitBroker sharedBroker) {
-            metrics.flag("keymux.redis.up", "1 while Redis answers and limits are shared across replicas, else 0",
-                    sharedBroker, b -> b.redisUp() ? 1 : 0);
+            metrics.redisUp(sharedBroker::redisUp);
         }
     }
 
