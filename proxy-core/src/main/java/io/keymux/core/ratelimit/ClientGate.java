@@ -4,6 +4,7 @@ import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
 import io.keymux.config.model.ClientConfig;
+import io.keymux.core.cost.DailySpend;
 import io.keymux.core.time.TimeSource;
 import java.time.Duration;
 import java.util.HashMap;
@@ -27,7 +28,7 @@ public final class ClientGate {
     private final TimeSource time;
     private final Map<String, ClientConfig> clients = new HashMap<>();
     private final Map<String, Bucket> rpm = new HashMap<>();
-    private final Map<String, DaySpend> spend = new ConcurrentHashMap<>();
+    private final Map<String, DailySpend> spend = new ConcurrentHashMap<>();
 
     private ClientGate(List<ClientConfig> configs, TimeSource time) {
         this.time = time;
@@ -82,9 +83,9 @@ public final class ClientGate {
             return;
         }
         long day = Math.floorDiv(time.currentTimeMillis(), DAY_MILLIS);
-        DaySpend s = spend.get(client);
+        DailySpend s = spend.get(client);
         if (s == null) {
-            s = spend.computeIfAbsent(client, c -> new DaySpend());
+            s = spend.computeIfAbsent(client, c -> new DailySpend());
         }
         s.add(day, usd);
     }
@@ -95,31 +96,13 @@ public final class ClientGate {
     }
 
     private double spentToday(String client, long nowMillis) {
-        DaySpend s = spend.get(client);
-        return s == null ? 0 : s.get(Math.floorDiv(nowMillis, DAY_MILLIS));
+        DailySpend s = spend.get(client);
+        return s == null ? 0 : s.spent(Math.floorDiv(nowMillis, DAY_MILLIS));
     }
 
     static Duration atLeastOneSecond(long nanos) {
         long seconds = Math.max(1, (nanos + 999_999_999L) / 1_000_000_000L);
         return Duration.ofSeconds(seconds);
-    }
-
-    /** Spend of one UTC day; a new day starts from zero. */
-    private static final class DaySpend {
-        private long day = Long.MIN_VALUE;
-        private double usd;
-
-        synchronized void add(long today, double amount) {
-            if (today != day) {
-                day = today;
-                usd = 0;
-            }
-            usd += amount;
-        }
-
-        synchronized double get(long today) {
-            return today == day ? usd : 0;
-        }
     }
 
     @Override

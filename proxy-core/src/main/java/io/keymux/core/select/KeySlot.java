@@ -2,6 +2,7 @@ package io.keymux.core.select;
 
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
+import io.keymux.core.cost.DailySpend;
 import io.keymux.core.ratelimit.KeyLimits;
 import io.keymux.core.ratelimit.ProviderLimits;
 import java.util.concurrent.atomic.DoubleAdder;
@@ -51,8 +52,7 @@ final class KeySlot {
     private int failures;
     private long rampStart = Long.MIN_VALUE;
     private double rampCredit;
-    private long budgetDay = Long.MIN_VALUE;
-    private double spendToday;
+    private final DailySpend spend = new DailySpend();
     private double latencyEwmaNanos;
     private boolean latencyKnown;
 
@@ -151,7 +151,7 @@ final class KeySlot {
             return Block.COOLDOWN;
         }
         Double budget = config.dailyBudgetUsd();
-        if (budget != null && day == budgetDay && spendToday >= budget) {
+        if (budget != null && spend.spent(day) >= budget) {
             return Block.BUDGET;
         }
         if (deferredUntil != Long.MIN_VALUE && now - deferredUntil < 0) {
@@ -251,7 +251,7 @@ final class KeySlot {
                 // Reservation minus real use: positive refunds (capped at capacity), negative charges.
                 limits.adjustTokens(reserved - (a.promptTokens() + a.completionTokens()));
             }
-            addSpend(day, cost);
+            spend.add(day, cost);
             failures = 0;
             if (probe) {
                 circuit = Circuit.CLOSED;
@@ -337,15 +337,7 @@ final class KeySlot {
         invalidateLoad();
     }
 
-    private void addSpend(long day, double cost) {
-        if (day != budgetDay) {
-            budgetDay = day;
-            spendToday = 0;
-        }
-        spendToday += cost;
-    }
-
-    /** Adopts a reloaded config for the same key id; a changed key (say, rotated) is enabled again. */
+    /** Adopts a reloaded config for the same key id; a new secret or upstream enables a disabled key again. */
     synchronized void reconfigure(ApiKeyConfig next) {
         // Only a new secret or a new upstream can cure a key the upstream refused: a change of
         // limits or price (or the Redis backend scaling them to local_share) leaves it disabled.
@@ -390,7 +382,7 @@ final class KeySlot {
                 new KeyStatus.Limits(c.maxRpm(), c.maxTpm(), c.maxConcurrent()),
                 new KeyStatus.Usage(requestWindow.sum(now), tokenWindow.sum(now), inFlight),
                 until,
-                day == budgetDay ? spendToday : 0,
+                spend.spent(day),
                 totalRequests.sum(),
                 successes.sum(),
                 count == 0 ? 0 : latencySumNanos.sum() / 1e6 / count,
