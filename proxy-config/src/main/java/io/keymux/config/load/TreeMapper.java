@@ -6,11 +6,13 @@ import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.AuthStyle;
 import io.keymux.config.model.CacheConfig;
+import io.keymux.config.model.CacheStoreConfig;
 import io.keymux.config.model.ClientConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.MatchRule;
+import io.keymux.config.model.ModelLimits;
 import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Secret;
 import io.keymux.config.model.ServerConfig;
@@ -39,6 +41,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -57,7 +60,7 @@ import org.jspecify.annotations.Nullable;
 final class TreeMapper {
 
     private static final List<String> ROOT_FIELDS = List.of(
-            "server", "health", "admin", "limits", "upstreams", "default_upstream", "default_task", "tasks",
+            "server", "health", "admin", "limits", "cache", "upstreams", "default_upstream", "default_task", "tasks",
             "api_keys", "clients");
     private static final List<String> SERVER_FIELDS = List.of(
             "port", "admin_port", "max_body_bytes", "task_header", "expose_key_id", "allow_unauthenticated",
@@ -65,21 +68,24 @@ final class TreeMapper {
             "max_connections", "tls", "admin_tls");
     private static final List<String> TLS_FIELDS = List.of("cert_file", "key_file");
     private static final List<String> HEALTH_FIELDS =
-            List.of("failure_threshold", "circuit_cooldown", "rate_limit_cooldown");
+            List.of("failure_threshold", "circuit_cooldown", "rate_limit_cooldown", "quota_probe", "disabled_probe",
+                    "overload_backoff");
     private static final List<String> ADMIN_FIELDS = List.of("token");
     private static final List<String> LIMITS_FIELDS = List.of("backend", "redis");
-    private static final List<String> REDIS_FIELDS = List.of("uri", "local_share");
+    private static final List<String> REDIS_FIELDS = List.of("uri", "timeout", "failure_threshold", "local_share");
+    private static final List<String> CACHE_STORE_FIELDS = List.of("max_bytes");
     private static final List<String> UPSTREAM_FIELDS = List.of("base_url", "auth");
     private static final List<String> TASK_FIELDS = List.of(
             "name", "priority", "strategy", "upstream", "match", "fallback", "max_wait", "max_attempts", "retry_on",
             "timeouts", "cache", "health");
     private static final List<String> MATCH_FIELDS = List.of("path", "model", "header", "headers");
     private static final List<String> TIMEOUT_FIELDS = List.of("connect", "first_byte", "idle");
-    private static final List<String> CACHE_FIELDS = List.of("enabled", "ttl");
+    private static final List<String> CACHE_FIELDS = List.of("enabled", "ttl", "scope", "stream");
     private static final List<String> KEY_FIELDS = List.of(
             "key_id", "api_key", "upstream", "task_types", "max_rpm", "max_tpm", "rpm_burst", "tpm_burst",
             "max_concurrent", "priority", "weight", "cost_per_token", "cost_per_input_token", "cost_per_output_token",
-            "daily_budget_usd");
+            "daily_budget_usd", "models", "budget_warn_at");
+    private static final List<String> MODEL_LIMIT_FIELDS = List.of("max_rpm", "max_tpm");
     private static final List<String> CLIENT_FIELDS =
             List.of("name", "key", "key_sha256", "allowed_tasks", "max_rpm", "daily_budget_usd");
 
@@ -144,6 +150,7 @@ final class TreeMapper {
         HealthConfig health = health(field(root, "health"), "health", HealthConfig.defaults());
         AdminConfig admin = admin(root);
         LimitsConfig limits = limits(root);
+        CacheStoreConfig cacheStore = cacheStore(root);
         Map<String, UpstreamConfig> upstreams = upstreams(root);
         String defaultUpstream = orElse(string(root, "default_upstream", "default_upstream"), "openai");
         String defaultTask = string(root, "default_task", "default_task");
@@ -208,7 +215,7 @@ final class TreeMapper {
             }
         }
         return new KeymuxConfig(
-                server, health, admin, limits, upstreams, defaultUpstream, defaultTask, tasks, apiKeys, clients);
+                server, health, admin, limits, cacheStore, upstreams, defaultUpstream, defaultTask, tasks, apiKeys, clients);
     }
 
     // ---------------------------------------------------------------- sections
@@ -275,11 +282,25 @@ final class TreeMapper {
         if (o == null) {
             return base;
         }
+        int failureThreshold =
+                intOr(positiveInt(o, "failure_threshold", path + ".failure_threshold"), base.failureThreshold());
+        Duration circuitCooldown =
+                orElse(duration(o, "circuit_cooldown", path + ".circuit_cooldown", true), base.circuitCooldown());
+        Duration rateLimitCooldown =
+                orElse(duration(o, "rate_limit_cooldown", path + ".rate_limit_cooldown", true), base.rateLimitCooldown());
+        Duration quotaProbe = orElse(duration(o, "quota_probe", path + ".quota_probe", true), base.quotaProbe());
+        Duration disabledProbe = base.disabledProbe();
+        JsonNode probe = field(o, "disabled_probe");
+        if (probe != null) {
+            String written = probe.isTextual() ? interpolateQuietly(probe.textValue()) : null;
+            disabledProbe = written != null && written.strip().equals("off")
+                    ? null
+                    : orElse(duration(o, "disabled_probe", path + ".disabled_probe", true), base.disabledProbe());
+        }
+        Duration overloadBackoff =
+                orElse(duration(o, "overload_backoff", path + ".overload_backoff", true), base.overloadBackoff());
         return new HealthConfig(
-                intOr(positiveInt(o, "failure_threshold", path + ".failure_threshold"), base.failureThreshold()),
-                orElse(duration(o, "circuit_cooldown", path + ".circuit_cooldown", true), base.circuitCooldown()),
-                orElse(duration(o, "rate_limit_cooldown", path + ".rate_limit_cooldown", true),
-                        base.rateLimitCooldown()));
+                failureThreshold, circuitCooldown, rateLimitCooldown, quotaProbe, disabledProbe, overloadBackoff);
     }
 
     private AdminConfig admin(ObjectNode root) {
@@ -314,13 +335,36 @@ final class TreeMapper {
             if (uri != null && !(uri.startsWith("redis://") || uri.startsWith("rediss://"))) {
                 problem("limits.redis.uri", "must start with redis:// or rediss:// (got " + got(r.get("uri")) + ")");
             }
-            Double share = number(r, "local_share", "limits.redis.local_share");
-            if (share != null && !(share > 0 && share <= 1)) {
-                problem("limits.redis.local_share", "must be > 0 and <= 1 (got " + got(r.get("local_share")) + ")");
+            Duration timeout = orElse(duration(r, "timeout", "limits.redis.timeout", true), redis.timeout());
+            int failureThreshold = intOr(positiveInt(r, "failure_threshold", "limits.redis.failure_threshold"),
+                    redis.failureThreshold());
+            Double share = redis.localShare();
+            JsonNode shareNode = field(r, "local_share");
+            String shareText = shareNode != null && shareNode.isTextual()
+                    ? interpolateQuietly(shareNode.textValue())
+                    : null;
+            if (shareText != null && shareText.strip().equals("auto")) {
+                share = null;
+            } else if (shareNode != null) {
+                Double fixed = number(r, "local_share", "limits.redis.local_share");
+                if (fixed != null && !(fixed > 0 && fixed <= 1)) {
+                    problem("limits.redis.local_share",
+                            "must be auto, or a number > 0 and <= 1 (got " + got(r.get("local_share")) + ")");
+                }
+                share = fixed;
             }
-            redis = new LimitsConfig.RedisConfig(orElse(uri, redis.uri()), share != null ? share : redis.localShare());
+            redis = new LimitsConfig.RedisConfig(orElse(uri, redis.uri()), timeout, failureThreshold, share);
         }
         return new LimitsConfig(backend, redis);
+    }
+
+    private CacheStoreConfig cacheStore(ObjectNode root) {
+        ObjectNode o = object(field(root, "cache"), "cache", CACHE_STORE_FIELDS);
+        if (o == null) {
+            return CacheStoreConfig.defaults();
+        }
+        return new CacheStoreConfig(
+                longOr(positiveLong(o, "max_bytes", "cache.max_bytes"), CacheStoreConfig.DEFAULT_MAX_BYTES));
     }
 
     private Map<String, UpstreamConfig> upstreams(ObjectNode root) {
@@ -561,9 +605,21 @@ final class TreeMapper {
         if (o == null) {
             return d;
         }
+        CacheConfig.Scope scope = d.scope();
+        String s = string(o, "scope", path + ".scope");
+        if (s != null) {
+            Optional<CacheConfig.Scope> parsed = CacheConfig.Scope.fromConfigName(s);
+            if (parsed.isPresent()) {
+                scope = parsed.get();
+            } else {
+                problem(path + ".scope", "must be client, task or global (got " + got(o.get("scope")) + ")");
+            }
+        }
         return new CacheConfig(
                 boolOr(bool(o, "enabled", path + ".enabled"), d.enabled()),
-                orElse(duration(o, "ttl", path + ".ttl", true), d.ttl()));
+                orElse(duration(o, "ttl", path + ".ttl", true), d.ttl()),
+                scope,
+                boolOr(bool(o, "stream", path + ".stream"), d.stream()));
     }
 
     /** An api_keys entry before its upstream can be resolved (that needs every task). */
@@ -583,12 +639,15 @@ final class TreeMapper {
             @Nullable Double costPerToken,
             @Nullable Double costPerInputToken,
             @Nullable Double costPerOutputToken,
-            @Nullable Double dailyBudgetUsd) {
+            @Nullable Double dailyBudgetUsd,
+            List<ModelLimits> models,
+            @Nullable Double budgetWarnAt) {
 
         ApiKeyConfig build(String upstream) {
             return new ApiKeyConfig(keyId, apiKey, upstream, taskTypes, maxRpm, maxTpm,
                     rpmBurst != null ? rpmBurst : maxRpm, tpmBurst != null ? tpmBurst : maxTpm, maxConcurrent,
-                    priority, weight, costPerToken, costPerInputToken, costPerOutputToken, dailyBudgetUsd);
+                    priority, weight, costPerToken, costPerInputToken, costPerOutputToken, dailyBudgetUsd, models,
+                    budgetWarnAt);
         }
     }
 
@@ -668,9 +727,56 @@ final class TreeMapper {
                     nonNegative(o, "cost_per_token", path + ".cost_per_token"),
                     nonNegative(o, "cost_per_input_token", path + ".cost_per_input_token"),
                     nonNegative(o, "cost_per_output_token", path + ".cost_per_output_token"),
-                    nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd")));
+                    nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd"),
+                    modelLimits(field(o, "models"), path + ".models"),
+                    budgetWarnAt(o, path)));
         }
         return keys;
+    }
+
+    private List<ModelLimits> modelLimits(@Nullable JsonNode node, String path) {
+        List<ModelLimits> models = new ArrayList<>();
+        if (node == null) {
+            return models;
+        }
+        if (!node.isObject()) {
+            problem(path, "must be a map of model pattern to {max_rpm, max_tpm} (got " + describe(node) + ")");
+            return models;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String entryPath = path + "[\"" + e.getKey() + "\"]";
+            if (e.getKey().isBlank()) {
+                problem(path, "a model pattern must not be empty");
+                continue;
+            }
+            ObjectNode o = object(e.getValue(), entryPath, MODEL_LIMIT_FIELDS);
+            if (o == null) {
+                if (e.getValue().isNull()) {
+                    problem(entryPath, "must be an object with max_rpm and/or max_tpm");
+                }
+                continue;
+            }
+            Long rpm = positiveLong(o, "max_rpm", entryPath + ".max_rpm");
+            Long tpm = positiveLong(o, "max_tpm", entryPath + ".max_tpm");
+            if (field(o, "max_rpm") == null && field(o, "max_tpm") == null) {
+                problem(entryPath, "must set max_rpm or max_tpm");
+            }
+            models.add(new ModelLimits(e.getKey(), rpm, tpm));
+        }
+        return models;
+    }
+
+    private @Nullable Double budgetWarnAt(ObjectNode o, String path) {
+        Double share = number(o, "budget_warn_at", path + ".budget_warn_at");
+        if (share != null && !(share > 0 && share <= 1)) {
+            problem(path + ".budget_warn_at", "must be > 0 and <= 1 (got " + got(o.get("budget_warn_at")) + ")");
+            return null;
+        }
+        if (share != null && field(o, "daily_budget_usd") == null) {
+            problem(path + ".budget_warn_at", "requires daily_budget_usd");
+        }
+        return share;
     }
 
     private void clients(ObjectNode root, List<ClientConfig> clients, List<String> paths) {

@@ -14,6 +14,10 @@ import org.jspecify.annotations.Nullable;
  * @param priority higher is preferred by the {@code priority} strategy
  * @param weight share under the {@code weighted} strategy
  * @param costPerToken USD per token when input and output cost the same
+ * @param models limits per model pattern, in declaration order (the first matching pattern
+ *     picks the bucket); empty when the key has only key-wide limits
+ * @param budgetWarnAt share (0..1] of {@code dailyBudgetUsd} past which the key is ranked after
+ *     the keys under theirs, or {@code null}
  */
 public record ApiKeyConfig(
         String keyId,
@@ -30,13 +34,37 @@ public record ApiKeyConfig(
         @Nullable Double costPerToken,
         @Nullable Double costPerInputToken,
         @Nullable Double costPerOutputToken,
-        @Nullable Double dailyBudgetUsd) {
+        @Nullable Double dailyBudgetUsd,
+        List<ModelLimits> models,
+        @Nullable Double budgetWarnAt) {
 
     /** The task type that lends a key to every task as a last resort. */
     public static final String ANY_TASK = "*";
 
     public ApiKeyConfig {
         taskTypes = List.copyOf(taskTypes);
+        models = List.copyOf(models);
+    }
+
+    /** A key with no per-model limits and no budget warning. */
+    public ApiKeyConfig(
+            String keyId,
+            Secret apiKey,
+            String upstream,
+            List<String> taskTypes,
+            @Nullable Long maxRpm,
+            @Nullable Long maxTpm,
+            @Nullable Long rpmBurst,
+            @Nullable Long tpmBurst,
+            @Nullable Integer maxConcurrent,
+            int priority,
+            int weight,
+            @Nullable Double costPerToken,
+            @Nullable Double costPerInputToken,
+            @Nullable Double costPerOutputToken,
+            @Nullable Double dailyBudgetUsd) {
+        this(keyId, apiKey, upstream, taskTypes, maxRpm, maxTpm, rpmBurst, tpmBurst, maxConcurrent, priority, weight,
+                costPerToken, costPerInputToken, costPerOutputToken, dailyBudgetUsd, List.of(), null);
     }
 
     /** Whether {@code "*"} is among the task types. */

@@ -15,6 +15,7 @@ import org.jspecify.annotations.Nullable;
  * @param upstreams every upstream by name, presets ({@code openai}, {@code nvidia},
  *     {@code anthropic}) included, in declaration order
  * @param tasks tasks in declaration order; match rules are tried in this order
+ * @param cache the process-wide response store for tasks that cache
  * @param apiKeys upstream keys in declaration order
  */
 public record KeymuxConfig(
@@ -22,6 +23,7 @@ public record KeymuxConfig(
         HealthConfig health,
         AdminConfig admin,
         LimitsConfig limits,
+        CacheStoreConfig cache,
         Map<String, UpstreamConfig> upstreams,
         String defaultUpstream,
         @Nullable String defaultTask,
@@ -34,11 +36,28 @@ public record KeymuxConfig(
         Objects.requireNonNull(health, "health");
         Objects.requireNonNull(admin, "admin");
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(cache, "cache");
         upstreams = Collections.unmodifiableMap(new LinkedHashMap<>(upstreams));
         Objects.requireNonNull(defaultUpstream, "defaultUpstream");
         tasks = List.copyOf(tasks);
         apiKeys = List.copyOf(apiKeys);
         clients = List.copyOf(clients);
+    }
+
+    /** A configuration whose response store has the default size. */
+    public KeymuxConfig(
+            ServerConfig server,
+            HealthConfig health,
+            AdminConfig admin,
+            LimitsConfig limits,
+            Map<String, UpstreamConfig> upstreams,
+            String defaultUpstream,
+            @Nullable String defaultTask,
+            List<TaskConfig> tasks,
+            List<ApiKeyConfig> apiKeys,
+            List<ClientConfig> clients) {
+        this(server, health, admin, limits, CacheStoreConfig.defaults(), upstreams, defaultUpstream, defaultTask,
+                tasks, apiKeys, clients);
     }
 
     /** The task with this name, if any. */

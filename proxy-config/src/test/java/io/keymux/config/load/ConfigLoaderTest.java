@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.AuthStyle;
 import io.keymux.config.model.CacheConfig;
+import io.keymux.config.model.CacheStoreConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
+import io.keymux.config.model.ModelLimits;
 import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Secret;
 import io.keymux.config.model.ServerConfig;
@@ -170,6 +172,65 @@ class ConfigLoaderTest {
         assertThat(key.tpmBurst()).isNull();
         assertThat(key.weight()).isEqualTo(1);
         assertThat(key.priority()).isZero();
+    }
+
+    @Test
+    void newerSectionsLoadAsWritten() {
+        KeymuxConfig config = fx.yaml("""
+                health: { quota_probe: 15m, disabled_probe: 1h, overload_backoff: 10s }
+                limits:
+                  backend: redis
+                  redis: { uri: "redis://r:6379", timeout: 250ms, failure_threshold: 5, local_share: 0.5 }
+                cache: { max_bytes: 1048576 }
+                tasks:
+                  - { name: chat, cache: { enabled: true, ttl: 1m, scope: global, stream: false } }
+                  - { name: other, health: { disabled_probe: "off" } }
+                api_keys:
+                  - key_id: k
+                    api_key: s
+                    task_types: [chat, other]
+                    daily_budget_usd: 10
+                    budget_warn_at: 0.8
+                    models:
+                      "gpt-4o": { max_rpm: 500, max_tpm: 30000 }
+                      "gpt-4o-mini*": { max_tpm: 200000 }
+                """).configOrThrow();
+        assertThat(config.health()).isEqualTo(new HealthConfig(3, Duration.ofSeconds(30), Duration.ofSeconds(60),
+                Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofSeconds(10)));
+        assertThat(config.tasks().get(1).health().disabledProbe()).isNull();
+        assertThat(config.tasks().get(1).health().quotaProbe()).isEqualTo(Duration.ofMinutes(15));
+        assertThat(config.limits().redis()).isEqualTo(
+                new LimitsConfig.RedisConfig("redis://r:6379", Duration.ofMillis(250), 5, 0.5));
+        assertThat(config.cache()).isEqualTo(new CacheStoreConfig(1_048_576));
+        assertThat(config.tasks().get(0).cache()).isEqualTo(
+                new CacheConfig(true, Duration.ofMinutes(1), CacheConfig.Scope.GLOBAL, false));
+        ApiKeyConfig key = config.apiKeys().get(0);
+        assertThat(key.budgetWarnAt()).isEqualTo(0.8);
+        assertThat(key.models()).containsExactly(
+                new ModelLimits("gpt-4o", 500L, 30000L), new ModelLimits("gpt-4o-mini*", null, 200000L));
+    }
+
+    @Test
+    void newerSectionsDefaultAsSpecSays() {
+        KeymuxConfig config = fx.yaml("""
+                limits: { redis: { local_share: auto } }
+                api_keys:
+                  - { key_id: k, api_key: s, task_types: [chat] }
+                """).configOrThrow();
+        assertThat(config.health().quotaProbe()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(config.health().disabledProbe()).isNull();
+        assertThat(config.health().overloadBackoff()).isEqualTo(Duration.ofSeconds(5));
+        LimitsConfig.RedisConfig redis = config.limits().redis();
+        assertThat(redis.timeout()).isEqualTo(Duration.ofMillis(500));
+        assertThat(redis.failureThreshold()).isEqualTo(3);
+        assertThat(redis.autoLocalShare()).isTrue();
+        assertThat(redis.effectiveLocalShare(4)).isEqualTo(0.25);
+        assertThat(redis.effectiveLocalShare(0)).isEqualTo(1.0);
+        assertThat(config.cache().maxBytes()).isEqualTo(268_435_456L);
+        assertThat(config.tasks().get(0).cache().scope()).isEqualTo(CacheConfig.Scope.CLIENT);
+        assertThat(config.tasks().get(0).cache().stream()).isTrue();
+        assertThat(config.apiKeys().get(0).models()).isEmpty();
+        assertThat(config.apiKeys().get(0).budgetWarnAt()).isNull();
     }
 
     @Test

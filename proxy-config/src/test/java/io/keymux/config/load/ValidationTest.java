@@ -37,13 +37,49 @@ class ValidationTest {
                 api_keys:
                   - { key_id: k, api_key: s, task_types: [chat], max_rmp: 5 }
                 """)).containsExactly(
-                "srever: unknown field (expected one of: server, health, admin, limits, upstreams, default_upstream,"
+                "srever: unknown field (expected one of: server, health, admin, limits, cache, upstreams, default_upstream,"
                         + " default_task, tasks, api_keys, clients)",
                 "tasks[0].mach: unknown field (expected one of: name, priority, strategy, upstream, match, fallback,"
                         + " max_wait, max_attempts, retry_on, timeouts, cache, health)",
                 "api_keys[0].max_rmp: unknown field (expected one of: key_id, api_key, upstream, task_types, max_rpm,"
                         + " max_tpm, rpm_burst, tpm_burst, max_concurrent, priority, weight, cost_per_token,"
-                        + " cost_per_input_token, cost_per_output_token, daily_budget_usd)");
+                        + " cost_per_input_token, cost_per_output_token, daily_budget_usd, models, budget_warn_at)");
+    }
+
+    @Test
+    void newerSectionsAreCheckedWithTheirPaths() {
+        assertThat(problems("""
+                health: { quota_probe: 0s, disabled_probe: sometimes, overload_backoff: soon }
+                limits:
+                  redis: { timeout: 0ms, failure_threshold: 0, local_share: half }
+                cache: { max_bytes: -1, ttl: 5m }
+                tasks:
+                  - { name: chat, cache: { scope: everyone, stream: perhaps } }
+                api_keys:
+                  - key_id: k
+                    api_key: s
+                    task_types: [chat]
+                    budget_warn_at: 1.5
+                    models:
+                      "gpt-4o": { max_rpm: 0, max_rmp: 5 }
+                      "gpt-4o-mini*": {}
+                  - { key_id: k2, api_key: s, task_types: [chat], budget_warn_at: 0.5 }
+                """)).containsExactly(
+                "health.quota_probe: must be > 0 (got \"0s\")",
+                "health.disabled_probe: must be a duration like 500ms, 5s, 2m or 1h (got \"sometimes\")",
+                "health.overload_backoff: must be a duration like 500ms, 5s, 2m or 1h (got \"soon\")",
+                "limits.redis.timeout: must be > 0 (got \"0ms\")",
+                "limits.redis.failure_threshold: must be > 0 (got 0)",
+                "limits.redis.local_share: must be a number (got \"half\")",
+                "cache.ttl: unknown field (expected one of: max_bytes)",
+                "cache.max_bytes: must be > 0 (got -1)",
+                "tasks[0].cache.scope: must be client, task or global (got \"everyone\")",
+                "tasks[0].cache.stream: must be true or false (got \"perhaps\")",
+                "api_keys[0].models[\"gpt-4o\"].max_rmp: unknown field (expected one of: max_rpm, max_tpm)",
+                "api_keys[0].models[\"gpt-4o\"].max_rpm: must be > 0 (got 0)",
+                "api_keys[0].models[\"gpt-4o-mini*\"]: must set max_rpm or max_tpm",
+                "api_keys[0].budget_warn_at: must be > 0 and <= 1 (got 1.5)",
+                "api_keys[1].budget_warn_at: requires daily_budget_usd");
     }
 
     @Test
@@ -313,9 +349,9 @@ class ValidationTest {
                 """ + KEY)).containsExactly(
                 "limits.backend: must be local or redis (got \"memcached\")",
                 "limits.redis.uri: must start with redis:// or rediss:// (got \"http://x\")",
-                "limits.redis.local_share: must be > 0 and <= 1 (got 1.5)");
+                "limits.redis.local_share: must be auto, or a number > 0 and <= 1 (got 1.5)");
         assertThat(problems("limits: { redis: { local_share: 0 } }\n" + KEY)).containsExactly(
-                "limits.redis.local_share: must be > 0 and <= 1 (got 0)");
+                "limits.redis.local_share: must be auto, or a number > 0 and <= 1 (got 0)");
     }
 
     @Test

@@ -148,12 +148,12 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
      */
     public SharedLimitBroker(KeymuxConfig config, TimeSource time, Settings settings) {
         // The local engine starts on local_share: until Redis first answers, nothing is shared.
-        super(KeyBroker.create(scaled(Objects.requireNonNull(config, "config"), config.limits().redis().localShare()),
+        super(KeyBroker.create(scaled(Objects.requireNonNull(config, "config"), config.limits().redis().effectiveLocalShare(1)),
                 Objects.requireNonNull(time, "time")));
         this.time = time;
         Objects.requireNonNull(settings, "settings");
         this.config = new AtomicReference<>(config);
-        double share = config.limits().redis().localShare();
+        double share = config.limits().redis().effectiveLocalShare(1);
         this.appliedShare = share;
         this.appliedConfig = config;
         this.client = RedisClient.create();
@@ -437,7 +437,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
             }
             KeymuxConfig current = config.get();
             boolean up = health.up();
-            double share = up ? 1.0 : current.limits().redis().localShare();
+            double share = up ? 1.0 : current.limits().redis().effectiveLocalShare(1);
             if (share == appliedShare && current == appliedConfig) {
                 return;
             }
