@@ -20,6 +20,7 @@ import io.keymux.server.admin.ReadinessSignals;
 import io.keymux.server.audit.AuditLog;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
+import io.keymux.server.metrics.RecordingBroker;
 import io.keymux.server.pipeline.ProxyPipeline;
 import io.keymux.server.redis.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
@@ -75,7 +76,10 @@ public final class KeymuxServer implements AutoCloseable {
     private final KeymuxConfig config;
     private final LoopResources loops;
     private final KeyBroker broker;
-    /** The broker the pipelines use: {@link #broker} with a bound on requests waiting per task. */
+    /**
+     * The broker the pipelines use: {@link #broker} with a bound on requests waiting per task, and
+     * every attempt written into the metrics' history.
+     */
     private final KeyBroker queueLimited;
     private final TimeSource time;
     private final @Nullable ConfigSource source;
@@ -84,7 +88,7 @@ public final class KeymuxServer implements AutoCloseable {
     private final ConnectionGate connections;
     private final UpstreamClients upstreams;
     private final InFlight inFlight;
-    private final ProxyMetrics metrics = new ProxyMetrics();
+    private final ProxyMetrics metrics;
     /** Unwritten audit lines kept at most; past it lines are dropped and counted, never blocking a request. */
     private static final int AUDIT_CAPACITY = 65_536;
     private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
@@ -100,6 +104,7 @@ public final class KeymuxServer implements AutoCloseable {
         this.time = time;
         this.source = source;
         this.current = new AtomicReference<>(config);
+        this.metrics = new ProxyMetrics(time);
         ServerConfig server = config.server();
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
             LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
@@ -117,7 +122,7 @@ public final class KeymuxServer implements AutoCloseable {
         metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
                 AuditLog::dropped);
         this.insights = new InsightSampler(broker, time);
-        this.queueLimited = new QueueLimitedBroker(broker, config);
+        this.queueLimited = new RecordingBroker(new QueueLimitedBroker(broker, config), metrics.history());
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
         HttpDecoderConfig decoder = new HttpDecoderConfig()

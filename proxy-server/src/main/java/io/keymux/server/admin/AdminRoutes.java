@@ -74,7 +74,9 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
                 .get("/readyz", (req, res) -> readyz(res))
                 .get("/metrics", (req, res) -> prometheus(res))
                 .get("/", (req, res) -> send(res, 200, "text/html; charset=utf-8", dashboard))
-                .get("/admin/metrics", (req, res) -> authorized(req, res, views -> views.metrics()))
+                .get("/admin/metrics", (req, res) -> authorized(req, res, views -> views.metrics(
+                        metrics.history().clientRequests(), metrics.history().clientSuccesses())))
+                .get("/admin/history", (req, res) -> authorized(req, res, views -> views.history(metrics.history())))
                 .get("/admin/keys", (req, res) -> authorized(req, res, views -> views.keys()))
                 .get("/admin/health", (req, res) -> authorized(req, res,
                         views -> views.health(insights.history(), time.nanoTime())))
