@@ -1,10 +1,11 @@
 package io.keymux.core.history;
 
 /**
- * A small log-scale histogram layout for one step's latencies: bucket 0 holds everything under
- * {@value #FLOOR_MICROS} µs, then each bucket is {@code 2^(1/4)} (about 19 %) wider than the last,
- * up to about 10 minutes; the last bucket takes everything longer. A percentile is read as the
- * geometric middle of its bucket, so it is within about 9 % of the true value.
+ * A small log-scale histogram layout for one step's latencies, computed with bit arithmetic only (no
+ * {@code Math.log} on the request path): bucket 0 holds everything under {@value #FLOOR_MICROS} µs;
+ * above that, each doubling of latency is split into 8 equal buckets, up to about 18 minutes; the
+ * last bucket takes everything longer. A percentile is read as the middle of its bucket, so it is
+ * within 6.25 % of the true value.
  *
  * <pre>{@code
  * int[] counts = new int[LatencyBuckets.COUNT];
@@ -13,12 +14,16 @@ package io.keymux.core.history;
  * }</pre>
  */
 public final class LatencyBuckets {
-    /** Latencies below this many microseconds share bucket 0. */
-    public static final long FLOOR_MICROS = 100;
-    /** Buckets per doubling. */
-    private static final int PER_DOUBLING = 4;
-    /** How many buckets a step keeps: 100 µs × 2^(93/4) is about 16 minutes. */
-    public static final int COUNT = 94;
+    /** Latencies below this many microseconds share bucket 0 (2^6). */
+    public static final long FLOOR_MICROS = 64;
+    private static final int FLOOR_EXPONENT = 6;
+    /** Buckets per doubling, as a power of two. */
+    private static final int SUB_BITS = 3;
+    private static final int PER_DOUBLING = 1 << SUB_BITS;
+    /** The highest doubling kept: 2^30 µs is about 18 minutes. */
+    private static final int TOP_EXPONENT = 30;
+    /** How many buckets a step keeps. */
+    public static final int COUNT = 1 + (TOP_EXPONENT - FLOOR_EXPONENT + 1) * PER_DOUBLING;
 
     private LatencyBuckets() {}
 
@@ -28,17 +33,25 @@ public final class LatencyBuckets {
         if (micros < FLOOR_MICROS) {
             return 0;
         }
-        int index = 1 + (int) Math.floor(PER_DOUBLING * log2((double) micros / FLOOR_MICROS));
-        return Math.min(COUNT - 1, index);
+        int exponent = 63 - Long.numberOfLeadingZeros(micros);
+        if (exponent > TOP_EXPONENT) {
+            return COUNT - 1;
+        }
+        int sub = (int) (micros >>> (exponent - SUB_BITS)) & (PER_DOUBLING - 1);
+        return 1 + (exponent - FLOOR_EXPONENT) * PER_DOUBLING + sub;
     }
 
-    /** The value a bucket stands for, in milliseconds: the geometric middle of its bounds. */
+    /** The value a bucket stands for, in milliseconds: the middle of its bounds. */
     public static double millisOf(int bucket) {
         if (bucket <= 0) {
             return FLOOR_MICROS / 2 / 1_000.0;
         }
-        double lower = FLOOR_MICROS * Math.pow(2, (bucket - 1) / (double) PER_DOUBLING);
-        return lower * Math.pow(2, 0.5 / PER_DOUBLING) / 1_000.0;
+        int index = Math.min(bucket, COUNT - 1) - 1;
+        int exponent = FLOOR_EXPONENT + index / PER_DOUBLING;
+        int sub = index % PER_DOUBLING;
+        double octave = Math.scalb(1.0, exponent);
+        double lower = octave * (1 + sub / (double) PER_DOUBLING);
+        return (lower + octave / PER_DOUBLING / 2) / 1_000.0;
     }
 
     /**
@@ -63,9 +76,5 @@ public final class LatencyBuckets {
             }
         }
         return millisOf(counts.length - 1);
-    }
-
-    private static double log2(double x) {
-        return Math.log(x) / Math.log(2);
     }
 }
