@@ -20,6 +20,7 @@ import io.keymux.server.admin.ReadinessSignals;
 import io.keymux.server.audit.AuditLog;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
+import io.keymux.server.metrics.RecordingBroker;
 import io.keymux.server.pipeline.ProxyPipeline;
 import io.keymux.server.redis.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
@@ -75,16 +76,20 @@ public final class KeymuxServer implements AutoCloseable {
     private final KeymuxConfig config;
     private final LoopResources loops;
     private final KeyBroker broker;
-    /** The broker the pipelines use: {@link #broker} with a bound on requests waiting per task. */
+    /**
+     * The broker the pipelines use: {@link #broker} with a bound on requests waiting per task, and
+     * every attempt written into the metrics' history.
+     */
     private final KeyBroker queueLimited;
     private final TimeSource time;
     private final @Nullable ConfigSource source;
     private final AtomicReference<KeymuxConfig> current;
     private final AtomicReference<ProxyPipeline> pipeline;
     private final ConnectionGate connections;
+    private final ConnectionGate adminConnections;
     private final UpstreamClients upstreams;
     private final InFlight inFlight;
-    private final ProxyMetrics metrics = new ProxyMetrics();
+    private final ProxyMetrics metrics;
     /** Unwritten audit lines kept at most; past it lines are dropped and counted, never blocking a request. */
     private static final int AUDIT_CAPACITY = 65_536;
     private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
@@ -100,6 +105,7 @@ public final class KeymuxServer implements AutoCloseable {
         this.time = time;
         this.source = source;
         this.current = new AtomicReference<>(config);
+        this.metrics = new ProxyMetrics(time);
         ServerConfig server = config.server();
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
             LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
@@ -117,42 +123,17 @@ public final class KeymuxServer implements AutoCloseable {
         metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
                 AuditLog::dropped);
         this.insights = new InsightSampler(broker, time);
-        this.queueLimited = new QueueLimitedBroker(broker, config);
+        this.queueLimited = new RecordingBroker(new QueueLimitedBroker(broker, config), metrics.history());
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
-        HttpDecoderConfig decoder = new HttpDecoderConfig()
-                .setMaxInitialLineLength(server.maxUriBytes())
-                .setMaxHeaderSize(server.maxHeaderBytes())
-                // Netty's RFC 9112 mode would refuse Content-Length + Transfer-Encoding with an empty 400;
-                // instead the headers flag it and the pipeline answers SPEC.md's JSON 400 bad_request.
-                .setUseRfc9112TransferEncoding(false)
-                .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
-        this.proxy = bindOrCleanUp(() -> withTls(HttpServer.create(), server.tls())
-                .runOn(loops)
-                // Answers go out in several flushes (headers, then each chunk): without NODELAY, Nagle
-                // holds each small write until the client's delayed ACK, adding milliseconds a request.
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .host(server.bind())
+        this.adminConnections = new ConnectionGate(server.maxConnections());
+        this.proxy = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.tls()), server, connections)
                 .port(server.port())
-                // Keep-alive connections with no request for this long are closed.
-                .idleTimeout(server.idleTimeout())
-                .httpRequestDecoder(spec -> spec.maxInitialLineLength(server.maxUriBytes())
-                        .maxHeaderSize(server.maxHeaderBytes()))
-                // Same codec as Reactor Netty's, plus headers that flag Content-Length + Transfer-Encoding.
-                .doOnChannelInit((observer, channel, address) -> {
-                    if (channel.pipeline().get(NettyPipeline.HttpCodec) instanceof HttpServerCodec) {
-                        channel.pipeline().replace(NettyPipeline.HttpCodec, NettyPipeline.HttpCodec,
-                                new HttpServerCodec(decoder.clone()));
-                    }
-                    // SPEC.md section 4's JSON answers for malformed or slow requests, and the connection cap.
-                    HttpGuard.install(channel, server.requestHeaderTimeout(), connections);
-                })
                 // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
                 .handle((request, response) -> pipeline.get().apply(request, response))
                 .bindNow(), null);
-        this.admin = bindOrCleanUp(() -> withTls(HttpServer.create(), server.adminTls())
-                .runOn(loops)
-                .host(server.bind())
+        this.admin = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.adminTls()), server,
+                        adminConnections)
                 .port(server.adminPort())
                 .route(routes -> {
                     // this::config: the admin views and /readyz see each reload at once.
@@ -164,6 +145,40 @@ public final class KeymuxServer implements AutoCloseable {
                 })
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /**
+     * The protection both listeners share (SPEC.md section 4): the URI and header block limits, the
+     * codec that flags Content-Length + Transfer-Encoding, the header and body read timeouts, the
+     * connection cap ({@code gate}, one per listener, so a flood on the proxy port does not lock
+     * operators out of the admin port) and the idle timeout, on keymux's event loops.
+     */
+    private HttpServer guarded(HttpServer http, ServerConfig server, ConnectionGate gate) {
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(server.maxUriBytes())
+                .setMaxHeaderSize(server.maxHeaderBytes())
+                // Netty's RFC 9112 mode would refuse Content-Length + Transfer-Encoding with an empty 400;
+                // instead the headers flag it and the guard answers SPEC.md's JSON 400 bad_request.
+                .setUseRfc9112TransferEncoding(false)
+                .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
+        return http.runOn(loops)
+                // Answers go out in several flushes (headers, then each chunk): without NODELAY, Nagle
+                // holds each small write until the client's delayed ACK, adding milliseconds a request.
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .host(server.bind())
+                // Keep-alive connections with no request for this long are closed.
+                .idleTimeout(server.idleTimeout())
+                .httpRequestDecoder(spec -> spec.maxInitialLineLength(server.maxUriBytes())
+                        .maxHeaderSize(server.maxHeaderBytes()))
+                // Same codec as Reactor Netty's, plus headers that flag Content-Length + Transfer-Encoding.
+                .doOnChannelInit((observer, channel, address) -> {
+                    if (channel.pipeline().get(NettyPipeline.HttpCodec) instanceof HttpServerCodec) {
+                        channel.pipeline().replace(NettyPipeline.HttpCodec, NettyPipeline.HttpCodec,
+                                new HttpServerCodec(decoder.clone()));
+                    }
+                    // SPEC.md section 4's JSON answers for malformed or slow requests, and the connection cap.
+                    HttpGuard.install(channel, server.requestHeaderTimeout(), gate);
+                });
     }
 
     private ProxyPipeline newPipeline(KeymuxConfig next) {

@@ -14,6 +14,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,6 +50,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
     private final BooleanSupplier draining;
     private final TimeSource time;
     private final byte[] dashboard;
+    private final String dashboardPolicy;
     /** Key states as of the last scrape, read by the {@code keymux_key_state} gauges. */
     private volatile Map<String, String> scrapedStates = Map.of();
 
@@ -65,6 +69,29 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
         this.draining = Objects.requireNonNull(draining, "draining");
         this.time = Objects.requireNonNull(time, "time");
         this.dashboard = readDashboard();
+        this.dashboardPolicy = contentSecurityPolicy(new String(dashboard, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The dashboard's Content-Security-Policy: its one inline script (by hash), inline styles, and
+     * requests to this origin only, so nothing it shows can load or send anything elsewhere.
+     */
+    static String contentSecurityPolicy(String page) {
+        int open = page.indexOf("<script>");
+        int close = page.indexOf("</script>", open);
+        if (open < 0 || close < 0) {
+            throw new IllegalStateException(DASHBOARD + " has no inline <script>");
+        }
+        String script = page.substring(open + "<script>".length(), close);
+        String hash;
+        try {
+            hash = Base64.getEncoder().encodeToString(
+                    MessageDigest.getInstance("SHA-256").digest(script.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+        return "default-src 'none'; script-src 'sha256-" + hash + "'; style-src 'unsafe-inline'; connect-src 'self';"
+                + " img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
     }
 
     /** Every admin route, in one place. */
@@ -73,8 +100,12 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
         routes.get("/healthz", (req, res) -> json(res, 200, Map.of("status", "ok")))
                 .get("/readyz", (req, res) -> readyz(res))
                 .get("/metrics", (req, res) -> prometheus(res))
-                .get("/", (req, res) -> send(res, 200, "text/html; charset=utf-8", dashboard))
-                .get("/admin/metrics", (req, res) -> authorized(req, res, views -> views.metrics()))
+                .get("/", (req, res) -> send(res.header("Content-Security-Policy", dashboardPolicy)
+                        .header("Referrer-Policy", "no-referrer")
+                        .header("X-Content-Type-Options", "nosniff"), 200, "text/html; charset=utf-8", dashboard))
+                .get("/admin/metrics", (req, res) -> authorized(req, res, views -> views.metrics(
+                        metrics.history().clientRequests(), metrics.history().clientSuccesses())))
+                .get("/admin/history", (req, res) -> authorized(req, res, views -> views.history(metrics.history())))
                 .get("/admin/keys", (req, res) -> authorized(req, res, views -> views.keys()))
                 .get("/admin/health", (req, res) -> authorized(req, res,
                         views -> views.health(insights.history(), time.nanoTime())))

@@ -3,6 +3,8 @@ package io.keymux.server.admin;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.TaskConfig;
+import io.keymux.core.history.HistorySnapshot;
+import io.keymux.core.history.TrafficHistory;
 import io.keymux.core.insight.HealthScore;
 import io.keymux.core.insight.KeyObservation;
 import io.keymux.core.insight.Recommendation;
@@ -25,8 +27,8 @@ import java.util.Objects;
 import java.util.TreeMap;
 
 /**
- * The bodies of {@code /admin/metrics}, {@code /admin/keys}, {@code /admin/health} and
- * {@code /admin/recommendations} (SPEC.md section 5), as ordered maps for Jackson, from one
+ * The bodies of {@code /admin/metrics}, {@code /admin/keys}, {@code /admin/health},
+ * {@code /admin/history} and {@code /admin/recommendations} (SPEC.md section 5), as ordered maps for Jackson, from one
  * snapshot of the broker. Rates are percent, times milliseconds, instants RFC 3339 UTC, unset
  * limits {@code null}. Money is rounded to 10 decimals so sums do not print as {@code 0.30000000000000004}.
  *
@@ -49,16 +51,16 @@ public final class AdminViews {
         this.brokerMetrics = Objects.requireNonNull(brokerMetrics, "brokerMetrics");
     }
 
-    /** {@code /admin/metrics}. */
-    public Map<String, Object> metrics() {
-        long requests = 0;
-        long successes = 0;
+    /**
+     * {@code /admin/metrics}. {@code total_requests} and {@code overall_success_rate} count client
+     * requests ({@code clientRequests}, of which {@code clientSuccesses} ended below 400), so a
+     * failed-over request counts once; each key's {@code total_requests} counts its attempts.
+     */
+    public Map<String, Object> metrics(long clientRequests, long clientSuccesses) {
         double cost = 0;
         Map<String, Object> keyMetrics = new LinkedHashMap<>();
         Map<String, Object> costAnalysis = new LinkedHashMap<>();
         for (KeyStatus k : keys) {
-            requests += k.totalRequests();
-            successes += k.successes();
             cost += k.totalCost();
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("total_requests", k.totalRequests());
@@ -76,8 +78,9 @@ public final class AdminViews {
         brokerMetrics.taskDistribution().forEach((task, perKey) -> tasks.put(task, new TreeMap<>(perKey)));
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("total_cost", money(cost));
-        body.put("total_requests", requests);
-        body.put("overall_success_rate", round(requests == 0 ? 100.0 : 100.0 * successes / requests, 3));
+        body.put("total_requests", clientRequests);
+        body.put("overall_success_rate",
+                round(clientRequests == 0 ? 100.0 : 100.0 * clientSuccesses / clientRequests, 3));
         body.put("key_metrics", keyMetrics);
         body.put("cost_analysis", costAnalysis);
         body.put("task_distribution", tasks);
@@ -110,6 +113,60 @@ public final class AdminViews {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("keys", list);
         return body;
+    }
+
+    /**
+     * {@code /admin/history}: the configured keys and tasks, in config order, each series a list of
+     * {@value TrafficHistory#STEPS} numbers oldest first; money rounded like the other views.
+     */
+    public Map<String, Object> history(TrafficHistory history) {
+        List<String> keyIds = new ArrayList<>();
+        for (ApiKeyConfig k : config.apiKeys()) {
+            keyIds.add(k.keyId());
+        }
+        List<String> taskNames = new ArrayList<>();
+        for (TaskConfig t : config.tasks()) {
+            taskNames.add(t.name());
+        }
+        HistorySnapshot snap = history.snapshot(keyIds, taskNames);
+        Map<String, Object> keySeries = new LinkedHashMap<>();
+        snap.keys().forEach((id, k) -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("requests", k.requests());
+            m.put("rate_limited", k.rateLimited());
+            m.put("failures", k.failures());
+            m.put("tokens", k.tokens());
+            m.put("cost_usd", money(k.costUsd()));
+            keySeries.put(id, m);
+        });
+        Map<String, Object> taskSeries = new LinkedHashMap<>();
+        snap.tasks().forEach((name, t) -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("requests", t.requests());
+            m.put("latency_p50_ms", rounded(t.latencyP50Ms(), 3));
+            m.put("latency_p99_ms", rounded(t.latencyP99Ms(), 3));
+            m.put("queue_depth", t.queueDepth());
+            m.put("cost_usd", money(t.costUsd()));
+            taskSeries.put(name, m);
+        });
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("step_s", snap.stepSeconds());
+        body.put("start", rfc3339(snap.startMillis()));
+        body.put("keys", keySeries);
+        body.put("tasks", taskSeries);
+        return body;
+    }
+
+    private static double[] money(double[] usd) {
+        return rounded(usd, 10);
+    }
+
+    private static double[] rounded(double[] values, int decimals) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = round(values[i], decimals);
+        }
+        return out;
     }
 
     /** {@code /admin/health} over the window ending at {@code nowNanos}. */

@@ -9,6 +9,8 @@ import io.keymux.server.audit.AuditLog;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,8 +22,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
 
 /**
@@ -30,6 +35,8 @@ import reactor.core.publisher.Mono;
  */
 public final class DemoRun {
     private static final int RATE_PER_SECOND = 30;
+    /** Requests a second while {@code --keep} holds the demo open: enough to keep the charts moving. */
+    static final int KEEP_RATE_PER_SECOND = 3;
 
     private final Duration duration;
     private final PrintStream out;
@@ -47,6 +54,16 @@ public final class DemoRun {
 
     /** Runs the demo; returns the exit code (0 when every request got an answer). */
     public int run() {
+        return run(null);
+    }
+
+    /**
+     * Runs the demo; then, with {@code keepUntil} ({@code keymux demo --keep}), leaves the mock
+     * upstream, keymux and its dashboard running with a trickle of traffic until {@code keepUntil}
+     * completes (Ctrl-C or SIGTERM), and stops. Returns the exit code (0 when every request of the
+     * timed run got an answer).
+     */
+    public int run(@Nullable CompletableFuture<?> keepUntil) {
         quietLogs();
         DemoScenario scenario = new DemoScenario();
         Path workDir;
@@ -58,20 +75,23 @@ public final class DemoRun {
         try (MockUpstream mock = MockUpstream.start(0, scenario.mockKeys(duration))) {
             KeymuxConfig config = scenario.config(mock.port(), workDir);
             try (KeymuxServer keymux = KeymuxServer.start(config)) {
-                return drive(scenario, config, mock, keymux);
+                return drive(scenario, config, mock, keymux, keepUntil);
             }
         } finally {
             deleteQuietly(workDir);
         }
     }
 
-    private int drive(DemoScenario scenario, KeymuxConfig config, MockUpstream mock, KeymuxServer keymux) {
+    private int drive(DemoScenario scenario, KeymuxConfig config, MockUpstream mock, KeymuxServer keymux,
+            @Nullable CompletableFuture<?> keepUntil) {
         out.printf(Locale.ROOT, "keymux demo: %d tasks, %d keys, mock upstream on 127.0.0.1:%d, keymux on :%d"
                         + " (admin :%d), %d s of traffic%n",
                 config.tasks().size(), config.apiKeys().size(), mock.port(), keymux.proxyPort(), keymux.adminPort(),
                 duration.toSeconds());
         out.println("faults: chat_primary answers 429 (Retry-After) early on, diagnosis_secondary fails with 500s"
                 + " for a while, billing_primary is an invalid key (401)");
+        out.println("dashboard: " + dashboardUrl(keymux, scenario)
+                + "   (open it in a browser; the token is this run's own)");
         AdminReader admin = new AdminReader(keymux.adminPort(), scenario.adminToken);
         DemoTraffic traffic = new DemoTraffic(keymux.proxyPort(), scenario.clientKey, scenario.mix());
         KeyStateLog states = new KeyStateLog();
@@ -116,7 +136,37 @@ public final class DemoRun {
                 t.answeredByUpstream.sum() + t.keymuxErrors.sum(), t.sent.sum(), t.answeredByUpstream.sum(),
                 t.keymuxErrors.sum(), t.lost.sum());
         out.println(allAnswered ? "OK: every request got an answer" : "FAILED: some requests got no answer");
+        if (keepUntil != null) {
+            keep(keymux, scenario, traffic, keepUntil);
+        }
         return allAnswered ? 0 : 1;
+    }
+
+    /** The dashboard's address with this run's admin token, which the page moves into sessionStorage. */
+    static String dashboardUrl(KeymuxServer keymux, DemoScenario scenario) {
+        return "http://127.0.0.1:" + keymux.adminPort() + "/#token="
+                + URLEncoder.encode(scenario.adminToken, StandardCharsets.UTF_8);
+    }
+
+    /** {@code --keep}: a trickle of traffic until {@code until} completes. */
+    private void keep(KeymuxServer keymux, DemoScenario scenario, DemoTraffic traffic, CompletableFuture<?> until) {
+        out.printf(Locale.ROOT, "%nStill running (--keep): dashboard %s, proxy http://127.0.0.1:%d,"
+                        + " %d requests a second of traffic. Ctrl-C to stop.%n",
+                dashboardUrl(keymux, scenario), keymux.proxyPort(), KEEP_RATE_PER_SECOND);
+        out.flush();
+        Disposable trickle = traffic.steady(Duration.ofDays(365), KEEP_RATE_PER_SECOND).subscribe(
+                done -> { }, error -> { });
+        try {
+            until.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+            // Stopping either way.
+        } finally {
+            trickle.dispose();
+        }
+        out.println("stopped");
+        out.flush();
     }
 
     /** Enough at once to outrun the scarce keys for a few seconds, so the queue orders by priority. */

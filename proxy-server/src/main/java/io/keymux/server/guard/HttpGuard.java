@@ -1,6 +1,7 @@
 package io.keymux.server.guard;
 
 import io.keymux.server.pipeline.KeymuxError;
+import io.keymux.server.pipeline.ProxyPipeline;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
@@ -44,8 +45,8 @@ import reactor.netty.NettyPipeline;
  *   <li>header block larger than {@code server.max_header_bytes}, or more than
  *       {@value #MAX_HEADER_COUNT} header lines: 431 {@code headers_too_large};
  *   <li>any other malformed request (bad request line, bad header line, CR, LF or NUL inside a
- *       header value, bad chunk framing, an HTTP version other than 1.0 and 1.1): 400
- *       {@code bad_request};
+ *       header value, bad chunk framing, an HTTP version other than 1.0 and 1.1, Content-Length
+ *       together with Transfer-Encoding): 400 {@code bad_request};
  *   <li>headers not complete within {@code server.request_header_timeout} of the connection opening
  *       (first request) or of their first byte (later requests), or a body that stops arriving for
  *       that long (slowloris, slow POST): 408 {@code request_timeout}; a new connection that sends
@@ -236,6 +237,10 @@ public final class HttpGuard {
                     + " is not proxied (a reverse proxy for HTTP APIs)", null, true);
         }
         HttpHeaders headers = request.headers();
+        if (headers.contains(ProxyPipeline.SMUGGLING_MARKER)) {
+            // Flagged by the listener's codec (SmugglingAwareHeaders), before any body byte is read.
+            return badRequest("a request may not carry both Content-Length and Transfer-Encoding");
+        }
         if (headers.size() > MAX_HEADER_COUNT) {
             return headersTooLarge("the request has more than " + MAX_HEADER_COUNT + " header lines");
         }

@@ -1,5 +1,7 @@
 package io.keymux.server.metrics;
 
+import io.keymux.core.history.TrafficHistory;
+import io.keymux.core.time.TimeSource;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -14,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.ToDoubleFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The metrics keymux exports on the admin port's {@code /metrics}:
@@ -33,6 +36,9 @@ import java.util.function.ToDoubleFunction;
  * </ul>
  *
  * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
+ *
+ * <p>It also keeps the last 15 minutes for {@code /admin/history} and the dashboard ({@link #history()}):
+ * client requests arrive through {@link #clientRequest}, attempts through a {@link RecordingBroker}.
  */
 public final class ProxyMetrics {
     /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
@@ -49,6 +55,33 @@ public final class ProxyMetrics {
     private final Map<Tags, Timer> queueWait = new ConcurrentHashMap<>();
     private final Map<String, Counter> reloads = new ConcurrentHashMap<>();
     private final Map<String, Boolean> keyStateGauges = new ConcurrentHashMap<>();
+    private final TrafficHistory history;
+
+    /** Metrics with a history on the system clock. */
+    public ProxyMetrics() {
+        this(TimeSource.system());
+    }
+
+    /** Metrics whose history's steps follow {@code time}'s wall clock. */
+    public ProxyMetrics(TimeSource time) {
+        this.history = TrafficHistory.create(Objects.requireNonNull(time, "time"));
+    }
+
+    /** The last 15 minutes per key and task, and the client request totals. */
+    public TrafficHistory history() {
+        return history;
+    }
+
+    /**
+     * A client request is over: counted once however many keys it tried, with its final status and
+     * its time from arrival to last byte. One rejected before a task was known ({@code task} null,
+     * for example a wrong client key) is not a request of any task and is not counted.
+     */
+    public void clientRequest(@Nullable String task, int status, long latencyNanos) {
+        if (task != null) {
+            history.clientRequest(task, status, latencyNanos);
+        }
+    }
 
     /** One answer given to a client (or an attempt's final status). */
     public void request(String task, String keyId, int status) {

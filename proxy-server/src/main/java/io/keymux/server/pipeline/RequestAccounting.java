@@ -70,6 +70,7 @@ final class RequestAccounting {
     void finish(Exchange ex) {
         long now = time.nanoTime();
         metrics.request(label(ex.task), label(ex.keyId), ex.status);
+        metrics.clientRequest(ex.task, ex.status, now - ex.startNanos);
         String client = Exchange.NO_CLIENT.equals(ex.client) ? null : ex.client;
         audit.record(new AuditRecord(
                 ex.startMillis,

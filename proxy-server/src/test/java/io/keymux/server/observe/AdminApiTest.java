@@ -65,7 +65,11 @@ class AdminApiTest extends ObserveTestBase {
         Answer page = admin("/", null);
         assertThat(page.status()).isEqualTo(200);
         assertThat(page.headers().get("Content-Type")).isEqualTo("text/html; charset=utf-8");
-        assertThat(page.body()).contains("/admin/keys").doesNotContain(ADMIN_TOKEN);
+        assertThat(page.body()).contains("/admin/keys").contains("/admin/history").doesNotContain(ADMIN_TOKEN);
+        // Only keymux's own origin: the page can neither load nor send anything elsewhere.
+        assertThat(page.headers().get("Content-Security-Policy")).startsWith("default-src 'none';")
+                .contains("script-src 'sha256-").contains("connect-src 'self'").contains("frame-ancestors 'none'")
+                .doesNotContain("unsafe-eval").doesNotContain("http");
     }
 
     @Test

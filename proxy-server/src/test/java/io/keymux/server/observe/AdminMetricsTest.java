@@ -108,6 +108,43 @@ class AdminMetricsTest extends ObserveTestBase {
     }
 
     @Test
+    void aFailedOverRequestCountsOnceInTotalRequestsAndOnEachKeyItTried() {
+        startKeymux(yaml("""
+                admin: { token: "${ADMIN_TOKEN}" }
+                tasks:
+                  - name: chat
+                api_keys:
+                  - key_id: k1
+                    api_key: ${KEY_A}
+                    task_types: [chat]
+                  - key_id: k2
+                    api_key: ${KEY_B}
+                    task_types: [chat]
+                clients:
+                  - name: app
+                    key: ${CLIENT_KEY}
+                """));
+        stub.enqueue(Reply.json(429, "{\"error\":{\"message\":\"slow down\"}}").withHeader("Retry-After", "300"));
+        Answer failedOver = chat("chat");
+        assertThat(failedOver.status()).isEqualTo(200);
+        assertThat(failedOver.headers().get("X-Keymux-Attempts")).isEqualTo("2");
+        assertThat(chat("chat").status()).isEqualTo(200);
+        awaitCounted(2);
+
+        JsonNode m = adminJson("/admin/metrics");
+
+        // Two client requests, both answered 200; three attempts on the keys (one of them a 429).
+        assertThat(m.get("total_requests").asLong()).isEqualTo(2);
+        assertThat(m.get("overall_success_rate").asDouble()).isEqualTo(100.0);
+        long attempts = m.get("key_metrics").get("k1").get("total_requests").asLong()
+                + m.get("key_metrics").get("k2").get("total_requests").asLong();
+        assertThat(attempts).isEqualTo(3);
+        String cooled = failedOver.headers().get("X-Keymux-Key-Id").equals("k1") ? "k2" : "k1";
+        assertThat(m.get("key_metrics").get(cooled).get("total_requests").asLong()).isEqualTo(1);
+        assertThat(m.get("key_metrics").get(cooled).get("success_rate").asDouble()).isZero();
+    }
+
+    @Test
     void prometheusIsServedAsTextFormat004() {
         startKeymux(yaml(TWO_TASKS));
         Answer answer = admin("/metrics", null);
@@ -186,8 +223,9 @@ class AdminMetricsTest extends ObserveTestBase {
                 .isEqualTo(1.0);
         JsonNode metrics = adminJson("/admin/metrics");
         assertThat(metrics.get("key_metrics").get(cooled).get("status").asText()).isEqualTo("cooling_down");
-        assertThat(metrics.get("total_requests").asLong()).isEqualTo(2);
-        assertThat(metrics.get("overall_success_rate").asDouble()).isEqualTo(50.0);
+        // One client request (SPEC.md section 5: a failed-over one counts once), answered 200.
+        assertThat(metrics.get("total_requests").asLong()).isEqualTo(1);
+        assertThat(metrics.get("overall_success_rate").asDouble()).isEqualTo(100.0);
     }
 
     @Test

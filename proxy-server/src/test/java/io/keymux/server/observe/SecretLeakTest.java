@@ -87,8 +87,8 @@ class SecretLeakTest extends ObserveTestBase {
             awaitCounted(7);
             record(seen, admin("/admin/keys", "wrong-token"));
             record(seen, admin("/admin/keys", KEY_A));
-            for (String path : List.of("/admin/metrics", "/admin/keys", "/admin/health", "/admin/recommendations",
-                    "/metrics", "/readyz", "/healthz", "/")) {
+            for (String path : List.of("/admin/metrics", "/admin/keys", "/admin/health", "/admin/history",
+                    "/admin/recommendations", "/metrics", "/readyz", "/healthz", "/")) {
                 Answer answer = admin(path, ADMIN_TOKEN);
                 assertThat(answer.status()).as(path).isEqualTo(200);
                 record(seen, answer);
