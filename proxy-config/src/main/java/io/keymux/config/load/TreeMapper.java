@@ -60,7 +60,7 @@ import org.jspecify.annotations.Nullable;
 final class TreeMapper {
 
     private static final List<String> ROOT_FIELDS = List.of(
-            "server", "health", "admin", "limits", "cache", "upstreams", "default_upstream", "default_task", "tasks",
+            "$schema", "server", "health", "admin", "limits", "cache", "upstreams", "default_upstream", "default_task", "tasks",
             "api_keys", "clients");
     private static final List<String> SERVER_FIELDS = List.of(
             "port", "admin_port", "max_body_bytes", "task_header", "expose_key_id", "allow_unauthenticated",
@@ -88,6 +88,32 @@ final class TreeMapper {
     private static final List<String> MODEL_LIMIT_FIELDS = List.of("max_rpm", "max_tpm");
     private static final List<String> CLIENT_FIELDS =
             List.of("name", "key", "key_sha256", "allowed_tasks", "max_rpm", "daily_budget_usd");
+
+    /**
+     * The fields each section accepts, by the name of the section's definition in
+     * {@code keymux.schema.json} ({@code ""} is the document itself); a test holds the schema to them.
+     */
+    static Map<String, List<String>> allowedFields() {
+        Map<String, List<String>> sections = new LinkedHashMap<>();
+        sections.put("", ROOT_FIELDS);
+        sections.put("server", SERVER_FIELDS);
+        sections.put("tls", TLS_FIELDS);
+        sections.put("health", HEALTH_FIELDS);
+        sections.put("admin", ADMIN_FIELDS);
+        sections.put("limits", LIMITS_FIELDS);
+        sections.put("redis", REDIS_FIELDS);
+        sections.put("cacheStore", CACHE_STORE_FIELDS);
+        sections.put("upstream", UPSTREAM_FIELDS);
+        sections.put("upstreamPreset", UPSTREAM_FIELDS);
+        sections.put("task", TASK_FIELDS);
+        sections.put("match", MATCH_FIELDS);
+        sections.put("timeouts", TIMEOUT_FIELDS);
+        sections.put("taskCache", CACHE_FIELDS);
+        sections.put("apiKey", KEY_FIELDS);
+        sections.put("modelLimits", MODEL_LIMIT_FIELDS);
+        sections.put("client", CLIENT_FIELDS);
+        return sections;
+    }
 
     private static final Pattern DURATION = Pattern.compile("(\\d{1,12})(ms|s|m|h)");
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-fA-F]{64}");
