@@ -60,8 +60,10 @@ import org.jspecify.annotations.Nullable;
 final class TreeMapper {
 
     private static final List<String> ROOT_FIELDS = List.of(
-            "$schema", "server", "health", "admin", "limits", "cache", "upstreams", "default_upstream", "default_task", "tasks",
+            "server", "health", "admin", "limits", "cache", "upstreams", "default_upstream", "default_task", "tasks",
             "api_keys", "clients");
+    /** Names the file's JSON Schema for editors; accepted at the root and ignored. */
+    private static final String SCHEMA_FIELD = "$schema";
     private static final List<String> SERVER_FIELDS = List.of(
             "port", "admin_port", "max_body_bytes", "task_header", "expose_key_id", "allow_unauthenticated",
             "drain_timeout", "bind", "max_header_bytes", "max_uri_bytes", "request_header_timeout", "idle_timeout",
@@ -95,7 +97,9 @@ final class TreeMapper {
      */
     static Map<String, List<String>> allowedFields() {
         Map<String, List<String>> sections = new LinkedHashMap<>();
-        sections.put("", ROOT_FIELDS);
+        List<String> root = new ArrayList<>(ROOT_FIELDS);
+        root.add(0, SCHEMA_FIELD);
+        sections.put("", root);
         sections.put("server", SERVER_FIELDS);
         sections.put("tls", TLS_FIELDS);
         sections.put("health", HEALTH_FIELDS);
@@ -1048,7 +1052,7 @@ final class TreeMapper {
     private void checkFields(ObjectNode o, String path, List<String> allowed) {
         for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String name = it.next();
-            if (!allowed.contains(name)) {
+            if (!allowed.contains(name) && !(path.isEmpty() && name.equals(SCHEMA_FIELD))) {
                 problem(path.isEmpty() ? name : path + "." + name,
                         "unknown field (expected one of: " + String.join(", ", allowed) + ")");
             }
