@@ -72,6 +72,15 @@ public record ApiKeyConfig(
         return taskTypes.contains(ANY_TASK);
     }
 
+    /**
+     * What an answer cost on this key, in USD: prompt tokens at {@link #inputTokenCost()} plus
+     * completion tokens at {@link #outputTokenCost()}. The one cost formula: the broker's spend per
+     * key, the pipeline's per task and client and the shared (Redis) spend all use it.
+     */
+    public double costUsd(long promptTokens, long completionTokens) {
+        return promptTokens * inputTokenCost() + completionTokens * outputTokenCost();
+    }
+
     /** USD per prompt token: {@code cost_per_input_token}, else {@code cost_per_token}, else 0. */
     public double inputTokenCost() {
         if (costPerInputToken != null) {

@@ -385,8 +385,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 releaseShared(keyId, reserved, used);
                 shared.recordSuccess(keyId);
                 if (a.usageKnown()) {
-                    double cost = a.promptTokens() * key.inputTokenCost()
-                            + a.completionTokens() * key.outputTokenCost();
+                    double cost = key.costUsd(a.promptTokens(), a.completionTokens());
                     if (cost > 0) {
                         shared.addSpend(keyId, LocalDate.ofInstant(Instant.ofEpochMilli(time.currentTimeMillis()),
                                 ZoneOffset.UTC), cost);
