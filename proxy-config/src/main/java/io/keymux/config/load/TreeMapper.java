@@ -244,8 +244,19 @@ final class TreeMapper {
                         + " version; answers are not cached and X-Keymux-Cache is not sent");
             }
         }
-        return new KeymuxConfig(
-                server, health, admin, limits, cacheStore, upstreams, defaultUpstream, defaultTask, tasks, apiKeys, clients);
+        return KeymuxConfig.builder()
+                .server(server)
+                .health(health)
+                .admin(admin)
+                .limits(limits)
+                .cache(cacheStore)
+                .upstreams(upstreams)
+                .defaultUpstream(defaultUpstream)
+                .defaultTask(defaultTask)
+                .tasks(tasks)
+                .apiKeys(apiKeys)
+                .clients(clients)
+                .build();
     }
 
     // ---------------------------------------------------------------- sections
@@ -261,23 +272,25 @@ final class TreeMapper {
         if (port == adminPort && port != 0) {
             problem("server.admin_port", "must differ from server.port (got " + adminPort + ")");
         }
-        return new ServerConfig(
-                port,
-                adminPort,
-                longOr(positiveLong(o, "max_body_bytes", "server.max_body_bytes"), d.maxBodyBytes()),
-                orElse(nonEmptyString(o, "task_header", "server.task_header"), d.taskHeader()),
-                boolOr(bool(o, "expose_key_id", "server.expose_key_id"), d.exposeKeyId()),
-                boolOr(bool(o, "allow_unauthenticated", "server.allow_unauthenticated"), d.allowUnauthenticated()),
-                orElse(duration(o, "drain_timeout", "server.drain_timeout", false), d.drainTimeout()),
-                orElse(nonEmptyString(o, "bind", "server.bind"), d.bind()),
-                intOr(positiveInt(o, "max_header_bytes", "server.max_header_bytes"), d.maxHeaderBytes()),
-                intOr(positiveInt(o, "max_uri_bytes", "server.max_uri_bytes"), d.maxUriBytes()),
-                orElse(duration(o, "request_header_timeout", "server.request_header_timeout", true),
-                        d.requestHeaderTimeout()),
-                orElse(duration(o, "idle_timeout", "server.idle_timeout", true), d.idleTimeout()),
-                intOr(positiveInt(o, "max_connections", "server.max_connections"), d.maxConnections()),
-                tls(field(o, "tls"), "server.tls"),
-                tls(field(o, "admin_tls"), "server.admin_tls"));
+        return ServerConfig.builder()
+                .port(port)
+                .adminPort(adminPort)
+                .maxBodyBytes(longOr(positiveLong(o, "max_body_bytes", "server.max_body_bytes"), d.maxBodyBytes()))
+                .taskHeader(orElse(nonEmptyString(o, "task_header", "server.task_header"), d.taskHeader()))
+                .exposeKeyId(boolOr(bool(o, "expose_key_id", "server.expose_key_id"), d.exposeKeyId()))
+                .allowUnauthenticated(boolOr(bool(o, "allow_unauthenticated", "server.allow_unauthenticated"),
+                        d.allowUnauthenticated()))
+                .drainTimeout(orElse(duration(o, "drain_timeout", "server.drain_timeout", false), d.drainTimeout()))
+                .bind(orElse(nonEmptyString(o, "bind", "server.bind"), d.bind()))
+                .maxHeaderBytes(intOr(positiveInt(o, "max_header_bytes", "server.max_header_bytes"), d.maxHeaderBytes()))
+                .maxUriBytes(intOr(positiveInt(o, "max_uri_bytes", "server.max_uri_bytes"), d.maxUriBytes()))
+                .requestHeaderTimeout(orElse(duration(o, "request_header_timeout", "server.request_header_timeout", true),
+                        d.requestHeaderTimeout()))
+                .idleTimeout(orElse(duration(o, "idle_timeout", "server.idle_timeout", true), d.idleTimeout()))
+                .maxConnections(intOr(positiveInt(o, "max_connections", "server.max_connections"), d.maxConnections()))
+                .tls(tls(field(o, "tls"), "server.tls"))
+                .adminTls(tls(field(o, "admin_tls"), "server.admin_tls"))
+                .build();
     }
 
     private @Nullable TlsConfig tls(@Nullable JsonNode node, String path) {
@@ -329,8 +342,14 @@ final class TreeMapper {
         }
         Duration overloadBackoff =
                 orElse(duration(o, "overload_backoff", path + ".overload_backoff", true), base.overloadBackoff());
-        return new HealthConfig(
-                failureThreshold, circuitCooldown, rateLimitCooldown, quotaProbe, disabledProbe, overloadBackoff);
+        return base.toBuilder()
+                .failureThreshold(failureThreshold)
+                .circuitCooldown(circuitCooldown)
+                .rateLimitCooldown(rateLimitCooldown)
+                .quotaProbe(quotaProbe)
+                .disabledProbe(disabledProbe)
+                .overloadBackoff(overloadBackoff)
+                .build();
     }
 
     private AdminConfig admin(ObjectNode root) {
@@ -383,7 +402,12 @@ final class TreeMapper {
                 }
                 share = fixed;
             }
-            redis = new LimitsConfig.RedisConfig(orElse(uri, redis.uri()), timeout, failureThreshold, share);
+            redis = redis.toBuilder()
+                    .uri(orElse(uri, redis.uri()))
+                    .timeout(timeout)
+                    .failureThreshold(failureThreshold)
+                    .localShare(share)
+                    .build();
         }
         return new LimitsConfig(backend, redis);
     }
@@ -534,20 +558,24 @@ final class TreeMapper {
             }
             Integer maxAttempts = integerIn(o, "max_attempts", path + ".max_attempts", 1, 100);
             List<String> fallback = stringList(o, "fallback", path + ".fallback");
-            TaskConfig task = new TaskConfig(
-                    name == null ? "" : name,
-                    intOr(integerIn(o, "priority", path + ".priority", Integer.MIN_VALUE, Integer.MAX_VALUE), 0),
-                    strategy,
-                    string(o, "upstream", path + ".upstream"),
-                    match(field(o, "match"), path + ".match"),
-                    fallback == null ? List.of() : fallback,
-                    orElse(duration(o, "max_wait", path + ".max_wait", false), TaskConfig.DEFAULT_MAX_WAIT),
-                    intOr(maxAttempts, TaskConfig.DEFAULT_MAX_ATTEMPTS),
-                    retryOn(field(o, "retry_on"), path + ".retry_on"),
-                    timeouts(field(o, "timeouts"), path + ".timeouts"),
-                    cache(field(o, "cache"), path + ".cache"),
-                    health(field(o, "health"), path + ".health", health));
-            tasks.add(task);
+            TaskConfig.Builder task = TaskConfig.builder(name == null ? "" : name)
+                    .priority(intOr(integerIn(o, "priority", path + ".priority", Integer.MIN_VALUE, Integer.MAX_VALUE), 0))
+                    .strategy(strategy)
+                    .upstream(string(o, "upstream", path + ".upstream"))
+                    .match(match(field(o, "match"), path + ".match"))
+                    .fallback(fallback == null ? List.of() : fallback);
+            Duration maxWait = duration(o, "max_wait", path + ".max_wait", false);
+            if (maxWait != null) {
+                task.maxWait(maxWait);
+            }
+            if (maxAttempts != null) {
+                task.maxAttempts(maxAttempts);
+            }
+            task.retryOn(retryOn(field(o, "retry_on"), path + ".retry_on"))
+                    .timeouts(timeouts(field(o, "timeouts"), path + ".timeouts"))
+                    .cache(cache(field(o, "cache"), path + ".cache"))
+                    .health(health(field(o, "health"), path + ".health", health));
+            tasks.add(task.build());
             paths.add(path);
         }
     }
@@ -645,11 +673,12 @@ final class TreeMapper {
                 problem(path + ".scope", "must be client, task or global (got " + got(o.get("scope")) + ")");
             }
         }
-        return new CacheConfig(
-                boolOr(bool(o, "enabled", path + ".enabled"), d.enabled()),
-                orElse(duration(o, "ttl", path + ".ttl", true), d.ttl()),
-                scope,
-                boolOr(bool(o, "stream", path + ".stream"), d.stream()));
+        return d.toBuilder()
+                .enabled(boolOr(bool(o, "enabled", path + ".enabled"), d.enabled()))
+                .ttl(orElse(duration(o, "ttl", path + ".ttl", true), d.ttl()))
+                .scope(scope)
+                .stream(boolOr(bool(o, "stream", path + ".stream"), d.stream()))
+                .build();
     }
 
     /** An api_keys entry before its upstream can be resolved (that needs every task). */
@@ -674,10 +703,24 @@ final class TreeMapper {
             @Nullable Double budgetWarnAt) {
 
         ApiKeyConfig build(String upstream) {
-            return new ApiKeyConfig(keyId, apiKey, upstream, taskTypes, maxRpm, maxTpm,
-                    rpmBurst != null ? rpmBurst : maxRpm, tpmBurst != null ? tpmBurst : maxTpm, maxConcurrent,
-                    priority, weight, costPerToken, costPerInputToken, costPerOutputToken, dailyBudgetUsd, models,
-                    budgetWarnAt);
+            // An unset burst is the per-minute limit, as SPEC.md section 2 says.
+            return ApiKeyConfig.builder(keyId, apiKey)
+                    .upstream(upstream)
+                    .taskTypes(taskTypes)
+                    .maxRpm(maxRpm)
+                    .maxTpm(maxTpm)
+                    .rpmBurst(rpmBurst != null ? rpmBurst : maxRpm)
+                    .tpmBurst(tpmBurst != null ? tpmBurst : maxTpm)
+                    .maxConcurrent(maxConcurrent)
+                    .priority(priority)
+                    .weight(weight)
+                    .costPerToken(costPerToken)
+                    .costPerInputToken(costPerInputToken)
+                    .costPerOutputToken(costPerOutputToken)
+                    .dailyBudgetUsd(dailyBudgetUsd)
+                    .models(models)
+                    .budgetWarnAt(budgetWarnAt)
+                    .build();
         }
     }
 
@@ -869,13 +912,13 @@ final class TreeMapper {
             }
             List<String> allowed = stringList(o, "allowed_tasks", path + ".allowed_tasks");
             clientAllowedNodes.add(field(o, "allowed_tasks"));
-            clients.add(new ClientConfig(
-                    name == null ? "" : name,
-                    key,
-                    hasSha ? sha : null,
-                    allowed == null ? null : new LinkedHashSet<>(allowed),
-                    positiveLong(o, "max_rpm", path + ".max_rpm"),
-                    nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd")));
+            clients.add(ClientConfig.builder(name == null ? "" : name)
+                    .key(key)
+                    .keySha256(hasSha ? sha : null)
+                    .allowedTasks(allowed == null ? null : new LinkedHashSet<>(allowed))
+                    .maxRpm(positiveLong(o, "max_rpm", path + ".max_rpm"))
+                    .dailyBudgetUsd(nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd"))
+                    .build());
             paths.add(path);
         }
     }
