@@ -1,12 +1,8 @@
 package io.keymux.bench;
 
-import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ApiKeyConfig;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.Secret;
-import io.keymux.config.model.ServerConfig;
 import io.keymux.config.model.Strategy;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.core.select.KeyBroker;
@@ -16,7 +12,6 @@ import io.keymux.core.select.Outcome;
 import io.keymux.core.time.TimeSource;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -63,16 +58,12 @@ public class KeySelectionBenchmark {
     public void setUp() {
         List<ApiKeyConfig> pool = new ArrayList<>();
         for (int i = 0; i < keys; i++) {
-            pool.add(new ApiKeyConfig("key-" + i, Secret.of("sk-bench-" + i), "openai", List.of("chat"),
-                    1_000_000_000L, 50_000_000_000L, null, null, 1_000_000, 0, 1, null, 0.000001,
-                    0.000002, null));
+            pool.add(ApiKeyConfig.builder("key-" + i, Secret.of("sk-bench-" + i)).taskTypes("chat")
+                    .maxRpm(1_000_000_000L).maxTpm(50_000_000_000L).maxConcurrent(1_000_000)
+                    .costPerInputToken(0.000001).costPerOutputToken(0.000002).build());
         }
-        TaskConfig defaults = TaskConfig.withDefaults("chat", HealthConfig.defaults());
-        TaskConfig task = new TaskConfig("chat", 0, Strategy.fromConfigName(strategy).orElseThrow(), null, null,
-                List.of(), defaults.maxWait(), defaults.maxAttempts(), defaults.retryOn(), defaults.timeouts(),
-                defaults.cache(), defaults.health());
-        KeymuxConfig config = new KeymuxConfig(ServerConfig.defaults(), HealthConfig.defaults(), new AdminConfig(null),
-                LimitsConfig.defaults(), Map.of(), "openai", null, List.of(task), pool, List.of());
+        TaskConfig task = TaskConfig.builder("chat").strategy(Strategy.fromConfigName(strategy).orElseThrow()).build();
+        KeymuxConfig config = KeymuxConfig.builder().task(task).apiKeys(pool).build();
         broker = KeyBroker.create(config, TimeSource.system());
         request = new KeyRequest("chat", "bench-client", 600, Set.of());
     }

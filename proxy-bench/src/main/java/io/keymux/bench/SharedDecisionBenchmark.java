@@ -1,13 +1,10 @@
 package io.keymux.bench;
 
 import ch.qos.logback.classic.LoggerContext;
-import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ApiKeyConfig;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.Secret;
-import io.keymux.config.model.ServerConfig;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
@@ -23,7 +20,6 @@ import io.lettuce.core.ScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
@@ -81,13 +77,16 @@ public class SharedDecisionBenchmark {
         }
         List<ApiKeyConfig> pool = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            pool.add(new ApiKeyConfig("key-" + i, Secret.of("sk-bench-" + i), "openai", List.of("chat"),
-                    1_000_000_000L, 50_000_000_000L, null, null, 1_000_000, 0, 1, null, 0.000001, 0.000002, null));
+            pool.add(ApiKeyConfig.builder("key-" + i, Secret.of("sk-bench-" + i)).taskTypes("chat")
+                    .maxRpm(1_000_000_000L).maxTpm(50_000_000_000L).maxConcurrent(1_000_000)
+                    .costPerInputToken(0.000001).costPerOutputToken(0.000002).build());
         }
         LimitsConfig.Backend kind = backend.equals("redis") ? LimitsConfig.Backend.REDIS : LimitsConfig.Backend.LOCAL;
-        KeymuxConfig config = new KeymuxConfig(ServerConfig.defaults(), HealthConfig.defaults(), new AdminConfig(null),
-                new LimitsConfig(kind, new LimitsConfig.RedisConfig(redisUri, 1.0)), Map.of(), "openai", null,
-                List.of(TaskConfig.withDefaults("chat", HealthConfig.defaults())), pool, List.of());
+        KeymuxConfig config = KeymuxConfig.builder()
+                .limits(new LimitsConfig(kind, LimitsConfig.RedisConfig.builder().uri(redisUri).localShare(1.0).build()))
+                .task(TaskConfig.builder("chat").build())
+                .apiKeys(pool)
+                .build();
         if (kind == LimitsConfig.Backend.REDIS) {
             SharedLimitBroker shared = new SharedLimitBroker(config, TimeSource.system(),
                     SharedLimitBroker.Settings.defaults().with(prefix, "bench"));

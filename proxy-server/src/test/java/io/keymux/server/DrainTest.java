@@ -79,13 +79,9 @@ class DrainTest extends KeymuxTestBase {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
             io.keymux.config.model.KeymuxConfig base = config().build();
             io.keymux.config.model.ServerConfig s = base.server();
-            io.keymux.config.model.ServerConfig clash = new io.keymux.config.model.ServerConfig(s.port(),
-                    taken.getLocalPort(), s.maxBodyBytes(), s.taskHeader(), s.exposeKeyId(), s.allowUnauthenticated(),
-                    s.drainTimeout(), s.bind(), s.maxHeaderBytes(), s.maxUriBytes(), s.requestHeaderTimeout(),
-                    s.idleTimeout(), s.maxConnections(), null, null);
-            io.keymux.config.model.KeymuxConfig config = new io.keymux.config.model.KeymuxConfig(clash, base.health(),
-                    base.admin(), base.limits(), base.upstreams(), base.defaultUpstream(), base.defaultTask(),
-                    base.tasks(), base.apiKeys(), base.clients());
+            io.keymux.config.model.ServerConfig clash = s.toBuilder().adminPort(taken.getLocalPort()).tls(null)
+                    .adminTls(null).build();
+            io.keymux.config.model.KeymuxConfig config = base.toBuilder().server(clash).build();
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> KeymuxServer.start(config))
                     .isInstanceOf(reactor.netty.ChannelBindException.class)
                     .hasMessageContaining(Integer.toString(taken.getLocalPort()));

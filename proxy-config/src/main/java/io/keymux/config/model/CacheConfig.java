@@ -38,13 +38,57 @@ public record CacheConfig(boolean enabled, Duration ttl, Scope scope, boolean st
         }
     }
 
-    /** On or off with this TTL, client scope, streams cached. */
-    public CacheConfig(boolean enabled, Duration ttl) {
-        this(enabled, ttl, Scope.CLIENT, true);
-    }
-
     /** Caching off, 10 minute TTL if turned on. */
     public static CacheConfig disabled() {
-        return new CacheConfig(false, Duration.ofMinutes(10));
+        return builder().build();
+    }
+
+    /** A builder with every setting at its default. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these settings, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.enabled = enabled;
+        b.ttl = ttl;
+        b.scope = scope;
+        b.stream = stream;
+        return b;
+    }
+
+    /** Builds a {@link CacheConfig} by name: off, 10 minutes, client scope, streams cached. */
+    public static final class Builder {
+        private boolean enabled = false;
+        private Duration ttl = Duration.ofMinutes(10);
+        private Scope scope = Scope.CLIENT;
+        private boolean stream = true;
+
+        private Builder() {}
+
+        public Builder enabled(boolean enabled) {
+            this.enabled = enabled;
+            return this;
+        }
+
+        public Builder ttl(Duration ttl) {
+            this.ttl = ttl;
+            return this;
+        }
+
+        public Builder scope(Scope scope) {
+            this.scope = scope;
+            return this;
+        }
+
+        public Builder stream(boolean stream) {
+            this.stream = stream;
+            return this;
+        }
+
+        public CacheConfig build() {
+            return new CacheConfig(enabled, ttl, scope, stream);
+        }
     }
 }

@@ -25,4 +25,54 @@ public record ClientConfig(
     public boolean mayUse(String task) {
         return allowedTasks == null || allowedTasks.contains(task);
     }
+
+    /** A client by name with neither key set yet, every limit unset and every task allowed. */
+    public static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    /** Builds a {@link ClientConfig} by name. */
+    public static final class Builder {
+        private final String name;
+        private @Nullable Secret key;
+        private @Nullable String keySha256;
+        private @Nullable Set<String> allowedTasks;
+        private @Nullable Long maxRpm;
+        private @Nullable Double dailyBudgetUsd;
+
+        private Builder(String name) {
+            this.name = name;
+        }
+
+        public Builder key(@Nullable Secret key) {
+            this.key = key;
+            return this;
+        }
+
+        /** Lowercase hex SHA-256 of the client key. */
+        public Builder keySha256(@Nullable String keySha256) {
+            this.keySha256 = keySha256;
+            return this;
+        }
+
+        /** {@code null}: every task. */
+        public Builder allowedTasks(@Nullable Set<String> allowedTasks) {
+            this.allowedTasks = allowedTasks;
+            return this;
+        }
+
+        public Builder maxRpm(@Nullable Long maxRpm) {
+            this.maxRpm = maxRpm;
+            return this;
+        }
+
+        public Builder dailyBudgetUsd(@Nullable Double dailyBudgetUsd) {
+            this.dailyBudgetUsd = dailyBudgetUsd;
+            return this;
+        }
+
+        public ClientConfig build() {
+            return new ClientConfig(name, key, keySha256, allowedTasks, maxRpm, dailyBudgetUsd);
+        }
+    }
 }

@@ -26,14 +26,72 @@ public record HealthConfig(
     public static final Duration DEFAULT_QUOTA_PROBE = Duration.ofMinutes(10);
     public static final Duration DEFAULT_OVERLOAD_BACKOFF = Duration.ofSeconds(5);
 
-    /** The circuit and cooldown settings, with the probe and backoff settings at their defaults. */
-    public HealthConfig(int failureThreshold, Duration circuitCooldown, Duration rateLimitCooldown) {
-        this(failureThreshold, circuitCooldown, rateLimitCooldown, DEFAULT_QUOTA_PROBE, null,
-                DEFAULT_OVERLOAD_BACKOFF);
-    }
-
     /** The defaults of SPEC.md section 2. */
     public static HealthConfig defaults() {
-        return new HealthConfig(3, Duration.ofSeconds(30), Duration.ofSeconds(60));
+        return builder().build();
+    }
+
+    /** A builder with every setting at its default. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these settings, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.failureThreshold = failureThreshold;
+        b.circuitCooldown = circuitCooldown;
+        b.rateLimitCooldown = rateLimitCooldown;
+        b.quotaProbe = quotaProbe;
+        b.disabledProbe = disabledProbe;
+        b.overloadBackoff = overloadBackoff;
+        return b;
+    }
+
+    /** Builds a {@link HealthConfig} by name; the defaults are those of SPEC.md section 2. */
+    public static final class Builder {
+        private int failureThreshold = 3;
+        private Duration circuitCooldown = Duration.ofSeconds(30);
+        private Duration rateLimitCooldown = Duration.ofSeconds(60);
+        private Duration quotaProbe = DEFAULT_QUOTA_PROBE;
+        private @Nullable Duration disabledProbe;
+        private Duration overloadBackoff = DEFAULT_OVERLOAD_BACKOFF;
+
+        private Builder() {}
+
+        public Builder failureThreshold(int failureThreshold) {
+            this.failureThreshold = failureThreshold;
+            return this;
+        }
+
+        public Builder circuitCooldown(Duration circuitCooldown) {
+            this.circuitCooldown = circuitCooldown;
+            return this;
+        }
+
+        public Builder rateLimitCooldown(Duration rateLimitCooldown) {
+            this.rateLimitCooldown = rateLimitCooldown;
+            return this;
+        }
+
+        public Builder quotaProbe(Duration quotaProbe) {
+            this.quotaProbe = quotaProbe;
+            return this;
+        }
+
+        /** {@code null} is {@code off}: never probed. */
+        public Builder disabledProbe(@Nullable Duration disabledProbe) {
+            this.disabledProbe = disabledProbe;
+            return this;
+        }
+
+        public Builder overloadBackoff(Duration overloadBackoff) {
+            this.overloadBackoff = overloadBackoff;
+            return this;
+        }
+
+        public HealthConfig build() {
+            return new HealthConfig(failureThreshold, circuitCooldown, rateLimitCooldown, quotaProbe, disabledProbe, overloadBackoff);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.keymux.config.model;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,22 +45,6 @@ public record KeymuxConfig(
         clients = List.copyOf(clients);
     }
 
-    /** A configuration whose response store has the default size. */
-    public KeymuxConfig(
-            ServerConfig server,
-            HealthConfig health,
-            AdminConfig admin,
-            LimitsConfig limits,
-            Map<String, UpstreamConfig> upstreams,
-            String defaultUpstream,
-            @Nullable String defaultTask,
-            List<TaskConfig> tasks,
-            List<ApiKeyConfig> apiKeys,
-            List<ClientConfig> clients) {
-        this(server, health, admin, limits, CacheStoreConfig.defaults(), upstreams, defaultUpstream, defaultTask,
-                tasks, apiKeys, clients);
-    }
-
     /** The task with this name, if any. */
     public Optional<TaskConfig> task(String name) {
         for (TaskConfig t : tasks) {
@@ -81,5 +66,142 @@ public record KeymuxConfig(
      */
     public boolean protectedMode() {
         return clients.isEmpty() && !server.allowUnauthenticated();
+    }
+
+    /**
+     * A builder with the defaults of SPEC.md section 2: default server, health, admin (no token),
+     * local limits and the default response store; no upstreams, tasks, keys or clients;
+     * {@code default_upstream: openai}, no default task.
+     *
+     * <pre>{@code
+     * KeymuxConfig config = KeymuxConfig.builder()
+     *         .upstream(new UpstreamConfig("stub", URI.create("http://127.0.0.1:9999"), AuthStyle.BEARER))
+     *         .defaultUpstream("stub")
+     *         .task(TaskConfig.builder("chat").build())
+     *         .apiKey(ApiKeyConfig.builder("k1", Secret.of("sk-1")).upstream("stub").taskTypes("chat").build())
+     *         .build();
+     * }</pre>
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this configuration, to change some of it. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.server = server;
+        b.health = health;
+        b.admin = admin;
+        b.limits = limits;
+        b.cache = cache;
+        b.upstreams = new LinkedHashMap<>(upstreams);
+        b.defaultUpstream = defaultUpstream;
+        b.defaultTask = defaultTask;
+        b.tasks = new ArrayList<>(tasks);
+        b.apiKeys = new ArrayList<>(apiKeys);
+        b.clients = new ArrayList<>(clients);
+        return b;
+    }
+
+    /** Builds a {@link KeymuxConfig} by name. List and map setters replace; the singular ones append. */
+    public static final class Builder {
+        private ServerConfig server = ServerConfig.defaults();
+        private HealthConfig health = HealthConfig.defaults();
+        private AdminConfig admin = new AdminConfig(null);
+        private LimitsConfig limits = LimitsConfig.defaults();
+        private CacheStoreConfig cache = CacheStoreConfig.defaults();
+        private Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
+        private String defaultUpstream = "openai";
+        private @Nullable String defaultTask;
+        private List<TaskConfig> tasks = new ArrayList<>();
+        private List<ApiKeyConfig> apiKeys = new ArrayList<>();
+        private List<ClientConfig> clients = new ArrayList<>();
+
+        private Builder() {}
+
+        public Builder server(ServerConfig server) {
+            this.server = server;
+            return this;
+        }
+
+        public Builder health(HealthConfig health) {
+            this.health = health;
+            return this;
+        }
+
+        public Builder admin(AdminConfig admin) {
+            this.admin = admin;
+            return this;
+        }
+
+        public Builder limits(LimitsConfig limits) {
+            this.limits = limits;
+            return this;
+        }
+
+        public Builder cache(CacheStoreConfig cache) {
+            this.cache = cache;
+            return this;
+        }
+
+        /** Replaces every upstream. */
+        public Builder upstreams(Map<String, UpstreamConfig> upstreams) {
+            this.upstreams = new LinkedHashMap<>(upstreams);
+            return this;
+        }
+
+        /** Adds (or replaces) one upstream under its name. */
+        public Builder upstream(UpstreamConfig upstream) {
+            this.upstreams.put(upstream.name(), upstream);
+            return this;
+        }
+
+        public Builder defaultUpstream(String defaultUpstream) {
+            this.defaultUpstream = defaultUpstream;
+            return this;
+        }
+
+        public Builder defaultTask(@Nullable String defaultTask) {
+            this.defaultTask = defaultTask;
+            return this;
+        }
+
+        /** Replaces every task. */
+        public Builder tasks(List<TaskConfig> tasks) {
+            this.tasks = new ArrayList<>(tasks);
+            return this;
+        }
+
+        public Builder task(TaskConfig task) {
+            this.tasks.add(task);
+            return this;
+        }
+
+        /** Replaces every key. */
+        public Builder apiKeys(List<ApiKeyConfig> apiKeys) {
+            this.apiKeys = new ArrayList<>(apiKeys);
+            return this;
+        }
+
+        public Builder apiKey(ApiKeyConfig apiKey) {
+            this.apiKeys.add(apiKey);
+            return this;
+        }
+
+        /** Replaces every client. */
+        public Builder clients(List<ClientConfig> clients) {
+            this.clients = new ArrayList<>(clients);
+            return this;
+        }
+
+        public Builder client(ClientConfig client) {
+            this.clients.add(client);
+            return this;
+        }
+
+        public KeymuxConfig build() {
+            return new KeymuxConfig(server, health, admin, limits, cache, upstreams, defaultUpstream, defaultTask,
+                    tasks, apiKeys, clients);
+        }
     }
 }

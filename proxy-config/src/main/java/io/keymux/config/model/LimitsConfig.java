@@ -23,12 +23,58 @@ public record LimitsConfig(Backend backend, RedisConfig redis) {
      */
     public record RedisConfig(String uri, Duration timeout, int failureThreshold, @Nullable Double localShare) {
 
+        public static final String DEFAULT_URI = "redis://127.0.0.1:6379";
         public static final Duration DEFAULT_TIMEOUT = Duration.ofMillis(500);
         public static final int DEFAULT_FAILURE_THRESHOLD = 3;
 
-        /** A URI and a fixed local share, the other settings at their defaults. */
-        public RedisConfig(String uri, double localShare) {
-            this(uri, DEFAULT_TIMEOUT, DEFAULT_FAILURE_THRESHOLD, localShare);
+        /** The defaults: {@code redis://127.0.0.1:6379}, 500ms, 3 failures, {@code auto} share. */
+        public static RedisConfig defaults() {
+            return builder().build();
+        }
+
+        /** A builder with every setting at its default. */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** A builder holding these settings, to change some of them. */
+        public Builder toBuilder() {
+            return builder().uri(uri).timeout(timeout).failureThreshold(failureThreshold).localShare(localShare);
+        }
+
+        /** Builds a {@link RedisConfig} by name. */
+        public static final class Builder {
+            private String uri = DEFAULT_URI;
+            private Duration timeout = DEFAULT_TIMEOUT;
+            private int failureThreshold = DEFAULT_FAILURE_THRESHOLD;
+            private @Nullable Double localShare;
+
+            private Builder() {}
+
+            public Builder uri(String uri) {
+                this.uri = uri;
+                return this;
+            }
+
+            public Builder timeout(Duration timeout) {
+                this.timeout = timeout;
+                return this;
+            }
+
+            public Builder failureThreshold(int failureThreshold) {
+                this.failureThreshold = failureThreshold;
+                return this;
+            }
+
+            /** A share in (0, 1], or {@code null} for {@code auto}. */
+            public Builder localShare(@Nullable Double localShare) {
+                this.localShare = localShare;
+                return this;
+            }
+
+            public RedisConfig build() {
+                return new RedisConfig(uri, timeout, failureThreshold, localShare);
+            }
         }
 
         /**
@@ -47,7 +93,6 @@ public record LimitsConfig(Backend backend, RedisConfig redis) {
 
     /** Local limits, Redis settings at their defaults. */
     public static LimitsConfig defaults() {
-        return new LimitsConfig(Backend.LOCAL, new RedisConfig(
-                "redis://127.0.0.1:6379", RedisConfig.DEFAULT_TIMEOUT, RedisConfig.DEFAULT_FAILURE_THRESHOLD, null));
+        return new LimitsConfig(Backend.LOCAL, RedisConfig.defaults());
     }
 }

@@ -33,21 +33,132 @@ public record ServerConfig(
 
     /** The defaults of SPEC.md section 2. */
     public static ServerConfig defaults() {
-        return new ServerConfig(
-                DEFAULT_PORT,
-                DEFAULT_ADMIN_PORT,
-                DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_TASK_HEADER,
-                true,
-                false,
-                Duration.ofSeconds(30),
-                "0.0.0.0",
-                65536,
-                16384,
-                Duration.ofSeconds(30),
-                Duration.ofSeconds(60),
-                10_000,
-                null,
-                null);
+        return builder().build();
+    }
+
+    /** A builder with every setting at its default. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these settings, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.port = port;
+        b.adminPort = adminPort;
+        b.maxBodyBytes = maxBodyBytes;
+        b.taskHeader = taskHeader;
+        b.exposeKeyId = exposeKeyId;
+        b.allowUnauthenticated = allowUnauthenticated;
+        b.drainTimeout = drainTimeout;
+        b.bind = bind;
+        b.maxHeaderBytes = maxHeaderBytes;
+        b.maxUriBytes = maxUriBytes;
+        b.requestHeaderTimeout = requestHeaderTimeout;
+        b.idleTimeout = idleTimeout;
+        b.maxConnections = maxConnections;
+        b.tls = tls;
+        b.adminTls = adminTls;
+        return b;
+    }
+
+    /** Builds a {@link ServerConfig} by name; the defaults are those of SPEC.md section 2. */
+    public static final class Builder {
+        private int port = DEFAULT_PORT;
+        private int adminPort = DEFAULT_ADMIN_PORT;
+        private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+        private String taskHeader = DEFAULT_TASK_HEADER;
+        private boolean exposeKeyId = true;
+        private boolean allowUnauthenticated = false;
+        private Duration drainTimeout = Duration.ofSeconds(30);
+        private String bind = "0.0.0.0";
+        private int maxHeaderBytes = 65536;
+        private int maxUriBytes = 16384;
+        private Duration requestHeaderTimeout = Duration.ofSeconds(30);
+        private Duration idleTimeout = Duration.ofSeconds(60);
+        private int maxConnections = 10_000;
+        private @Nullable TlsConfig tls;
+        private @Nullable TlsConfig adminTls;
+
+        private Builder() {}
+
+        public Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        public Builder adminPort(int adminPort) {
+            this.adminPort = adminPort;
+            return this;
+        }
+
+        public Builder maxBodyBytes(long maxBodyBytes) {
+            this.maxBodyBytes = maxBodyBytes;
+            return this;
+        }
+
+        public Builder taskHeader(String taskHeader) {
+            this.taskHeader = taskHeader;
+            return this;
+        }
+
+        public Builder exposeKeyId(boolean exposeKeyId) {
+            this.exposeKeyId = exposeKeyId;
+            return this;
+        }
+
+        public Builder allowUnauthenticated(boolean allowUnauthenticated) {
+            this.allowUnauthenticated = allowUnauthenticated;
+            return this;
+        }
+
+        public Builder drainTimeout(Duration drainTimeout) {
+            this.drainTimeout = drainTimeout;
+            return this;
+        }
+
+        public Builder bind(String bind) {
+            this.bind = bind;
+            return this;
+        }
+
+        public Builder maxHeaderBytes(int maxHeaderBytes) {
+            this.maxHeaderBytes = maxHeaderBytes;
+            return this;
+        }
+
+        public Builder maxUriBytes(int maxUriBytes) {
+            this.maxUriBytes = maxUriBytes;
+            return this;
+        }
+
+        public Builder requestHeaderTimeout(Duration requestHeaderTimeout) {
+            this.requestHeaderTimeout = requestHeaderTimeout;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration idleTimeout) {
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        public Builder maxConnections(int maxConnections) {
+            this.maxConnections = maxConnections;
+            return this;
+        }
+
+        public Builder tls(@Nullable TlsConfig tls) {
+            this.tls = tls;
+            return this;
+        }
+
+        public Builder adminTls(@Nullable TlsConfig adminTls) {
+            this.adminTls = adminTls;
+            return this;
+        }
+
+        public ServerConfig build() {
+            return new ServerConfig(port, adminPort, maxBodyBytes, taskHeader, exposeKeyId, allowUnauthenticated, drainTimeout, bind, maxHeaderBytes, maxUriBytes, requestHeaderTimeout, idleTimeout, maxConnections, tls, adminTls);
+        }
     }
 }

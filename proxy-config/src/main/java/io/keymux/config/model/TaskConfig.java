@@ -37,18 +37,123 @@ public record TaskConfig(
 
     /** A task with every default, as derived from a seed-format key's {@code task_types}. */
     public static TaskConfig withDefaults(String name, HealthConfig health) {
-        return new TaskConfig(
-                name,
-                0,
-                Strategy.ROUND_ROBIN,
-                null,
-                null,
-                List.of(),
-                DEFAULT_MAX_WAIT,
-                DEFAULT_MAX_ATTEMPTS,
-                RetryPolicy.defaults(),
-                Timeouts.defaults(),
-                CacheConfig.disabled(),
-                health);
+        return builder(name).health(health).build();
+    }
+
+    /**
+     * A task by name, every other setting at its default: priority 0, round robin, the default
+     * upstream, no match rule, no fallback, {@code max_wait} 10s, 3 attempts, the default
+     * {@code retry_on}, timeouts, no cache and the default health settings.
+     */
+    public static Builder builder(String name) {
+        Builder b = new Builder();
+        b.name = name;
+        return b;
+    }
+
+    /** A builder holding these settings, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.name = name;
+        b.priority = priority;
+        b.strategy = strategy;
+        b.upstream = upstream;
+        b.match = match;
+        b.fallback = fallback;
+        b.maxWait = maxWait;
+        b.maxAttempts = maxAttempts;
+        b.retryOn = retryOn;
+        b.timeouts = timeouts;
+        b.cache = cache;
+        b.health = health;
+        return b;
+    }
+
+    /** Builds a {@link TaskConfig} by name; the defaults are those of SPEC.md section 2. */
+    public static final class Builder {
+        private String name = "";
+        private int priority;
+        private Strategy strategy = Strategy.ROUND_ROBIN;
+        private @Nullable String upstream;
+        private @Nullable MatchRule match;
+        private List<String> fallback = List.of();
+        private Duration maxWait = DEFAULT_MAX_WAIT;
+        private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+        private RetryPolicy retryOn = RetryPolicy.defaults();
+        private Timeouts timeouts = Timeouts.defaults();
+        private CacheConfig cache = CacheConfig.disabled();
+        private HealthConfig health = HealthConfig.defaults();
+
+        private Builder() {}
+
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        public Builder priority(int priority) {
+            this.priority = priority;
+            return this;
+        }
+
+        public Builder strategy(Strategy strategy) {
+            this.strategy = strategy;
+            return this;
+        }
+
+        /** {@code null}: {@code default_upstream}. */
+        public Builder upstream(@Nullable String upstream) {
+            this.upstream = upstream;
+            return this;
+        }
+
+        public Builder match(@Nullable MatchRule match) {
+            this.match = match;
+            return this;
+        }
+
+        public Builder fallback(List<String> fallback) {
+            this.fallback = fallback;
+            return this;
+        }
+
+        public Builder maxWait(Duration maxWait) {
+            this.maxWait = maxWait;
+            return this;
+        }
+
+        public Builder maxAttempts(int maxAttempts) {
+            this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+        public Builder retryOn(RetryPolicy retryOn) {
+            this.retryOn = retryOn;
+            return this;
+        }
+
+        public Builder timeouts(Timeouts timeouts) {
+            this.timeouts = timeouts;
+            return this;
+        }
+
+        public Builder cache(CacheConfig cache) {
+            this.cache = cache;
+            return this;
+        }
+
+        public Builder health(HealthConfig health) {
+            this.health = health;
+            return this;
+        }
+
+        public Builder fallback(String... fallback) {
+            this.fallback = List.of(fallback);
+            return this;
+        }
+
+        public TaskConfig build() {
+            return new TaskConfig(name, priority, strategy, upstream, match, fallback, maxWait, maxAttempts, retryOn, timeouts, cache, health);
+        }
     }
 }

@@ -195,15 +195,19 @@ class ConfigLoaderTest {
                       "gpt-4o": { max_rpm: 500, max_tpm: 30000 }
                       "gpt-4o-mini*": { max_tpm: 200000 }
                 """).configOrThrow();
-        assertThat(config.health()).isEqualTo(new HealthConfig(3, Duration.ofSeconds(30), Duration.ofSeconds(60),
-                Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofSeconds(10)));
+        assertThat(config.health()).isEqualTo(HealthConfig.builder().failureThreshold(3)
+                .circuitCooldown(Duration.ofSeconds(30)).rateLimitCooldown(Duration.ofSeconds(60))
+                .quotaProbe(Duration.ofMinutes(15)).disabledProbe(Duration.ofHours(1))
+                .overloadBackoff(Duration.ofSeconds(10)).build());
         assertThat(config.tasks().get(1).health().disabledProbe()).isNull();
         assertThat(config.tasks().get(1).health().quotaProbe()).isEqualTo(Duration.ofMinutes(15));
         assertThat(config.limits().redis()).isEqualTo(
-                new LimitsConfig.RedisConfig("redis://r:6379", Duration.ofMillis(250), 5, 0.5));
+                LimitsConfig.RedisConfig.builder().uri("redis://r:6379").timeout(Duration.ofMillis(250))
+                        .failureThreshold(5).localShare(0.5).build());
         assertThat(config.cache()).isEqualTo(new CacheStoreConfig(1_048_576));
         assertThat(config.tasks().get(0).cache()).isEqualTo(
-                new CacheConfig(true, Duration.ofMinutes(1), CacheConfig.Scope.GLOBAL, false));
+                CacheConfig.builder().enabled(true).ttl(Duration.ofMinutes(1)).scope(CacheConfig.Scope.GLOBAL)
+                        .stream(false).build());
         ApiKeyConfig key = config.apiKeys().get(0);
         assertThat(key.budgetWarnAt()).isEqualTo(0.8);
         assertThat(key.models()).containsExactly(
@@ -244,9 +248,14 @@ class ConfigLoaderTest {
                   - { key_id: k, api_key: s, task_types: [a, b, c] }
                 """).configOrThrow();
         assertThat(config.tasks()).extracting(TaskConfig::health).containsExactly(
-                new HealthConfig(4, Duration.ofSeconds(10), Duration.ofMinutes(2)),
-                new HealthConfig(4, Duration.ofSeconds(30), Duration.ofMinutes(2)),
-                new HealthConfig(4, Duration.ofSeconds(30), Duration.ofMinutes(2)));
+                health(4, Duration.ofSeconds(10), Duration.ofMinutes(2)),
+                health(4, Duration.ofSeconds(30), Duration.ofMinutes(2)),
+                health(4, Duration.ofSeconds(30), Duration.ofMinutes(2)));
+    }
+
+    private static HealthConfig health(int failureThreshold, Duration circuitCooldown, Duration rateLimitCooldown) {
+        return HealthConfig.builder().failureThreshold(failureThreshold).circuitCooldown(circuitCooldown)
+                .rateLimitCooldown(rateLimitCooldown).build();
     }
 
     @Test
@@ -307,9 +316,9 @@ class ConfigLoaderTest {
         assertThat(config.tasks()).allSatisfy(t -> assertThat(t)
                 .isEqualTo(TaskConfig.withDefaults(t.name(), HealthConfig.defaults())));
         ApiKeyConfig first = config.apiKeys().get(0);
-        assertThat(first).isEqualTo(new ApiKeyConfig("medical_text_primary", Secret.of("nvapi-1"), "openai",
-                List.of("medical_text_analysis", "diagnostic_report_generation"), 1000L, 50000L, 1000L, 50000L,
-                null, 3, 1, 0.0001, null, null, null));
+        assertThat(first).isEqualTo(ApiKeyConfig.builder("medical_text_primary", Secret.of("nvapi-1")).upstream("openai")
+                .taskTypes("medical_text_analysis", "diagnostic_report_generation").maxRpm(1000L).maxTpm(50000L)
+                .rpmBurst(1000L).tpmBurst(50000L).priority(3).weight(1).costPerToken(0.0001).build());
         assertThat(config.apiKeys().get(2).servesAnyTask()).isTrue();
         // A seed file has no clients, no admin token and no upstreams: warnings, not problems.
         assertThat(result.warnings()).hasSize(3).last().asString()
@@ -505,14 +514,14 @@ class ConfigLoaderTest {
         assertThat(config.server().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
         assertThat(config.admin().token()).isEqualTo(Secret.of("admin-secret"));
         assertThat(config.limits()).isEqualTo(
-                new LimitsConfig(LimitsConfig.Backend.REDIS, new LimitsConfig.RedisConfig("redis://cache:6379", 0.5)));
+                new LimitsConfig(LimitsConfig.Backend.REDIS, LimitsConfig.RedisConfig.builder().uri("redis://cache:6379").localShare(0.5).build()));
         TaskConfig chat = config.tasks().get(0);
         assertThat(chat.strategy()).isEqualTo(Strategy.LEAST_LOADED);
         assertThat(chat.retryOn()).isEqualTo(new RetryPolicy(Set.of(429, 503), true, false));
         assertThat(chat.timeouts()).isEqualTo(
                 new Timeouts(Duration.ofSeconds(1), Duration.ofSeconds(30), Duration.ofSeconds(10)));
-        assertThat(chat.cache()).isEqualTo(new CacheConfig(true, Duration.ofMinutes(5)));
-        assertThat(chat.health()).isEqualTo(new HealthConfig(5, Duration.ofSeconds(15), Duration.ofHours(1)));
+        assertThat(chat.cache()).isEqualTo(CacheConfig.builder().enabled(true).ttl(Duration.ofMinutes(5)).build());
+        assertThat(chat.health()).isEqualTo(health(5, Duration.ofSeconds(15), Duration.ofHours(1)));
         assertThat(chat.match().path()).isEqualTo("/v1/chat/*");
         assertThat(config.apiKeys().get(1).upstream()).isEqualTo("vision");
         assertThat(config.clients().get(0).allowedTasks()).containsExactly("chat");

@@ -3,12 +3,13 @@ package io.keymux.core.ratelimit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The fast, deliberately rough token estimate reserved before a request is sent: about four bytes
- * per prompt token (no tokenizer on the hot path) plus the completion limit the request asks for.
- * Settlement corrects the bucket from the answer's real {@code usage}.
+ * The tokens reserved before a request is sent: the prompt's rough estimate (about four bytes per
+ * token, made where the body is read, no tokenizer on the hot path) plus the completion limit the
+ * request asks for, else {@link #DEFAULT_MAX_TOKENS}. Settlement corrects the bucket from the
+ * answer's real {@code usage}.
  *
  * <pre>{@code
- * long estimate = TokenEstimate.of(body.length, maxTokens, TokenEstimate.DEFAULT_MAX_TOKENS);
+ * long reserve = TokenEstimate.reservation(request.promptTokenEstimate(), request.completionLimit());
  * }</pre>
  */
 public final class TokenEstimate {
@@ -17,10 +18,9 @@ public final class TokenEstimate {
 
     private TokenEstimate() {}
 
-    /** {@code ceil(promptBytes / 4) + (maxTokens, else defaultMaxTokens)}; negative inputs count as 0. */
-    public static long of(long promptBytes, @Nullable Long maxTokens, long defaultMaxTokens) {
-        long prompt = Math.max(0, promptBytes);
-        long completion = maxTokens != null ? maxTokens : defaultMaxTokens;
-        return (prompt + 3) / 4 + Math.max(0, completion);
+    /** {@code promptTokens + (completionLimit, else 256)}; negative inputs count as 0. */
+    public static long reservation(long promptTokens, @Nullable Long completionLimit) {
+        long completion = completionLimit != null ? completionLimit : DEFAULT_MAX_TOKENS;
+        return Math.max(0, promptTokens) + Math.max(0, completion);
     }
 }

@@ -528,8 +528,7 @@ final class BrokerEngine implements KeyBroker {
         double cost = 0;
         Outcome.Answered answered = outcome instanceof Outcome.Answered a ? a : null;
         if (answered != null && answered.usageKnown()) {
-            cost = answered.promptTokens() * key.inputTokenCost()
-                    + answered.completionTokens() * key.outputTokenCost();
+            cost = key.costUsd(answered.promptTokens(), answered.completionTokens());
         }
         boolean newlyDisabled = slot.settle(outcome, lease.reservedTokens(), lease.probe, lease.task.health(),
                 now, day, cost);

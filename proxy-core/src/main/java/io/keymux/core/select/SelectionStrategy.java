@@ -15,22 +15,17 @@ interface SelectionStrategy {
 
     /** A fresh instance for one tier of one task. */
     static SelectionStrategy of(Strategy strategy, KeySlot[] tier) {
-        switch (strategy) {
-            case LEAST_LOADED:
-                return LeastLoaded.INSTANCE;
-            case PRIORITY:
-                // Highest priority first.
-                return new RankedRoundRobin(tier, Comparator.comparingInt((ApiKeyConfig k) -> -k.priority()));
-            case COST:
-                return new RankedRoundRobin(tier,
-                        Comparator.comparingDouble((ApiKeyConfig k) -> k.inputTokenCost() + k.outputTokenCost()));
-            case LATENCY:
-                return new LowestLatency();
-            case WEIGHTED:
-                return new SmoothWeighted(tier.length);
-            case ROUND_ROBIN:
-            default:
-                return new RoundRobin();
-        }
+        // A switch expression with no default: a new Strategy constant fails to compile here
+        // instead of silently becoming round robin.
+        return switch (strategy) {
+            case ROUND_ROBIN -> new RoundRobin();
+            case LEAST_LOADED -> LeastLoaded.INSTANCE;
+            // Highest priority first.
+            case PRIORITY -> new RankedRoundRobin(tier, Comparator.comparingInt((ApiKeyConfig k) -> -k.priority()));
+            case COST -> new RankedRoundRobin(tier,
+                    Comparator.comparingDouble((ApiKeyConfig k) -> k.inputTokenCost() + k.outputTokenCost()));
+            case LATENCY -> new LowestLatency();
+            case WEIGHTED -> new SmoothWeighted(tier.length);
+        };
     }
 }

@@ -2,32 +2,24 @@ package io.keymux.core.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ClientConfig;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.Secret;
 import io.keymux.config.model.ServerConfig;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class ClientAuthenticatorTest {
 
     private static KeymuxConfig config(boolean allowUnauthenticated, List<ClientConfig> clients) {
-        ServerConfig d = ServerConfig.defaults();
-        ServerConfig server = new ServerConfig(d.port(), d.adminPort(), d.maxBodyBytes(), d.taskHeader(),
-                d.exposeKeyId(), allowUnauthenticated, d.drainTimeout(), d.bind(), d.maxHeaderBytes(),
-                d.maxUriBytes(), d.requestHeaderTimeout(), d.idleTimeout(), d.maxConnections(), null, null);
-        return new KeymuxConfig(server, HealthConfig.defaults(), new AdminConfig(null), LimitsConfig.defaults(),
-                Map.of(), "openai", null, List.of(), List.of(), clients);
+        ServerConfig server = ServerConfig.builder().allowUnauthenticated(allowUnauthenticated).build();
+        return KeymuxConfig.builder().server(server).clients(clients).build();
     }
 
     private static final List<ClientConfig> CLIENTS = List.of(
-            new ClientConfig("plain", Secret.of("ck-plain"), null, Set.of("chat"), null, null),
-            new ClientConfig("hashed", null, ClientAuthenticator.sha256Hex("ck-hashed"), null, null, null));
+            ClientConfig.builder("plain").key(Secret.of("ck-plain")).allowedTasks(Set.of("chat")).build(),
+            ClientConfig.builder("hashed").keySha256(ClientAuthenticator.sha256Hex("ck-hashed")).build());
 
     @Test
     void plainAndHashedKeysIdentifyTheirClient() {

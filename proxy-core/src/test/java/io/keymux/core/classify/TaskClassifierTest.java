@@ -2,12 +2,8 @@ package io.keymux.core.classify;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.model.AdminConfig;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.MatchRule;
-import io.keymux.config.model.ServerConfig;
 import io.keymux.config.model.TaskConfig;
 import java.util.List;
 import java.util.Map;
@@ -17,20 +13,17 @@ import org.junit.jupiter.api.Test;
 class TaskClassifierTest {
 
     private static TaskConfig task(String name, @Nullable MatchRule match) {
-        TaskConfig d = TaskConfig.withDefaults(name, HealthConfig.defaults());
-        return new TaskConfig(name, d.priority(), d.strategy(), null, match, d.fallback(), d.maxWait(),
-                d.maxAttempts(), d.retryOn(), d.timeouts(), d.cache(), d.health());
+        return TaskConfig.builder(name).match(match).build();
     }
 
     private static KeymuxConfig config(@Nullable String defaultTask) {
-        return new KeymuxConfig(ServerConfig.defaults(), HealthConfig.defaults(), new AdminConfig(null),
-                LimitsConfig.defaults(), Map.of(), "openai", defaultTask,
+        return KeymuxConfig.builder().defaultTask(defaultTask).tasks(
                 List.of(
                         task("diagnosis", new MatchRule("/v1/chat/*", "gpt-4*", Map.of("X-App", "dentamind"))),
                         task("embed", new MatchRule("/v1/embeddings", null, Map.of())),
                         task("vision", new MatchRule(null, "*-vision", Map.of())),
-                        task("general", null)),
-                List.of(), List.of());
+                        task("general", null)))
+                .build();
     }
 
     private static Classification classify(KeymuxConfig config, @Nullable String header, String path,

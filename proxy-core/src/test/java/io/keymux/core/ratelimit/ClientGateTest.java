@@ -35,7 +35,7 @@ class ClientGateTest {
     @Test
     void clientRateLimitRefusesWithRetryAfter() {
         Clock clock = new Clock();
-        ClientGate gate = ClientGate.create(List.of(new ClientConfig("app", null, "ab", null, 2L, null)), clock);
+        ClientGate gate = ClientGate.create(List.of(ClientConfig.builder("app").keySha256("ab").maxRpm(2L).build()), clock);
         assertThat(gate.admit("app")).isEqualTo(ClientDecision.ALLOWED);
         assertThat(gate.admit("app")).isEqualTo(ClientDecision.ALLOWED);
         ClientDecision d = gate.admit("app");
@@ -51,7 +51,7 @@ class ClientGateTest {
     @Test
     void clientBudgetRefusesUntilUtcMidnight() {
         Clock clock = new Clock();
-        ClientGate gate = ClientGate.create(List.of(new ClientConfig("app", null, "ab", null, null, 2.0)), clock);
+        ClientGate gate = ClientGate.create(List.of(ClientConfig.builder("app").keySha256("ab").dailyBudgetUsd(2.0).build()), clock);
         gate.recordCost("app", 1.5);
         assertThat(gate.admit("app")).isEqualTo(ClientDecision.ALLOWED);
         gate.recordCost("app", 0.5);

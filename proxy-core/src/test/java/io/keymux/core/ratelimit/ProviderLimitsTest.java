@@ -69,10 +69,11 @@ class ProviderLimitsTest {
     }
 
     @Test
-    void tokenEstimateIsQuarterBytesRoundedUpPlusTheCompletionLimit() {
-        assertThat(TokenEstimate.of(0, null, TokenEstimate.DEFAULT_MAX_TOKENS)).isEqualTo(256);
-        assertThat(TokenEstimate.of(1, null, 256)).isEqualTo(257);
-        assertThat(TokenEstimate.of(4, 100L, 256)).isEqualTo(101);
-        assertThat(TokenEstimate.of(4001, 1000L, 256)).isEqualTo(2001);
+    void tokenReservationIsThePromptEstimatePlusTheCompletionLimit() {
+        assertThat(TokenEstimate.reservation(0, null)).isEqualTo(TokenEstimate.DEFAULT_MAX_TOKENS).isEqualTo(256);
+        assertThat(TokenEstimate.reservation(1, null)).isEqualTo(257);
+        assertThat(TokenEstimate.reservation(1, 100L)).isEqualTo(101);
+        assertThat(TokenEstimate.reservation(1001, 1000L)).isEqualTo(2001);
+        assertThat(TokenEstimate.reservation(-3, -1L)).isZero();
     }
 }

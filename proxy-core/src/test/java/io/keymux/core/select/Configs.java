@@ -1,18 +1,14 @@
 package io.keymux.core.select;
 
-import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.ClientConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.Secret;
-import io.keymux.config.model.ServerConfig;
 import io.keymux.config.model.Strategy;
 import io.keymux.config.model.TaskConfig;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /** Builders for test configurations. */
@@ -24,8 +20,7 @@ final class Configs {
     }
 
     static KeymuxConfig config(List<TaskConfig> tasks, List<ApiKeyConfig> keys, List<ClientConfig> clients) {
-        return new KeymuxConfig(ServerConfig.defaults(), HealthConfig.defaults(), new AdminConfig(null),
-                LimitsConfig.defaults(), Map.of(), "openai", null, tasks, keys, clients);
+        return KeymuxConfig.builder().tasks(tasks).apiKeys(keys).clients(clients).build();
     }
 
     static TaskBuilder task(String name) {
@@ -69,14 +64,14 @@ final class Configs {
         }
 
         TaskBuilder health(int threshold, Duration circuitCooldown, Duration rateLimitCooldown) {
-            health = new HealthConfig(threshold, circuitCooldown, rateLimitCooldown);
+            health = HealthConfig.builder().failureThreshold(threshold).circuitCooldown(circuitCooldown)
+                    .rateLimitCooldown(rateLimitCooldown).build();
             return this;
         }
 
         TaskConfig build() {
-            TaskConfig d = TaskConfig.withDefaults(name, health);
-            return new TaskConfig(name, priority, strategy, null, null, fallback, maxWait, d.maxAttempts(),
-                    d.retryOn(), d.timeouts(), d.cache(), health);
+            return TaskConfig.builder(name).priority(priority).strategy(strategy).fallback(fallback).maxWait(maxWait)
+                    .health(health).build();
         }
     }
 
@@ -146,8 +141,9 @@ final class Configs {
         }
 
         ApiKeyConfig build() {
-            return new ApiKeyConfig(id, Secret.of(secret), "openai", tasks, rpm, tpm, rpmBurst, null, concurrent,
-                    priority, weight, null, costIn, costOut, budget);
+            return ApiKeyConfig.builder(id, Secret.of(secret)).taskTypes(tasks).maxRpm(rpm).maxTpm(tpm)
+                    .rpmBurst(rpmBurst).maxConcurrent(concurrent).priority(priority).weight(weight)
+                    .costPerInputToken(costIn).costPerOutputToken(costOut).dailyBudgetUsd(budget).build();
         }
     }
 }

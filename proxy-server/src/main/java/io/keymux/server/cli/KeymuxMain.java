@@ -34,6 +34,7 @@ import picocli.CommandLine.Spec;
         description = "Reverse proxy that spreads LLM API traffic over pools of keys per task.",
         subcommands = {
             ValidateCommand.class,
+            SchemaCommand.class,
             ServeCommand.class,
             DemoCommand.class,
         })

@@ -250,9 +250,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         if (!facts.json()) {
             return 0; // uploads (audio, images) are not billed by their byte count
         }
-        Long limit = facts.completionLimit();
-        return facts.promptTokenEstimate()
-                + (limit != null ? Math.max(0, limit) : TokenEstimate.DEFAULT_MAX_TOKENS);
+        return TokenEstimate.reservation(facts.promptTokenEstimate(), facts.completionLimit());
     }
 
     private Classification classify(Exchange ex, InspectedRequest facts) {

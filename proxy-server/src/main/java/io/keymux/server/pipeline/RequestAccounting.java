@@ -33,7 +33,7 @@ final class RequestAccounting {
     /** Settled usage: the same arithmetic as the broker's per-key cost, kept here per task and client. */
     void usage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
         ApiKeyConfig key = lease.key();
-        double cost = promptTokens * key.inputTokenCost() + completionTokens * key.outputTokenCost();
+        double cost = key.costUsd(promptTokens, completionTokens);
         ex.promptTokens = promptTokens;
         ex.completionTokens = completionTokens;
         ex.costUsd = cost;

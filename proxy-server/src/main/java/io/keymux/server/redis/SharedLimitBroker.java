@@ -385,8 +385,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 releaseShared(keyId, reserved, used);
                 shared.recordSuccess(keyId);
                 if (a.usageKnown()) {
-                    double cost = a.promptTokens() * key.inputTokenCost()
-                            + a.completionTokens() * key.outputTokenCost();
+                    double cost = key.costUsd(a.promptTokens(), a.completionTokens());
                     if (cost > 0) {
                         shared.addSpend(keyId, LocalDate.ofInstant(Instant.ofEpochMilli(time.currentTimeMillis()),
                                 ZoneOffset.UTC), cost);
@@ -462,16 +461,16 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         for (ApiKeyConfig k : config.apiKeys()) {
             Integer concurrent = k.maxConcurrent();
             Double budget = k.dailyBudgetUsd();
-            keys.add(new ApiKeyConfig(k.keyId(), k.apiKey(), k.upstream(), k.taskTypes(),
-                    scale(k.maxRpm(), share), scale(k.maxTpm(), share), scale(k.rpmBurst(), share),
-                    scale(k.tpmBurst(), share),
-                    concurrent == null ? null : (int) Math.max(1, (long) Math.floor(concurrent * share)),
-                    k.priority(), k.weight(), k.costPerToken(), k.costPerInputToken(), k.costPerOutputToken(),
-                    budget == null ? null : budget * share));
+            keys.add(k.toBuilder()
+                    .maxRpm(scale(k.maxRpm(), share))
+                    .maxTpm(scale(k.maxTpm(), share))
+                    .rpmBurst(scale(k.rpmBurst(), share))
+                    .tpmBurst(scale(k.tpmBurst(), share))
+                    .maxConcurrent(concurrent == null ? null : (int) Math.max(1, (long) Math.floor(concurrent * share)))
+                    .dailyBudgetUsd(budget == null ? null : budget * share)
+                    .build());
         }
-        return new KeymuxConfig(config.server(), config.health(), config.admin(), config.limits(),
-                config.upstreams(), config.defaultUpstream(), config.defaultTask(), config.tasks(), keys,
-                config.clients());
+        return config.toBuilder().apiKeys(keys).build();
     }
 
     private static @Nullable Long scale(@Nullable Long value, double share) {

@@ -3,6 +3,7 @@ package io.keymux.server.failover;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.HealthConfig;
+import io.keymux.config.testing.Await;
 import io.keymux.core.select.KeyStatus;
 import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
@@ -30,7 +31,8 @@ class ClientHangUpTest extends FailoverTestBase {
     @Test
     void clientsHangingUpMidAnswerNeverOpenTheKeysCircuit() throws Exception {
         var s = setup().key("k1", TestConfig.POOL_KEY_1, "stub", 1);
-        s.health = new HealthConfig(2, Duration.ofMinutes(5), Duration.ofSeconds(60));
+        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                .rateLimitCooldown(Duration.ofSeconds(60)).build();
         start(s.build());
         // The answer's first chunk comes late: each client has hung up by then, while keymux still
         // holds the answer back waiting for it.
@@ -43,10 +45,7 @@ class ClientHangUpTest extends FailoverTestBase {
         }
 
         // Settled asynchronously once keymux notices each hang-up: wait until nothing is in flight.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (state().usage().inFlight() > 0 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        Await.until("nothing in flight", () -> state().usage().inFlight() == 0, Duration.ofSeconds(10));
         assertThat(state().usage().inFlight()).isZero();
         assertThat(state().state()).isEqualTo(KeyStatus.State.ACTIVE);
 
@@ -59,7 +58,8 @@ class ClientHangUpTest extends FailoverTestBase {
     @Test
     void aBurstOfClientsGivingUpMidFlightLeavesTheKeyActive() {
         var s = setup().key("k1", TestConfig.POOL_KEY_1, "stub", 1);
-        s.health = new HealthConfig(2, Duration.ofMinutes(5), Duration.ofSeconds(60));
+        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                .rateLimitCooldown(Duration.ofSeconds(60)).build();
         start(s.build());
         // Answers arrive between 10 and 90 ms; every client gives up at 50 ms, as a load generator
         // does when its run ends with requests in flight.
@@ -80,10 +80,7 @@ class ClientHangUpTest extends FailoverTestBase {
                         .onErrorResume(e -> reactor.core.publisher.Mono.empty()), 64)
                 .blockLast(Duration.ofSeconds(30));
 
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (state().usage().inFlight() > 0 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        Await.until("nothing in flight", () -> state().usage().inFlight() == 0, Duration.ofSeconds(10));
         assertThat(state().state()).isEqualTo(KeyStatus.State.ACTIVE);
         stub.defaultReply(r -> Reply.json(200, UpstreamStub.CHAT_COMPLETION));
         var answer = sdk().chat().completions().withRawResponse().create(params());
@@ -103,10 +100,8 @@ class ClientHangUpTest extends FailoverTestBase {
                     + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
                     + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
             out.flush();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (stub.recorded().size() < expectedAtStub && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
+            Await.until("the stub to see " + expectedAtStub + " requests",
+                    () -> stub.recorded().size() >= expectedAtStub, Duration.ofSeconds(10));
             assertThat(stub.recorded()).hasSize(expectedAtStub);
             // A plain close (FIN), as load generators and browsers do when they give up.
             socket.close();

@@ -68,7 +68,8 @@ class FailoverTest extends FailoverTestBase {
     @Test
     void serverErrorsOpenTheCircuitAndTheHalfOpenProbeClosesIt() {
         Setup s = setup().twoKeys();
-        s.health = new HealthConfig(2, Duration.ofMinutes(5), Duration.ofSeconds(60));
+        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                .rateLimitCooldown(Duration.ofSeconds(60)).build();
         start(s.build());
         k1Answers(Reply.json(500, "{\"error\":{\"message\":\"boom\"}}"));
 

@@ -5,14 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
-import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.AuthStyle;
-import io.keymux.config.model.CacheConfig;
 import io.keymux.config.model.ClientConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Secret;
 import io.keymux.config.model.ServerConfig;
@@ -82,8 +79,8 @@ abstract class FailoverTestBase extends KeymuxTestBase {
         final List<ClientConfig> clients = new ArrayList<>();
 
         Setup key(String id, String secret, String upstream, int priority) {
-            keys.add(new ApiKeyConfig(id, Secret.of(secret), upstream, List.of("chat"), null, null, null, null, null,
-                    priority, 1, null, null, null, null));
+            keys.add(ApiKeyConfig.builder(id, Secret.of(secret)).upstream(upstream).taskTypes("chat").priority(priority)
+                    .build());
             return this;
         }
 
@@ -93,25 +90,23 @@ abstract class FailoverTestBase extends KeymuxTestBase {
         }
 
         Setup client(String name, String key, @Nullable Long maxRpm) {
-            clients.add(new ClientConfig(name, Secret.of(key), null, null, maxRpm, null));
+            clients.add(ClientConfig.builder(name).key(Secret.of(key)).maxRpm(maxRpm).build());
             return this;
         }
 
         KeymuxConfig build() {
-            TaskConfig task = new TaskConfig("chat", 0, strategy, "stub", null, List.of(), maxWait, maxAttempts,
-                    retryOn, timeouts, CacheConfig.disabled(), health);
+            TaskConfig task = TaskConfig.builder("chat").strategy(strategy).upstream("stub").maxWait(maxWait)
+                    .maxAttempts(maxAttempts).retryOn(retryOn).timeouts(timeouts).health(health).build();
             List<ClientConfig> c = clients.isEmpty()
-                    ? List.of(new ClientConfig("app", Secret.of(TestConfig.CLIENT_KEY), null, null, null, null))
+                    ? List.of(ClientConfig.builder("app").key(Secret.of(TestConfig.CLIENT_KEY)).build())
                     : clients;
-            ServerConfig d = ServerConfig.defaults();
-            ServerConfig server = new ServerConfig(0, 0, d.maxBodyBytes(), d.taskHeader(), true, false,
-                    Duration.ofSeconds(5), "127.0.0.1", d.maxHeaderBytes(), d.maxUriBytes(), d.requestHeaderTimeout(),
-                    d.idleTimeout(), d.maxConnections(), null, null);
+            ServerConfig server = ServerConfig.builder().port(0).adminPort(0).drainTimeout(Duration.ofSeconds(5))
+                    .bind("127.0.0.1").build();
             Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
             upstreams.put("stub", new UpstreamConfig("stub", stub.baseUrl(), AuthStyle.BEARER));
             upstreams.put("dead", new UpstreamConfig("dead", closedPort(), AuthStyle.BEARER));
-            return new KeymuxConfig(server, health, new AdminConfig(null), LimitsConfig.defaults(), upstreams, "stub",
-                    "chat", List.of(task), List.copyOf(keys), c);
+            return KeymuxConfig.builder().server(server).health(health).upstreams(upstreams).defaultUpstream("stub")
+                    .defaultTask("chat").task(task).apiKeys(keys).clients(c).build();
         }
     }
 

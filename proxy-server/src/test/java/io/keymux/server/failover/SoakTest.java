@@ -84,7 +84,8 @@ class SoakTest extends FailoverTestBase {
                 .key("k4", "sk-pool-key-4", "stub", 1);
         s.strategy = io.keymux.config.model.Strategy.ROUND_ROBIN;
         s.timeouts = new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(1));
-        s.health = new HealthConfig(3, Duration.ofSeconds(2), Duration.ofSeconds(1));
+        s.health = HealthConfig.builder().failureThreshold(3).circuitCooldown(Duration.ofSeconds(2))
+                .rateLimitCooldown(Duration.ofSeconds(1)).build();
         s.maxWait = Duration.ofSeconds(2);
         start(s.build());
         stub.defaultReply(SoakTest::randomReply);

@@ -49,10 +49,9 @@ class QueueLimitedBrokerTest {
 
     private static KeymuxConfig withConcurrency(@Nullable Integer maxConcurrent) {
         KeymuxConfig c = TestConfig.upstream(URI.create("http://127.0.0.1:1")).build();
-        ApiKeyConfig key = new ApiKeyConfig("k1", Secret.of(TestConfig.POOL_KEY_1), "stub", List.of("chat"), null,
-                null, null, null, maxConcurrent, 0, 1, null, null, null, null);
-        return new KeymuxConfig(c.server(), c.health(), c.admin(), c.limits(), c.upstreams(), c.defaultUpstream(),
-                c.defaultTask(), c.tasks(), List.of(key), c.clients());
+        ApiKeyConfig key = ApiKeyConfig.builder("k1", Secret.of(TestConfig.POOL_KEY_1)).upstream("stub")
+                .taskTypes("chat").maxConcurrent(maxConcurrent).build();
+        return c.toBuilder().apiKeys(List.of(key)).build();
     }
 
     private static final KeyRequest CHAT = new KeyRequest("chat", "app", 10, Set.of());

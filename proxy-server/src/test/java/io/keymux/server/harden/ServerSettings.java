@@ -13,21 +13,16 @@ public final class ServerSettings {
     /** The configuration with a header/body read timeout and a connection cap. */
     public static KeymuxConfig limits(KeymuxConfig c, Duration requestHeaderTimeout, int maxConnections) {
         ServerConfig s = c.server();
-        return with(c, new ServerConfig(s.port(), s.adminPort(), s.maxBodyBytes(), s.taskHeader(), s.exposeKeyId(),
-                s.allowUnauthenticated(), s.drainTimeout(), s.bind(), s.maxHeaderBytes(), s.maxUriBytes(),
-                requestHeaderTimeout, s.idleTimeout(), maxConnections, s.tls(), s.adminTls()));
+        return with(c, s.toBuilder().requestHeaderTimeout(requestHeaderTimeout).maxConnections(maxConnections).build());
     }
 
     /** The configuration with TLS on the proxy and admin ports. */
     public static KeymuxConfig tls(KeymuxConfig c, @Nullable TlsConfig proxy, @Nullable TlsConfig admin) {
         ServerConfig s = c.server();
-        return with(c, new ServerConfig(s.port(), s.adminPort(), s.maxBodyBytes(), s.taskHeader(), s.exposeKeyId(),
-                s.allowUnauthenticated(), s.drainTimeout(), s.bind(), s.maxHeaderBytes(), s.maxUriBytes(),
-                s.requestHeaderTimeout(), s.idleTimeout(), s.maxConnections(), proxy, admin));
+        return with(c, s.toBuilder().tls(proxy).adminTls(admin).build());
     }
 
     private static KeymuxConfig with(KeymuxConfig c, ServerConfig server) {
-        return new KeymuxConfig(server, c.health(), c.admin(), c.limits(), c.upstreams(), c.defaultUpstream(),
-                c.defaultTask(), c.tasks(), c.apiKeys(), c.clients());
+        return c.toBuilder().server(server).build();
     }
 }

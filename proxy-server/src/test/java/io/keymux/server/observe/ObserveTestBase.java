@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keymux.config.load.ConfigLoader;
 import io.keymux.config.load.LoadResult;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.Await;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
@@ -14,7 +15,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -127,17 +127,11 @@ abstract class ObserveTestBase extends KeymuxTestBase {
      * Polls the admin port with a deadline; no sleeping.
      */
     void awaitCounted(int n) {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        List<Double> seen = new ArrayList<>();
-        while (System.nanoTime() < deadline) {
-            double counted = sum(scrape(), "keymux_requests_total");
-            seen.add(counted);
-            if (counted >= n) {
-                assertThat(counted).isEqualTo((double) n);
-                return;
-            }
-            Thread.onSpinWait();
-        }
-        throw new AssertionError("keymux_requests_total never reached " + n + ": " + seen.get(seen.size() - 1));
+        double[] counted = {0};
+        Await.until(() -> "keymux_requests_total to reach " + n + " (last seen: " + counted[0] + ")", () -> {
+            counted[0] = sum(scrape(), "keymux_requests_total");
+            return counted[0] >= n;
+        }, TIMEOUT);
+        assertThat(counted[0]).isEqualTo((double) n);
     }
 }

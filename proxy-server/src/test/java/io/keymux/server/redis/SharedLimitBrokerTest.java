@@ -187,8 +187,9 @@ class SharedLimitBrokerTest {
     void localShareScalesEveryLimitDownToAtLeastOne() {
         KeymuxConfig config = config(LimitsConfig.Backend.REDIS, "redis://127.0.0.1:1", 0.25, 30);
         ApiKeyConfig key = config.apiKeys().get(0);
-        ApiKeyConfig limited = new ApiKeyConfig(key.keyId(), key.apiKey(), key.upstream(), key.taskTypes(), 30L,
-                1000L, 2L, 3000L, 3, 0, 1, null, null, null, 10.0);
+        ApiKeyConfig limited = key.toBuilder().maxRpm(30L).maxTpm(1000L).rpmBurst(2L).tpmBurst(3000L)
+                .maxConcurrent(3).priority(0).weight(1).costPerToken(null).costPerInputToken(null)
+                .costPerOutputToken(null).dailyBudgetUsd(10.0).build();
         KeymuxConfig scaled = SharedLimitBroker.scaled(withKeys(config, List.of(limited)), 0.25);
         ApiKeyConfig s = scaled.apiKeys().get(0);
         assertThat(List.of(s.maxRpm(), s.maxTpm(), s.rpmBurst(), s.tpmBurst())).containsExactly(7L, 250L, 1L, 750L);
@@ -248,21 +249,19 @@ class SharedLimitBrokerTest {
         KeymuxConfig base = TestConfig.upstream(stub.baseUrl()).build();
         List<ApiKeyConfig> keys = new ArrayList<>();
         for (int i = 0; i < secrets.length; i++) {
-            keys.add(new ApiKeyConfig("k" + (i + 1), Secret.of(secrets[i]), "stub", List.of("*"), rpm, null, null,
-                    null, null, 0, 1, null, null, null, null));
+            keys.add(ApiKeyConfig.builder("k" + (i + 1), Secret.of(secrets[i])).upstream("stub").taskTypes("*")
+                    .maxRpm(rpm).build());
         }
-        Function<TaskConfig, TaskConfig> waiting = t -> new TaskConfig(t.name(), t.priority(), t.strategy(),
-                t.upstream(), t.match(), t.fallback(), maxWait, t.maxAttempts(), t.retryOn(), t.timeouts(),
-                t.cache(), t.health());
-        return new KeymuxConfig(base.server(), base.health(), base.admin(),
-                new LimitsConfig(backend, new LimitsConfig.RedisConfig(uri, localShare)), base.upstreams(),
-                base.defaultUpstream(), base.defaultTask(), base.tasks().stream().map(waiting).toList(), keys,
-                base.clients());
+        Function<TaskConfig, TaskConfig> waiting = t -> t.toBuilder().maxWait(maxWait).build();
+        return base.toBuilder()
+                .limits(new LimitsConfig(backend, LimitsConfig.RedisConfig.builder().uri(uri).localShare(localShare).build()))
+                .tasks(base.tasks().stream().map(waiting).toList())
+                .apiKeys(keys)
+                .build();
     }
 
     private static KeymuxConfig withKeys(KeymuxConfig c, List<ApiKeyConfig> keys) {
-        return new KeymuxConfig(c.server(), c.health(), c.admin(), c.limits(), c.upstreams(), c.defaultUpstream(),
-                c.defaultTask(), c.tasks(), keys, c.clients());
+        return c.toBuilder().apiKeys(keys).build();
     }
 
     /** {@code STATUS BODY} of the admin port's /readyz. */

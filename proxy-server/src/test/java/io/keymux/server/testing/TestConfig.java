@@ -1,18 +1,12 @@
 package io.keymux.server.testing;
 
-import io.keymux.config.model.AdminConfig;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.AuthStyle;
-import io.keymux.config.model.CacheConfig;
 import io.keymux.config.model.ClientConfig;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.MatchRule;
-import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Secret;
 import io.keymux.config.model.ServerConfig;
-import io.keymux.config.model.Strategy;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.config.model.Timeouts;
 import io.keymux.config.model.UpstreamConfig;
@@ -75,19 +69,18 @@ public final class TestConfig {
     }
 
     public TestConfig key(String keyId, String secret, String... taskTypes) {
-        keys.add(new ApiKeyConfig(keyId, Secret.of(secret), "stub", List.of(taskTypes), null, null, null, null,
-                null, 0, 1, null, null, null, null));
+        keys.add(ApiKeyConfig.builder(keyId, Secret.of(secret)).upstream("stub").taskTypes(taskTypes).build());
         return this;
     }
 
     public TestConfig client(String name, String key, String @Nullable... allowedTasks) {
-        clients.add(new ClientConfig(name, Secret.of(key), null,
-                allowedTasks == null || allowedTasks.length == 0 ? null : Set.of(allowedTasks), null, null));
+        clients.add(ClientConfig.builder(name).key(Secret.of(key))
+                .allowedTasks(allowedTasks == null || allowedTasks.length == 0 ? null : Set.of(allowedTasks)).build());
         return this;
     }
 
     public TestConfig clientSha256(String name, String sha256Hex) {
-        clients.add(new ClientConfig(name, null, sha256Hex, null, null, null));
+        clients.add(ClientConfig.builder(name).keySha256(sha256Hex).build());
         return this;
     }
 
@@ -141,27 +134,25 @@ public final class TestConfig {
     }
 
     private static TaskConfig task(String name, @Nullable MatchRule match, Timeouts timeouts, int maxAttempts) {
-        return new TaskConfig(name, 0, Strategy.ROUND_ROBIN, "stub", match, List.of(), TaskConfig.DEFAULT_MAX_WAIT,
-                maxAttempts, RetryPolicy.defaults(), timeouts, CacheConfig.disabled(), HealthConfig.defaults());
+        return TaskConfig.builder(name).upstream("stub").match(match).maxAttempts(maxAttempts).timeouts(timeouts)
+                .build();
     }
 
     public KeymuxConfig build() {
         List<TaskConfig> t = tasks.isEmpty() ? List.of(task("chat", null, timeouts, maxAttempts)) : tasks;
         String dflt = tasks.isEmpty() && defaultTask == null ? "chat" : defaultTask;
         List<ApiKeyConfig> k = keys.isEmpty()
-                ? List.of(new ApiKeyConfig("k1", Secret.of(POOL_KEY_1), "stub", List.of("*"), null, null, null,
-                        null, null, 0, 1, null, null, null, null))
+                ? List.of(ApiKeyConfig.builder("k1", Secret.of(POOL_KEY_1)).upstream("stub").taskTypes("*").build())
                 : keys;
         List<ClientConfig> c = clients.isEmpty() && !noDefaults
-                ? List.of(new ClientConfig("app", Secret.of(CLIENT_KEY), null, null, null, null))
+                ? List.of(ClientConfig.builder("app").key(Secret.of(CLIENT_KEY)).build())
                 : clients;
-        ServerConfig d = ServerConfig.defaults();
-        ServerConfig server = new ServerConfig(0, 0, maxBodyBytes, d.taskHeader(), exposeKeyId,
-                allowUnauthenticated, drainTimeout, bind, d.maxHeaderBytes(), d.maxUriBytes(),
-                d.requestHeaderTimeout(), d.idleTimeout(), d.maxConnections(), null, null);
+        ServerConfig server = ServerConfig.builder().port(0).adminPort(0).maxBodyBytes(maxBodyBytes)
+                .exposeKeyId(exposeKeyId).allowUnauthenticated(allowUnauthenticated).drainTimeout(drainTimeout)
+                .bind(bind).build();
         Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
         upstreams.put("stub", new UpstreamConfig("stub", baseUrl, auth));
-        return new KeymuxConfig(server, HealthConfig.defaults(), new AdminConfig(null), LimitsConfig.defaults(),
-                upstreams, "stub", dflt, t, k, c);
+        return KeymuxConfig.builder().server(server).upstreams(upstreams).defaultUpstream("stub").defaultTask(dflt)
+                .tasks(t).apiKeys(k).clients(c).build();
     }
 }

@@ -1,0 +1,44 @@
+package io.keymux.config.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class AwaitTest {
+
+    @Test
+    void returnsOnceAnotherThreadMakesTheConditionTrue() throws InterruptedException {
+        AtomicInteger value = new AtomicInteger();
+        CountDownLatch polled = new CountDownLatch(3);
+        Thread setter = new Thread(() -> {
+            try {
+                polled.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            value.set(1);
+        });
+        setter.start();
+        Await.until("value 1", () -> {
+            polled.countDown();
+            return value.get() == 1;
+        }, Duration.ofSeconds(30));
+        assertThat(value.get()).isEqualTo(1);
+        assertThat(polled.getCount()).isZero();
+        setter.join();
+    }
+
+    @Test
+    void pollsRatherThanSpinning() {
+        AtomicInteger polls = new AtomicInteger();
+        assertThatThrownBy(() -> Await.until("never", () -> polls.incrementAndGet() < 0, Duration.ofMillis(100)))
+                .isInstanceOf(AssertionError.class)
+                .hasMessageContaining("waiting for never");
+        // At one poll per 10 ms, 100 ms allow about 11 polls; a spin loop would make millions.
+        assertThat(polls.get()).isBetween(2, 1000);
+    }
+}
