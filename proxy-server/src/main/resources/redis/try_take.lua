@@ -11,7 +11,8 @@
 -- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity, 5 max concurrent, 6 daily budget (USD)
 --       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
 --       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:),
---       12 the fingerprint of the key's credential now, 13 usage slot width (ms)
+--       12 the fingerprint of the key's credential now, 13 usage slot width (ms),
+--       14 when the caller stops waiting for the answer, on Redis' clock (ms; '' = unknown)
 -- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
 -- lives in the same cluster slot as the declared keys.
 --
@@ -25,6 +26,13 @@ local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
 local max_conc, budget = opt(ARGV[5]), opt(ARGV[6])
 local tokens = tonumber(ARGV[7])
 local replica, lease_ttl, conc_retry = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+
+-- A take that runs after its caller timed out would hold a request token and a concurrency slot
+-- nobody settles: it takes nothing (the caller has asked again, or given up).
+local expires = opt(ARGV[14])
+if expires and now > expires then
+  return {0, 'expired', 0, 0}
+end
 
 local disabled = redis.call('GET', KEYS[7])
 if disabled then

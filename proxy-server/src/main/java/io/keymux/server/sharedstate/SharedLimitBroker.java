@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
@@ -391,6 +391,11 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /**
      * Redis did not answer in time: ask again while the request's {@code max_wait} lasts, holding
      * the local lease; then give it back unused and answer 429. Never granted locally.
+     *
+     * <p>A take that timed out may still run in Redis once it answers again. It then holds a
+     * request token (and, with {@code max_concurrent}, a concurrency slot until this replica's
+     * lease on the key runs out) that no request uses: the error is on the safe side, never over a
+     * limit.
      */
     private void askAgain(Decision decision, Lease lease) {
         long left = decision.deadline - time.nanoTime();
