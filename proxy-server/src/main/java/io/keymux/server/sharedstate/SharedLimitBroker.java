@@ -531,7 +531,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     @Override
     public List<KeyStatus> keyStates() {
         List<KeyStatus> local = delegate.keyStates();
-        long now = System.currentTimeMillis();
+        long now = time.currentTimeMillis();
         if (viewReadAt == Long.MIN_VALUE || now - viewReadAt >= VIEW_REFRESH_MILLIS) {
             refreshView();
         }
@@ -589,7 +589,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         if (closed.get() || !health.up() || !viewRefreshing.compareAndSet(false, true)) {
             return;
         }
-        viewReadAt = System.currentTimeMillis();
+        viewReadAt = time.currentTimeMillis();
         List<CompletableFuture<?>> reads = new ArrayList<>();
         for (Map.Entry<String, SharedLimits> e : limitsById.entrySet()) {
             try {
