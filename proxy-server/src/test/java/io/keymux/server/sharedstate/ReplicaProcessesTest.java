@@ -140,6 +140,8 @@ class ReplicaProcessesTest {
             List<Integer> statuses = burst(90);
             long took = System.nanoTime() - started;
             int reached = stub.recorded().size() - before;
+            System.err.printf("[bursts] repetition %d: %d of 90 reached the upstream in %d ms (bound %d)%n", rep,
+                    reached, took / 1_000_000, bound(took));
             assertThat(reached).as("repetition %d: upstream requests (bound %d)", rep, bound(took))
                     .isBetween(1, (int) bound(took));
             assertThat(statuses).as("repetition %d", rep).isSubsetOf(200, 429);
