@@ -22,7 +22,7 @@ import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.metrics.RecordingBroker;
 import io.keymux.server.pipeline.ProxyPipeline;
-import io.keymux.server.redis.SharedLimitBroker;
+import io.keymux.server.sharedstate.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -358,7 +358,7 @@ public final class KeymuxServer implements AutoCloseable {
             readinessSignals.recovered("redis");
         } else {
             readinessSignals.degraded("redis", "redis unreachable: each replica uses local_share ("
-                    + config.limits().redis().effectiveLocalShare(1) + ") of every key's limits");
+                    + config.limits().redis().effectiveLocalShare(broker.liveReplicas()) + ") of every key's limits");
         }
     }
 

@@ -530,9 +530,10 @@ final class BrokerEngine implements KeyBroker {
         if (answered != null && answered.usageKnown()) {
             cost = key.costUsd(answered.promptTokens(), answered.completionTokens());
         }
-        boolean newlyDisabled = slot.settle(outcome, lease.reservedTokens(), lease.probe, lease.task.health(),
-                now, day, cost);
-        if (outcome instanceof Outcome.Deferred) {
+        KeyEffect effect = KeyRule.of(outcome, lease.reservedTokens(), lease.task.health());
+        boolean newlyDisabled = slot.settle(effect, lease.probe, lease.task.health(), now, day, cost,
+                answered != null ? answered.latencyNanos() : 0);
+        if (!effect.attempt()) {
             // Not an attempt: the lease never reached the provider, so no counter moves.
             slot.requestWindow.add(now, -1);
             ConcurrentHashMap<String, LongAdder> perKey = distribution.get(lease.task.name());
@@ -572,13 +573,6 @@ final class BrokerEngine implements KeyBroker {
                 clientGate.recordCost(lease.client, cost);
             }
         }
-        if (waiting.get() > 0) {
-            drain();
-        }
-    }
-
-    void release(EngineLease lease) {
-        lease.slot.release(lease.reservedTokens(), lease.probe, time.nanoTime());
         if (waiting.get() > 0) {
             drain();
         }

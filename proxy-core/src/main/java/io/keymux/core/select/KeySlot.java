@@ -33,8 +33,6 @@ final class KeySlot {
     private static final long MAX_RESERVATION = 1L << 48;
     private static final double LATENCY_ALPHA = 0.3;
 
-    enum Circuit { CLOSED, OPEN, HALF_OPEN }
-
     /** Why a key cannot take a request now. */
     enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED }
 
@@ -48,8 +46,6 @@ final class KeySlot {
     /** Skipped until then: a limit shared with other replicas had no room ({@link Outcome.Deferred}). */
     private long deferredUntil = Long.MIN_VALUE;
     private Circuit circuit = Circuit.CLOSED;
-    private long circuitOpenUntil;
-    private int failures;
     private long rampStart = Long.MIN_VALUE;
     private double rampCredit;
     private final DailySpend spend = new DailySpend();
@@ -103,7 +99,7 @@ final class KeySlot {
         if (health(now, day) != Block.NONE || concurrencyFull()) {
             return -1;
         }
-        boolean probe = circuit == Circuit.OPEN;
+        boolean probe = circuit.phase() == Circuit.Phase.OPEN;
         if (!probe && !ignoreRamp && rampStart != Long.MIN_VALUE && !rampAllows(now)) {
             return -2;
         }
@@ -114,7 +110,7 @@ final class KeySlot {
         inFlight++;
         invalidateLoad();
         if (probe) {
-            circuit = Circuit.HALF_OPEN;
+            circuit = circuit.probing();
             return tokens | PROBE;
         }
         return tokens;
@@ -144,7 +140,7 @@ final class KeySlot {
         if (disabled) {
             return Block.DISABLED;
         }
-        if (circuit == Circuit.HALF_OPEN || (circuit == Circuit.OPEN && now - circuitOpenUntil < 0)) {
+        if (circuitBlocks(now)) {
             return Block.CIRCUIT;
         }
         if (cooldownUntil != Long.MIN_VALUE && now - cooldownUntil < 0) {
@@ -158,6 +154,11 @@ final class KeySlot {
             return Block.SHARED;
         }
         return Block.NONE;
+    }
+
+    private boolean circuitBlocks(long now) {
+        return circuit.phase() == Circuit.Phase.HALF_OPEN
+                || (circuit.phase() == Circuit.Phase.OPEN && now - circuit.openUntil() < 0);
     }
 
     /** Whether a request of {@code estimate} tokens could be taken now (no reservation). */
@@ -223,7 +224,7 @@ final class KeySlot {
         long wait = 0;
         switch (block) {
             case DISABLED -> wait = Long.MAX_VALUE;
-            case CIRCUIT -> wait = circuit == Circuit.HALF_OPEN ? Long.MAX_VALUE : circuitOpenUntil - now;
+            case CIRCUIT -> wait = circuit.phase() == Circuit.Phase.HALF_OPEN ? Long.MAX_VALUE : circuit.openUntil() - now;
             case COOLDOWN -> wait = cooldownUntil - now;
             case BUDGET -> wait = (DAY_MILLIS - Math.floorMod(nowMillis, DAY_MILLIS)) * 1_000_000L;
             case SHARED -> wait = deferredUntil - now;
@@ -240,96 +241,54 @@ final class KeySlot {
         return new long[] {block.ordinal(), wait};
     }
 
-    /** Settles one lease under the key's lock; returns whether the key newly became disabled. */
-    synchronized boolean settle(Outcome outcome, long reserved, boolean probe, HealthConfig health,
-            long now, long day, double cost) {
+    /**
+     * Applies {@link KeyRule}'s effect of one lease's outcome under the key's lock (the shared
+     * backend applies the same effect to the shared state); returns whether the key newly became
+     * disabled.
+     */
+    synchronized boolean settle(KeyEffect effect, boolean probe, HealthConfig health, long now, long day,
+            double cost, long latencyNanos) {
         inFlight--;
         invalidateLoad();
-        boolean newlyDisabled = false;
-        if (outcome instanceof Outcome.Answered a) {
-            if (a.usageKnown()) {
-                // Reservation minus real use: positive refunds (capped at capacity), negative charges.
-                limits.adjustTokens(reserved - (a.promptTokens() + a.completionTokens()));
-            }
-            spend.add(day, cost);
-            failures = 0;
-            if (probe) {
-                circuit = Circuit.CLOSED;
-                rampStart = now;
-                rampCredit = 0;
-            }
-            latencyEwmaNanos = latencyKnown
-                    ? LATENCY_ALPHA * a.latencyNanos() + (1 - LATENCY_ALPHA) * latencyEwmaNanos
-                    : a.latencyNanos();
-            latencyKnown = true;
-        } else if (outcome instanceof Outcome.RateLimited r) {
-            limits.adjustTokens(reserved);
-            long wait = (r.retryAfter() != null ? r.retryAfter() : health.rateLimitCooldown()).toNanos();
-            long until = now + Math.max(1, wait);
+        limits.adjustTokens(effect.tokenRefund());
+        if (effect.refundRequest()) {
+            limits.refundRequest();
+        }
+        if (effect.cooldownNanos() > 0) {
+            long until = now + effect.cooldownNanos();
             // A later 429 never shortens a cooldown already running.
             if (cooldownUntil == Long.MIN_VALUE || until - cooldownUntil > 0) {
                 cooldownUntil = until;
             }
-            if (probe) {
-                reopen(now);
-            }
-        } else if (outcome instanceof Outcome.ServerError
-                || outcome instanceof Outcome.ConnectFailure
-                || outcome instanceof Outcome.Timeout) {
-            fail(reserved, probe, health, now);
-        } else if (outcome instanceof Outcome.Deferred d) {
-            // Never used: everything goes back, and the key waits locally until the shared limit has room.
-            limits.adjustTokens(reserved);
-            limits.refundRequest();
-            long until = now + Math.max(1, d.retryAfterNanos());
+        }
+        if (effect.deferNanos() > 0) {
+            long until = now + effect.deferNanos();
             if (deferredUntil == Long.MIN_VALUE || until - deferredUntil > 0) {
                 deferredUntil = until;
             }
-            if (probe) {
-                reopen(now);
-            }
-        } else if (outcome instanceof Outcome.Unauthorized) {
-            limits.adjustTokens(reserved);
-            newlyDisabled = !disabled;
-            disabled = true;
-            if (probe) {
-                reopen(now);
-            }
-        } else {
-            // Cancelled: the provider may or may not have seen it; the request token stays spent.
-            limits.adjustTokens(reserved);
-            if (probe) {
-                reopen(now);
-            }
         }
-        return newlyDisabled;
-    }
-
-    /** A probe that proved nothing (429, cancel, 401): the next request may probe again. */
-    private void reopen(long now) {
-        circuit = Circuit.OPEN;
-        circuitOpenUntil = now;
-    }
-
-    private void fail(long reserved, boolean probe, HealthConfig health, long now) {
-        limits.adjustTokens(reserved);
-        failures++;
-        if (probe || (circuit == Circuit.CLOSED && failures >= health.failureThreshold())) {
-            circuit = Circuit.OPEN;
-            circuitOpenUntil = now + health.circuitCooldown().toNanos();
+        Circuit before = circuit;
+        circuit = circuit.next(effect.verdict(), probe, health.failureThreshold(), now,
+                health.circuitCooldown().toNanos());
+        if (circuit.phase() == Circuit.Phase.CLOSED && before.phase() != Circuit.Phase.CLOSED) {
+            rampStart = now;
+            rampCredit = 0;
+        } else if (circuit.phase() != Circuit.Phase.CLOSED) {
             rampStart = Long.MIN_VALUE;
         }
-    }
-
-    /** An attempt that never reached the provider: everything goes back. */
-    synchronized void release(long reserved, boolean probe, long now) {
-        inFlight--;
-        invalidateLoad();
-        limits.adjustTokens(reserved);
-        limits.refundRequest();
-        if (probe) {
-            reopen(now);
+        boolean newlyDisabled = false;
+        if (effect.disable()) {
+            newlyDisabled = !disabled;
+            disabled = true;
         }
+        if (effect.verdict() == KeyEffect.Verdict.SUCCESS) {
+            spend.add(day, cost);
+            latencyEwmaNanos = latencyKnown
+                    ? LATENCY_ALPHA * latencyNanos + (1 - LATENCY_ALPHA) * latencyEwmaNanos
+                    : latencyNanos;
+            latencyKnown = true;
+        }
+        return newlyDisabled;
     }
 
     synchronized void observe(ProviderLimits provider) {
@@ -343,6 +302,8 @@ final class KeySlot {
         // limits or price (or the Redis backend scaling them to local_share) leaves it disabled.
         if (!next.apiKey().equals(config.apiKey()) || !next.upstream().equals(config.upstream())) {
             disabled = false;
+            // A shared denial (a disabled mark of the old credential, say) no longer holds either.
+            deferredUntil = Long.MIN_VALUE;
         }
         limits.reconfigure(next);
         config = next;
@@ -361,9 +322,9 @@ final class KeySlot {
         Long until = null;
         if (disabled) {
             state = KeyStatus.State.DISABLED;
-        } else if (circuit == Circuit.HALF_OPEN || (circuit == Circuit.OPEN && now - circuitOpenUntil < 0)) {
+        } else if (circuitBlocks(now)) {
             state = KeyStatus.State.CIRCUIT_OPEN;
-            until = nowMillis + Math.max(0, (circuitOpenUntil - now) / 1_000_000L);
+            until = nowMillis + Math.max(0, (circuit.openUntil() - now) / 1_000_000L);
         } else if (cooldownUntil != Long.MIN_VALUE && now - cooldownUntil < 0) {
             state = KeyStatus.State.COOLING_DOWN;
             until = nowMillis + (cooldownUntil - now + 999_999L) / 1_000_000L;
