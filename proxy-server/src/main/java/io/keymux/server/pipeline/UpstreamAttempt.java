@@ -26,7 +26,6 @@ import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
-import reactor.netty.NettyOutbound;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.http.client.HttpClientResponse;
 import reactor.netty.http.server.HttpServerResponse;
@@ -283,11 +282,8 @@ final class UpstreamAttempt {
                 .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
         // An answer whose first chunk is its whole declared length (most JSON answers) goes out as one
         // full response: head and body in one write. Otherwise flush per chunk so SSE events go out at once.
-        // (send(Mono) without a flush predicate is what Reactor Netty writes as one full message.)
-        NettyOutbound out = oneChunk && !sse && !usageTap.changesLength()
-                ? response.send(body.singleOrEmpty())
-                : response.send(body, buf -> true);
-        return out.then().then(Mono.defer(() -> {
+        Publisher<ByteBuf> out = oneChunk && !sse && !usageTap.changesLength() ? body.singleOrEmpty() : body;
+        return response.send(out, buf -> true).then().then(Mono.defer(() -> {
             Throwable error = broken[0];
             return error == null ? Mono.<Void>empty() : Mono.<Void>error(error);
         }));
