@@ -98,9 +98,10 @@ public final class KeymuxServer implements AutoCloseable {
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final int warmUpExchanges;
 
     private KeymuxServer(KeymuxConfig config, TimeSource time, BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers,
-            @Nullable ConfigSource source) {
+            @Nullable ConfigSource source, int warmUpRequests, Duration warmUpBudget) {
         this.config = config;
         this.time = time;
         this.source = source;
@@ -110,7 +111,7 @@ public final class KeymuxServer implements AutoCloseable {
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
             LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
         }
-        this.loops = LoopResources.create("keymux", LoopResources.DEFAULT_IO_WORKER_COUNT, true);
+        this.loops = LoopResources.create("keymux", eventLoops(), true);
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         SharedLimitBroker.registerMetrics(metrics, broker);
         if (broker instanceof SharedLimitBroker shared) {
@@ -127,6 +128,18 @@ public final class KeymuxServer implements AutoCloseable {
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
         this.adminConnections = new ConnectionGate(server.maxConnections());
+        int warmed = 0;
+        if (warmUpRequests > 0) {
+            try {
+                // The warm-up's listener is the real one's setup on a loopback port of its own.
+                warmed = WarmUp.run(loops, upstreams, time, warmUpRequests, warmUpBudget,
+                        warm -> guarded(HttpServer.create(), server, connections).host("127.0.0.1").port(0)
+                                .handle(warm).bindNow());
+            } catch (RuntimeException e) {
+                LOG.warn("warm-up failed, serving cold: {}", e.toString());
+            }
+        }
+        this.warmUpExchanges = warmed;
         this.proxy = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.tls()), server, connections)
                 .port(server.port())
                 // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
@@ -145,6 +158,19 @@ public final class KeymuxServer implements AutoCloseable {
                 })
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /**
+     * One event loop per CPU the JVM may use (nginx's one worker per core), unless
+     * {@code -Dreactor.netty.ioWorkerCount} says otherwise: an exchange stays on one loop from
+     * accept to last byte, so more loops than CPUs only add context switches.
+     */
+    private static int eventLoops() {
+        String configured = System.getProperty("reactor.netty.ioWorkerCount");
+        if (configured != null) {
+            return LoopResources.DEFAULT_IO_WORKER_COUNT;
+        }
+        return Math.max(1, Runtime.getRuntime().availableProcessors());
     }
 
     /**
@@ -227,6 +253,8 @@ public final class KeymuxServer implements AutoCloseable {
         private TimeSource time = TimeSource.system();
         private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = SharedLimitBroker::create;
         private @Nullable ConfigSource source;
+        private int warmUpRequests;
+        private Duration warmUpBudget = Duration.ZERO;
 
         private Builder(KeymuxConfig config) {
             this.config = config;
@@ -253,10 +281,29 @@ public final class KeymuxServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Before listening, runs up to {@code requests} synthetic exchanges for at most {@code budget}
+         * through the real request path against an in-process stub, so the first real requests meet
+         * compiled code (default: none; {@code keymux serve} turns it on).
+         */
+        public Builder warmUp(int requests, Duration budget) {
+            if (requests < 0) {
+                throw new IllegalArgumentException("warm-up requests: " + requests + " (expected: >= 0)");
+            }
+            this.warmUpRequests = requests;
+            this.warmUpBudget = Objects.requireNonNull(budget, "budget");
+            return this;
+        }
+
         /** Binds the proxy and admin ports and returns the running server. */
         public KeymuxServer start() {
-            return new KeymuxServer(config, time, brokers, source);
+            return new KeymuxServer(config, time, brokers, source, warmUpRequests, warmUpBudget);
         }
+    }
+
+    /** How many synthetic exchanges the warm-up ({@link Builder#warmUp}) completed before listening. */
+    public int warmUpExchanges() {
+        return warmUpExchanges;
     }
 
     /** The bound proxy port (the real one when {@code server.port} is 0). */
