@@ -3,10 +3,18 @@ package io.keymux.core.select;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.core.cost.DailySpend;
+import io.keymux.core.health.OverloadBackoff;
 import io.keymux.core.ratelimit.KeyLimits;
+import io.keymux.core.ratelimit.ModelBucket;
 import io.keymux.core.ratelimit.ProviderLimits;
+import io.keymux.core.time.TimeSource;
+import java.time.Duration;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,20 +38,38 @@ final class KeySlot {
 
     /** Flag bit in {@link #tryTake}'s result; reservations are capped well below it. */
     static final long PROBE = 1L << 62;
+    /**
+     * Flag bit in {@link #tryTake}'s result: the lease is the one real request a
+     * {@code quota_exhausted} key (or a disabled one, with {@code health.disabled_probe}) gets.
+     */
+    static final long DORMANT_PROBE = 1L << 61;
+    static final long FLAGS = PROBE | DORMANT_PROBE;
+    private static final long NONE = Long.MIN_VALUE;
     private static final long MAX_RESERVATION = 1L << 48;
     private static final double LATENCY_ALPHA = 0.3;
 
     enum Circuit { CLOSED, OPEN, HALF_OPEN }
 
     /** Why a key cannot take a request now. */
-    enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED }
+    enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED, QUOTA, OVERLOADED }
 
     private volatile ApiKeyConfig config;
     private final KeyLimits limits;
+    private final TimeSource time;
+    private final OverloadBackoff backoff;
+    private volatile OverloadBackoff.Upstream upstream;
+    /** The key's {@code models} buckets in declaration order; replaced whole on reload. */
+    private volatile ModelSlot[] models;
 
     // Guarded by this.
     private int inFlight;
     private boolean disabled;
+    /** With {@code health.disabled_probe}: when a disabled key's next probe may go ({@link #NONE}: never). */
+    private long disabledProbeAt = NONE;
+    /** {@code quota_exhausted} since the provider said so: when the next probe may go ({@link #NONE}: not exhausted). */
+    private long quotaProbeAt = NONE;
+    /** Whether the probe of a disabled or quota_exhausted key is out. */
+    private boolean dormantProbeOut;
     private long cooldownUntil = Long.MIN_VALUE;
     /** Skipped until then: a limit shared with other replicas had no room ({@link Outcome.Deferred}). */
     private long deferredUntil = Long.MIN_VALUE;
@@ -74,9 +100,37 @@ final class KeySlot {
     final LongAdder completionTokens = new LongAdder();
     final DoubleAdder totalCost = new DoubleAdder();
 
-    KeySlot(ApiKeyConfig config, KeyLimits limits) {
+    KeySlot(ApiKeyConfig config, KeyLimits limits, TimeSource time, OverloadBackoff backoff) {
         this.config = config;
         this.limits = limits;
+        this.time = time;
+        this.backoff = backoff;
+        this.upstream = backoff.upstream(config.upstream());
+        ModelBucket[] buckets = ModelBucket.of(config.models(), time);
+        ModelSlot[] slots = new ModelSlot[buckets.length];
+        for (int i = 0; i < buckets.length; i++) {
+            slots[i] = new ModelSlot(buckets[i]);
+        }
+        this.models = slots;
+    }
+
+    /** The upstream this key belongs to, with its overload backoff. */
+    OverloadBackoff.Upstream upstream() {
+        return upstream;
+    }
+
+    /** The {@code models} bucket a request for {@code model} uses here, or {@code null}: key-wide only. */
+    @Nullable ModelSlot modelFor(@Nullable String model) {
+        ModelSlot[] slots = models;
+        if (model == null || slots.length == 0) {
+            return null;
+        }
+        for (ModelSlot m : slots) {
+            if (m.bucket.matches(model)) {
+                return m;
+            }
+        }
+        return null;
     }
 
     ApiKeyConfig config() {
@@ -92,6 +146,12 @@ final class KeySlot {
         return Math.min(Math.min(Math.max(0, estimate), MAX_RESERVATION), limits.maxReservableTokens());
     }
 
+    /** {@link #reservable(long)}, also capped by the model bucket's capacity. */
+    private long reservable(long estimate, @Nullable ModelSlot m) {
+        long tokens = reservable(estimate);
+        return m == null ? tokens : Math.min(tokens, m.bucket.limits().maxReservableTokens());
+    }
+
     /**
      * Reserves a request token, the tokens and a concurrency slot, or nothing.
      *
@@ -99,25 +159,37 @@ final class KeySlot {
      *     circuit's probe; {@code -1} when the key cannot take the request now ({@code -2} when only
      *     the post-circuit ramp said no)
      */
-    synchronized long tryTake(long estimate, long now, long day, boolean ignoreRamp) {
-        if (health(now, day) != Block.NONE || concurrencyFull()) {
+    synchronized long tryTake(long estimate, long now, long day, boolean ignoreRamp, @Nullable ModelSlot m) {
+        if (health(now, day) != Block.NONE || concurrencyFull() || (m != null && m.cooling(now))) {
             return -1;
         }
         boolean probe = circuit == Circuit.OPEN;
-        if (!probe && !ignoreRamp && rampStart != Long.MIN_VALUE && !rampAllows(now)) {
+        // health() let a disabled or quota_exhausted key through: its probe is due.
+        boolean dormantProbe = disabled || quotaProbeAt != NONE;
+        if (!probe && !dormantProbe && !ignoreRamp && rampStart != Long.MIN_VALUE && !rampAllows(now)) {
             return -2;
         }
-        long tokens = reservable(estimate);
+        long tokens = reservable(estimate, m);
         if (limits.tryReserve(tokens) != KeyLimits.RESERVED) {
+            return -1;
+        }
+        if (m != null && m.bucket.limits().tryReserve(tokens) != KeyLimits.RESERVED) {
+            limits.refundRequest();
+            limits.adjustTokens(tokens);
             return -1;
         }
         inFlight++;
         invalidateLoad();
+        long result = tokens;
+        if (dormantProbe) {
+            dormantProbeOut = true;
+            result |= DORMANT_PROBE;
+        }
         if (probe) {
             circuit = Circuit.HALF_OPEN;
-            return tokens | PROBE;
+            result |= PROBE;
         }
-        return tokens;
+        return result;
     }
 
     private boolean rampAllows(long now) {
@@ -141,8 +213,14 @@ final class KeySlot {
 
     /** Health and budget only (no limits): what makes a key unusable regardless of its buckets. */
     private Block health(long now, long day) {
-        if (disabled) {
+        if (disabled && (disabledProbeAt == NONE || dormantProbeOut || now - disabledProbeAt < 0)) {
             return Block.DISABLED;
+        }
+        if (!disabled && quotaProbeAt != NONE && (dormantProbeOut || now - quotaProbeAt < 0)) {
+            return Block.QUOTA;
+        }
+        if (upstream.overloaded(now)) {
+            return Block.OVERLOADED;
         }
         if (circuit == Circuit.HALF_OPEN || (circuit == Circuit.OPEN && now - circuitOpenUntil < 0)) {
             return Block.CIRCUIT;
@@ -161,8 +239,38 @@ final class KeySlot {
     }
 
     /** Whether a request of {@code estimate} tokens could be taken now (no reservation). */
-    boolean available(long estimate, long now, long day) {
-        return !Double.isNaN(load(estimate, now, day));
+    boolean available(long estimate, long now, long day, @Nullable ModelSlot m) {
+        return !Double.isNaN(load(estimate, now, day, m));
+    }
+
+    /** {@link #load(long, long, long)} with the model bucket's room and utilisation folded in. */
+    double load(long estimate, long now, long day, @Nullable ModelSlot m) {
+        double load = load(estimate, now, day);
+        if (m == null || Double.isNaN(load)) {
+            return load;
+        }
+        return modelLoad(load, estimate, now, m);
+    }
+
+    private synchronized double modelLoad(double keyLoad, long estimate, long now, ModelSlot m) {
+        KeyLimits b = m.bucket.limits();
+        if (m.cooling(now) || b.availableRequests() < 1 || reservable(estimate, m) > b.availableTokens()) {
+            return Double.NaN;
+        }
+        return Math.max(keyLoad, Math.max(b.requestUtilisation(), b.tokenUtilisation()));
+    }
+
+    /** Whether the key has spent its {@code budget_warn_at} share of today's budget. */
+    boolean pastBudgetWarning(long day) {
+        ApiKeyConfig c = config;
+        Double warnAt = c.budgetWarnAt();
+        Double budget = c.dailyBudgetUsd();
+        if (warnAt == null || budget == null) {
+            return false;
+        }
+        synchronized (this) {
+            return spend.spent(day) >= warnAt * budget;
+        }
     }
 
     /**
@@ -217,12 +325,14 @@ final class KeySlot {
     }
 
     /** Why the key cannot take the request, and the nanoseconds until it may (MAX_VALUE: unknown). */
-    synchronized long[] blockage(long estimate, long now, long nowMillis) {
+    synchronized long[] blockage(long estimate, long now, long nowMillis, @Nullable ModelSlot m) {
         long day = Math.floorDiv(nowMillis, DAY_MILLIS);
         Block block = health(now, day);
         long wait = 0;
         switch (block) {
-            case DISABLED -> wait = Long.MAX_VALUE;
+            case DISABLED -> wait = disabledProbeAt == NONE || dormantProbeOut ? Long.MAX_VALUE : disabledProbeAt - now;
+            case QUOTA -> wait = dormantProbeOut ? Long.MAX_VALUE : quotaProbeAt - now;
+            case OVERLOADED -> wait = upstream.remainingNanos(now);
             case CIRCUIT -> wait = circuit == Circuit.HALF_OPEN ? Long.MAX_VALUE : circuitOpenUntil - now;
             case COOLDOWN -> wait = cooldownUntil - now;
             case BUDGET -> wait = (DAY_MILLIS - Math.floorMod(nowMillis, DAY_MILLIS)) * 1_000_000L;
@@ -231,8 +341,15 @@ final class KeySlot {
                 if (concurrencyFull()) {
                     block = Block.CONCURRENCY;
                     wait = Long.MAX_VALUE;
+                } else if (m != null && m.cooling(now)) {
+                    block = Block.COOLDOWN;
+                    wait = m.cooldownUntil - now;
                 } else {
-                    wait = limits.nanosUntilAvailable(reservable(estimate));
+                    long tokens = reservable(estimate, m);
+                    wait = limits.nanosUntilAvailable(tokens);
+                    if (m != null) {
+                        wait = Math.max(wait, m.bucket.limits().nanosUntilAvailable(tokens));
+                    }
                     block = wait > 0 ? Block.RATE : Block.NONE;
                 }
             }
@@ -240,16 +357,21 @@ final class KeySlot {
         return new long[] {block.ordinal(), wait};
     }
 
-    /** Settles one lease under the key's lock; returns whether the key newly became disabled. */
-    synchronized boolean settle(Outcome outcome, long reserved, boolean probe, HealthConfig health,
+    /** What a settle changed that the broker logs or acts on. */
+    enum Change { NONE, DISABLED, QUOTA_EXHAUSTED, RESTORED }
+
+    /** Settles one lease under the key's lock; returns what newly changed about the key. */
+    synchronized Change settle(Outcome outcome, long reserved, long flags, @Nullable ModelSlot m, HealthConfig health,
             long now, long day, double cost) {
         inFlight--;
         invalidateLoad();
-        boolean newlyDisabled = false;
+        boolean probe = (flags & PROBE) != 0;
+        boolean dormantProbe = (flags & DORMANT_PROBE) != 0;
+        Change change = Change.NONE;
         if (outcome instanceof Outcome.Answered a) {
             if (a.usageKnown()) {
                 // Reservation minus real use: positive refunds (capped at capacity), negative charges.
-                limits.adjustTokens(reserved - (a.promptTokens() + a.completionTokens()));
+                adjustTokens(m, reserved - (a.promptTokens() + a.completionTokens()));
             }
             spend.add(day, cost);
             failures = 0;
@@ -262,47 +384,121 @@ final class KeySlot {
                     ? LATENCY_ALPHA * a.latencyNanos() + (1 - LATENCY_ALPHA) * latencyEwmaNanos
                     : a.latencyNanos();
             latencyKnown = true;
+            change = dormantProbe ? restore() : Change.NONE;
         } else if (outcome instanceof Outcome.RateLimited r) {
-            limits.adjustTokens(reserved);
+            adjustTokens(m, reserved);
             long wait = (r.retryAfter() != null ? r.retryAfter() : health.rateLimitCooldown()).toNanos();
             long until = now + Math.max(1, wait);
-            // A later 429 never shortens a cooldown already running.
-            if (cooldownUntil == Long.MIN_VALUE || until - cooldownUntil > 0) {
+            if (r.perModel() && m != null) {
+                // The provider named the model: only that bucket cools down.
+                m.coolUntil(until);
+            } else if (cooldownUntil == Long.MIN_VALUE || until - cooldownUntil > 0) {
+                // A later 429 never shortens a cooldown already running.
                 cooldownUntil = until;
             }
+            if (probe) {
+                reopen(now);
+            }
+            // "Slow down" is an answer from a working account: a dormant key is back.
+            change = dormantProbe ? restore() : Change.NONE;
+        } else if (outcome instanceof Outcome.QuotaExhausted) {
+            adjustTokens(m, reserved);
+            change = quotaProbeAt == NONE || disabled ? Change.QUOTA_EXHAUSTED : Change.NONE;
+            disabled = false;
+            disabledProbeAt = NONE;
+            dormantProbeOut = false;
+            quotaProbeAt = now + Math.max(1, health.quotaProbe().toNanos());
+            if (probe) {
+                reopen(now);
+            }
+        } else if (outcome instanceof Outcome.Overloaded) {
+            // The provider's trouble, not the key's: the broker backs the whole upstream off.
+            adjustTokens(m, reserved);
+            endDormantProbe(dormantProbe, null, now);
             if (probe) {
                 reopen(now);
             }
         } else if (outcome instanceof Outcome.ServerError
                 || outcome instanceof Outcome.ConnectFailure
                 || outcome instanceof Outcome.Timeout) {
-            fail(reserved, probe, health, now);
+            adjustTokens(m, reserved);
+            fail(probe, health, now);
+            // The probe proved nothing; try again one probe interval later.
+            endDormantProbe(dormantProbe, health, now);
         } else if (outcome instanceof Outcome.Deferred d) {
             // Never used: everything goes back, and the key waits locally until the shared limit has room.
-            limits.adjustTokens(reserved);
-            limits.refundRequest();
+            adjustTokens(m, reserved);
+            refundRequest(m);
             long until = now + Math.max(1, d.retryAfterNanos());
             if (deferredUntil == Long.MIN_VALUE || until - deferredUntil > 0) {
                 deferredUntil = until;
             }
+            endDormantProbe(dormantProbe, null, now);
             if (probe) {
                 reopen(now);
             }
         } else if (outcome instanceof Outcome.Unauthorized) {
-            limits.adjustTokens(reserved);
-            newlyDisabled = !disabled;
+            adjustTokens(m, reserved);
+            change = disabled ? Change.NONE : Change.DISABLED;
             disabled = true;
+            quotaProbeAt = NONE;
+            dormantProbeOut = false;
+            Duration every = health.disabledProbe();
+            disabledProbeAt = every == null ? NONE : now + Math.max(1, every.toNanos());
             if (probe) {
                 reopen(now);
             }
         } else {
             // Cancelled: the provider may or may not have seen it; the request token stays spent.
-            limits.adjustTokens(reserved);
+            adjustTokens(m, reserved);
+            endDormantProbe(dormantProbe, null, now);
             if (probe) {
                 reopen(now);
             }
         }
-        return newlyDisabled;
+        return change;
+    }
+
+    /** A dormant key's probe was answered: the account works again. */
+    private Change restore() {
+        boolean was = disabled || quotaProbeAt != NONE;
+        disabled = false;
+        disabledProbeAt = NONE;
+        quotaProbeAt = NONE;
+        dormantProbeOut = false;
+        return was ? Change.RESTORED : Change.NONE;
+    }
+
+    /**
+     * A dormant key's probe ended without a verdict; with {@code health} the next probe waits one
+     * more interval (the provider failed), without it the next request may probe at once.
+     */
+    private void endDormantProbe(boolean dormantProbe, @Nullable HealthConfig health, long now) {
+        if (!dormantProbe) {
+            return;
+        }
+        dormantProbeOut = false;
+        if (health != null) {
+            if (disabled && disabledProbeAt != NONE && health.disabledProbe() != null) {
+                disabledProbeAt = now + Math.max(1, health.disabledProbe().toNanos());
+            } else if (!disabled && quotaProbeAt != NONE) {
+                quotaProbeAt = now + Math.max(1, health.quotaProbe().toNanos());
+            }
+        }
+    }
+
+    private void adjustTokens(@Nullable ModelSlot m, long delta) {
+        limits.adjustTokens(delta);
+        if (m != null) {
+            m.bucket.limits().adjustTokens(delta);
+        }
+    }
+
+    private void refundRequest(@Nullable ModelSlot m) {
+        limits.refundRequest();
+        if (m != null) {
+            m.bucket.limits().refundRequest();
+        }
     }
 
     /** A probe that proved nothing (429, cancel, 401): the next request may probe again. */
@@ -311,8 +507,7 @@ final class KeySlot {
         circuitOpenUntil = now;
     }
 
-    private void fail(long reserved, boolean probe, HealthConfig health, long now) {
-        limits.adjustTokens(reserved);
+    private void fail(boolean probe, HealthConfig health, long now) {
         failures++;
         if (probe || (circuit == Circuit.CLOSED && failures >= health.failureThreshold())) {
             circuit = Circuit.OPEN;
@@ -322,18 +517,27 @@ final class KeySlot {
     }
 
     /** An attempt that never reached the provider: everything goes back. */
-    synchronized void release(long reserved, boolean probe, long now) {
+    synchronized void release(long reserved, long flags, @Nullable ModelSlot m, long now) {
         inFlight--;
         invalidateLoad();
-        limits.adjustTokens(reserved);
-        limits.refundRequest();
-        if (probe) {
+        adjustTokens(m, reserved);
+        refundRequest(m);
+        endDormantProbe((flags & DORMANT_PROBE) != 0, null, now);
+        if ((flags & PROBE) != 0) {
             reopen(now);
         }
     }
 
-    synchronized void observe(ProviderLimits provider) {
-        limits.observe(provider);
+    /**
+     * What the provider's headers say: they describe the request's model, so with a {@code models}
+     * bucket for it they lower that bucket, otherwise the key-wide ones.
+     */
+    synchronized void observe(ProviderLimits provider, @Nullable ModelSlot m) {
+        if (m != null) {
+            m.bucket.limits().observe(provider);
+        } else {
+            limits.observe(provider);
+        }
         invalidateLoad();
     }
 
@@ -343,10 +547,41 @@ final class KeySlot {
         // limits or price (or the Redis backend scaling them to local_share) leaves it disabled.
         if (!next.apiKey().equals(config.apiKey()) || !next.upstream().equals(config.upstream())) {
             disabled = false;
+            disabledProbeAt = NONE;
+            quotaProbeAt = NONE;
+            dormantProbeOut = false;
         }
         limits.reconfigure(next);
+        ModelSlot[] current = models;
+        ModelBucket[] buckets = new ModelBucket[current.length];
+        Map<ModelBucket, ModelSlot> byBucket = new IdentityHashMap<>();
+        for (int i = 0; i < current.length; i++) {
+            buckets[i] = current[i].bucket;
+            byBucket.put(current[i].bucket, current[i]);
+        }
+        ModelBucket[] nextBuckets = ModelBucket.reconfigure(buckets, next.models(), time);
+        ModelSlot[] nextSlots = new ModelSlot[nextBuckets.length];
+        for (int i = 0; i < nextBuckets.length; i++) {
+            ModelSlot kept = byBucket.get(nextBuckets[i]);
+            nextSlots[i] = kept != null ? kept : new ModelSlot(nextBuckets[i]);
+        }
+        models = nextSlots;
+        upstream = backoff.upstream(next.upstream());
         config = next;
         invalidateLoad();
+    }
+
+    static void logChange(String keyId, Change change, HealthConfig health) {
+        if (change == Change.QUOTA_EXHAUSTED) {
+            log.warn("key {} is out of quota (quota_exhausted): skipped, probed with one request every {}; "
+                    + "top up its account", keyId, health.quotaProbe());
+        } else if (change == Change.RESTORED) {
+            log.info("key {} answered its probe and is back in rotation", keyId);
+        }
+    }
+
+    static void logOverloaded(String upstream, int status, Duration backoff) {
+        log.info("upstream {} said it is overloaded ({}); its keys get no request for {}", upstream, status, backoff);
     }
 
     static void logDisabled(String keyId, int status) {
@@ -361,6 +596,14 @@ final class KeySlot {
         Long until = null;
         if (disabled) {
             state = KeyStatus.State.DISABLED;
+            if (disabledProbeAt != NONE && !dormantProbeOut) {
+                until = nowMillis + Math.max(0, (disabledProbeAt - now) / 1_000_000L);
+            }
+        } else if (quotaProbeAt != NONE) {
+            state = KeyStatus.State.QUOTA_EXHAUSTED;
+            if (!dormantProbeOut) {
+                until = nowMillis + Math.max(0, (quotaProbeAt - now) / 1_000_000L);
+            }
         } else if (circuit == Circuit.HALF_OPEN || (circuit == Circuit.OPEN && now - circuitOpenUntil < 0)) {
             state = KeyStatus.State.CIRCUIT_OPEN;
             until = nowMillis + Math.max(0, (circuitOpenUntil - now) / 1_000_000L);
@@ -373,6 +616,18 @@ final class KeySlot {
             state = KeyStatus.State.ACTIVE;
         }
         ApiKeyConfig c = config;
+        Map<String, KeyStatus.ModelStatus> modelStates = new LinkedHashMap<>();
+        for (ModelSlot m : models) {
+            boolean cooling = m.cooling(now);
+            modelStates.put(m.bucket.pattern(), new KeyStatus.ModelStatus(
+                    cooling ? KeyStatus.State.COOLING_DOWN : KeyStatus.State.ACTIVE,
+                    new KeyStatus.Limits(m.bucket.config().maxRpm(), m.bucket.config().maxTpm(), null),
+                    new KeyStatus.Usage(m.requestWindow.sum(now), m.tokenWindow.sum(now), 0),
+                    cooling ? Long.valueOf(nowMillis + (m.cooldownUntil - now + 999_999L) / 1_000_000L) : null));
+        }
+        Double warnAt = c.budgetWarnAt();
+        Double budget = c.dailyBudgetUsd();
+        boolean warning = warnAt != null && budget != null && spend.spent(day) >= warnAt * budget;
         long count = latencyCount.sum();
         return new KeyStatus(
                 c.keyId(),
@@ -388,6 +643,8 @@ final class KeySlot {
                 count == 0 ? 0 : latencySumNanos.sum() / 1e6 / count,
                 promptTokens.sum(),
                 completionTokens.sum(),
-                totalCost.sum());
+                totalCost.sum(),
+                modelStates,
+                warning);
     }
 }
