@@ -188,7 +188,8 @@ public final class AdminViews {
                     window.highUtilisationShare(),
                     c == null ? 0.0 : (c.inputTokenCost() + c.outputTokenCost()) / 2,
                     c == null ? null : c.dailyBudgetUsd(),
-                    k.spendToday()));
+                    k.spendToday(),
+                    c == null ? null : c.budgetWarnAt()));
         }
         return observed;
     }
