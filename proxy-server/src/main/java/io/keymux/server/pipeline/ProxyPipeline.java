@@ -8,6 +8,7 @@ import io.keymux.core.auth.ClientAuthenticator;
 import io.keymux.core.classify.Classification;
 import io.keymux.core.classify.RequestFacts;
 import io.keymux.core.classify.TaskClassifier;
+import io.keymux.core.health.AnswerClassifier;
 import io.keymux.core.ratelimit.ClientDecision;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.ratelimit.TokenEstimate;
@@ -38,6 +39,8 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import java.util.concurrent.TimeUnit;
 import io.netty.handler.timeout.ReadTimeoutException;
@@ -191,7 +194,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         // usage-only chunk this adds is taken out of the answer again (UsageTap).
         boolean injectUsage = facts.needsIncludeUsage() && RequestInspector.acceptsStreamOptions(classified.forwardPath());
         byte[] upstreamBody = injectUsage ? RequestInspector.withIncludeUsage(bytes) : bytes;
-        Route route = new Route(task, classified.forwardPath(), upstreamBody, estimatedTokens(facts), injectUsage);
+        Route route = new Route(task, classified.forwardPath(), upstreamBody, estimatedTokens(facts), injectUsage,
+                facts.model());
         return attempt(ex, route, 1, Set.of(), null);
     }
 
@@ -279,9 +283,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * What a request needs across attempts.
      *
      * @param body the body sent upstream (with {@code include_usage} added when {@code injectedUsage})
+     * @param model the body's {@code model}: picks a key's {@code models} bucket, and tells a 429 for
+     *     that model from one for the whole key
      */
     private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens,
-            boolean injectedUsage) {}
+            boolean injectedUsage, @Nullable String model) {}
 
     /**
      * Why an attempt did not deliver an answer, and what the client gets if it was the last.
@@ -322,7 +328,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     }
 
     private Mono<Admission> selectKey(Exchange ex, Route route, Set<String> tried) {
-        KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried);
+        KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried,
+                route.model());
         // Cancelling the Mono cancels the future, which takes the request out of the broker's queue.
         long asked = time.nanoTime();
         return Mono.fromFuture(() -> broker.acquire(request))
@@ -334,6 +341,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             case RATE_LIMITED -> KeymuxError.allKeysExhausted(rejection.message(), rejection.retryAfter());
             case ALL_DISABLED -> KeymuxError.upstreamUnavailable(rejection.message());
             case NO_UNTRIED_KEY -> last != null ? last.error() : KeymuxError.upstreamUnavailable(rejection.message());
+            case UPSTREAM_OVERLOADED -> KeymuxError.upstreamOverloaded(rejection.message(), rejection.retryAfter());
         };
     }
 
@@ -383,67 +391,36 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     HttpHeaders upstreamHeaders = response.responseHeaders();
                     long now = time.currentTimeMillis();
                     lease.observe(ProviderLimits.parse(upstreamHeaders::get, now));
-                    FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status, upstreamHeaders::get, now);
-                    if (verdict.retry()) {
-                        accounting.upstreamHeaders(ex, started);
-                        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
-                        Outcome outcome = verdict.outcome();
-                        settle.accept(outcome != null ? outcome
-                                : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
-                        Failure failure = statusFailure(task, status, verdict);
-                        // Drain the refused answer so the connection can go back to the pool; an error
-                        // body that stalls only costs that connection, the retry goes on.
-                        connection.addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
-                        return connection.inbound().receive()
-                                .then(Mono.<AttemptResult>just(new Retry(failure)))
-                                .onErrorReturn(new Retry(failure));
-                    }
-                    UsageTap tap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
-                            upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), route.injectedUsage());
-                    AtomicBoolean whole = new AtomicBoolean();
-                    // Settled as soon as the upstream has sent everything (not once the client has it
-                    // all): the key's slot is free and its usage known at that point.
-                    Runnable onWhole = () -> {
-                        whole.set(true);
-                        delivered(ex, lease, status, verdict, tap, settle, started);
-                    };
-                    // retain(): the inbound releases each buffer after onNext, but the held first
-                    // chunk and the client write outlive that; the write releases our reference.
                     // The first chunk gets first_byte, each later one idle: timed by a Netty handler on the
                     // connection's own event loop (no Reactor timer, so no thread hop per chunk).
                     connection.addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().firstByte()));
-                    AtomicBoolean firstChunk = new AtomicBoolean(true);
-                    Flux<ByteBuf> content = connection.inbound().receive().retain()
-                            .doOnNext(chunk -> {
-                                if (firstChunk.compareAndSet(true, false)) {
-                                    connection.removeHandler(BODY_TIMEOUT)
-                                            .addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
-                                }
-                            });
-                    return content.switchOnFirst((first, rest) -> {
-                                if (first.isOnError()) {
-                                    // Nothing reached the client: this fails over like a connect failure.
-                                    return Mono.<AttemptResult>error(Objects.requireNonNull(first.getThrowable()));
-                                }
-                                if (clientGone(ex)) {
-                                    // Nobody to answer: stop here (the held chunk is released as discarded).
-                                    settle.accept(new Outcome.Cancelled());
-                                    ex.status = CLIENT_CLOSED_REQUEST;
-                                    return Mono.just((AttemptResult) new Delivered());
-                                }
-                                accounting.upstreamHeaders(ex, started);
-                                committed.set(true);
-                                return streamBack(ex, task, status, upstreamHeaders, rest, tap, onWhole)
-                                        .then(Mono.fromSupplier(() -> {
-                                            if (!whole.get()) {
-                                                // The write ended before the upstream did: the client went away.
-                                                settle.accept(new Outcome.Cancelled());
-                                            }
-                                            return (AttemptResult) new Delivered();
-                                        }));
+                    // retain(): the inbound releases each buffer after onNext, but held chunks and the
+                    // client write outlive that; the write (or the drain) releases our reference.
+                    Flux<ByteBuf> inbound = connection.inbound().receive().retain();
+                    if (!AnswerClassifier.wantsBody(status)) {
+                        FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status,
+                                upstreamHeaders::get, now);
+                        return answer(ex, route, lease, connection, status, upstreamHeaders, verdict, inbound,
+                                settle, committed, started);
+                    }
+                    // A 429 or 503 means what its body says (rate limit or quota; overloaded or not): hold
+                    // the first BODY_LOOK_BYTES, judge, then drain or stream them and the rest as usual.
+                    AtomicInteger seen = new AtomicInteger();
+                    return inbound
+                            .bufferUntil(chunk -> seen.addAndGet(chunk.readableBytes()) >= AnswerClassifier.BODY_LOOK_BYTES)
+                            .switchOnFirst((first, batches) -> {
+                                // A body that broke before the look is judged by status and headers alone.
+                                List<ByteBuf> head = first.hasValue() ? Objects.requireNonNull(first.get()) : List.of();
+                                byte[] look = copyHead(head, AnswerClassifier.BODY_LOOK_BYTES);
+                                FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status,
+                                        upstreamHeaders::get, look, look.length, route.model(), now);
+                                Flux<ByteBuf> rest = first.isOnError()
+                                        ? Flux.error(Objects.requireNonNull(first.getThrowable()))
+                                        : batches.concatMapIterable(batch -> batch);
+                                return answer(ex, route, lease, connection, status, upstreamHeaders, verdict, rest,
+                                        settle, committed, started);
                             })
-                            .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
-                            .doFinally(signal -> tap.close());
+                            .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
                 })
                 .singleOrEmpty()
                 .onErrorResume(error -> {
@@ -453,6 +430,91 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     return attemptError(ex, task, settle, committed, error);
                 })
                 .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
+    }
+
+    /**
+     * The rest of one attempt once the answer's meaning is known: a refused answer is drained and
+     * retried; any other streams back from {@code content} (retained chunks, from the first).
+     */
+    private Mono<AttemptResult> answer(Exchange ex, Route route, Lease lease, reactor.netty.Connection connection,
+            int status, HttpHeaders upstreamHeaders, FailoverPolicy.Verdict verdict, Flux<ByteBuf> content,
+            Settle settle, AtomicBoolean committed, long started) {
+        TaskConfig task = route.task();
+        if (verdict.retry()) {
+            accounting.upstreamHeaders(ex, started);
+            accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
+            Outcome outcome = verdict.outcome();
+            settle.accept(outcome != null ? outcome
+                    : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
+            Failure failure = statusFailure(task, status, verdict);
+            // Drain the refused answer so the connection can go back to the pool; an error
+            // body that stalls only costs that connection, the retry goes on.
+            // (Each chunk is released here and turned into a flag, so no discard hook releases it twice.)
+            return content.map(ReferenceCountUtil::release)
+                    .then(Mono.<AttemptResult>just(new Retry(failure)))
+                    .onErrorReturn(new Retry(failure));
+        }
+        UsageTap tap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
+                upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), route.injectedUsage());
+        AtomicBoolean whole = new AtomicBoolean();
+        // Settled as soon as the upstream has sent everything (not once the client has it
+        // all): the key's slot is free and its usage known at that point.
+        Runnable onWhole = () -> {
+            whole.set(true);
+            delivered(ex, lease, status, verdict, tap, settle, started);
+        };
+        AtomicBoolean firstChunk = new AtomicBoolean(true);
+        Flux<ByteBuf> body = content
+                .doOnNext(chunk -> {
+                    if (firstChunk.compareAndSet(true, false)) {
+                        connection.removeHandler(BODY_TIMEOUT)
+                                .addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
+                    }
+                });
+        return body.switchOnFirst((first, rest) -> {
+                    if (first.isOnError()) {
+                        // Nothing reached the client: this fails over like a connect failure.
+                        return Mono.<AttemptResult>error(Objects.requireNonNull(first.getThrowable()));
+                    }
+                    if (clientGone(ex)) {
+                        // Nobody to answer: stop here (the held chunk is released as discarded).
+                        settle.accept(new Outcome.Cancelled());
+                        ex.status = CLIENT_CLOSED_REQUEST;
+                        return Mono.just((AttemptResult) new Delivered());
+                    }
+                    accounting.upstreamHeaders(ex, started);
+                    committed.set(true);
+                    return streamBack(ex, task, status, upstreamHeaders, rest, tap, onWhole)
+                            .then(Mono.fromSupplier(() -> {
+                                if (!whole.get()) {
+                                    // The write ended before the upstream did: the client went away.
+                                    settle.accept(new Outcome.Cancelled());
+                                }
+                                return (AttemptResult) new Delivered();
+                            }));
+                })
+                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
+                .doFinally(signal -> tap.close())
+                .singleOrEmpty();
+    }
+
+    /** A copy of the first {@code limit} readable bytes of {@code chunks}, leaving their indexes alone. */
+    private static byte[] copyHead(List<ByteBuf> chunks, int limit) {
+        int total = 0;
+        for (ByteBuf chunk : chunks) {
+            total += chunk.readableBytes();
+        }
+        byte[] out = new byte[Math.min(total, limit)];
+        int at = 0;
+        for (ByteBuf chunk : chunks) {
+            int n = Math.min(chunk.readableBytes(), out.length - at);
+            if (n <= 0) {
+                break;
+            }
+            chunk.getBytes(chunk.readerIndex(), out, at, n);
+            at += n;
+        }
+        return out;
     }
 
     /** A read timeout on the upstream connection's event loop; it fails the inbound with {@link ReadTimeoutException}. */
@@ -545,6 +607,20 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             return new Failure(KeymuxError.upstreamUnavailable("the upstream refused the key of task '" + task.name()
                     + "' (" + status + ") and no other key could answer; check the keys in the config"),
                     verdict.reason());
+        }
+        if (verdict.outcome() instanceof Outcome.QuotaExhausted) {
+            return new Failure(KeymuxError.allKeysExhausted("the upstream says the key tried for task '" + task.name()
+                    + "' is out of quota (" + status + ") and no other key could answer; top up the provider account",
+                    task.health().quotaProbe()), verdict.reason());
+        }
+        if (verdict.outcome() instanceof Outcome.Overloaded overloaded) {
+            Duration retryAfter = task.health().overloadBackoff();
+            if (overloaded.retryAfter() != null && overloaded.retryAfter().compareTo(retryAfter) > 0) {
+                retryAfter = overloaded.retryAfter();
+            }
+            return new Failure(KeymuxError.upstreamOverloaded("the upstream of task '" + task.name() + "' says it is"
+                    + " overloaded (" + status + ") and no key of another upstream could answer; retry after the"
+                    + " Retry-After delay", retryAfter), verdict.reason());
         }
         if (verdict.outcome() instanceof Outcome.RateLimited limited) {
             Duration retryAfter = limited.retryAfter() != null ? limited.retryAfter() : task.health().rateLimitCooldown();

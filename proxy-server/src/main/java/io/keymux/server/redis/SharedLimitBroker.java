@@ -4,6 +4,7 @@ import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
+import io.keymux.config.model.ModelLimits;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.select.Admission;
@@ -467,11 +468,19 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                     scale(k.tpmBurst(), share),
                     concurrent == null ? null : (int) Math.max(1, (long) Math.floor(concurrent * share)),
                     k.priority(), k.weight(), k.costPerToken(), k.costPerInputToken(), k.costPerOutputToken(),
-                    budget == null ? null : budget * share));
+                    budget == null ? null : budget * share, scaledModels(k.models(), share), k.budgetWarnAt()));
         }
         return new KeymuxConfig(config.server(), config.health(), config.admin(), config.limits(),
                 config.upstreams(), config.defaultUpstream(), config.defaultTask(), config.tasks(), keys,
                 config.clients());
+    }
+
+    private static List<ModelLimits> scaledModels(List<ModelLimits> models, double share) {
+        List<ModelLimits> out = new ArrayList<>();
+        for (ModelLimits m : models) {
+            out.add(new ModelLimits(m.pattern(), scale(m.maxRpm(), share), scale(m.maxTpm(), share)));
+        }
+        return out;
     }
 
     private static @Nullable Long scale(@Nullable Long value, double share) {
