@@ -1,22 +1,89 @@
--- settle: after the upstream answered, correct the TPM reservation and release the request's
--- concurrency slot.
+-- settle: apply one lease's effect (KeyRule's KeyEffect, computed once in Java and applied here
+-- and by the local KeySlot alike) to a key's shared state, in one round trip.
 --
--- KEYS[1] keymux:{id}:bucket, KEYS[2] keymux:{id}:inflight, KEYS[3] keymux:{id}:leases
--- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited), 5 reserved tokens,
---       6 actual tokens, 7 release the slot (1/0), 8 replica id, 9 lease ttl (ms)
--- Refund (actual < reserved) is capped at the capacity; a charge (actual > reserved) may take
--- the bucket below zero, which later requests then wait out. Both buckets are refilled before
--- writing because they share one refill timestamp. Returns the replica's remaining in-flight.
+-- KEYS[1] bucket, KEYS[2] inflight, KEYS[3] leases, KEYS[4] cooldown, KEYS[5] circuit,
+-- KEYS[6] probe, KEYS[7] disabled, KEYS[8] usage (as in try_take.lua)
+-- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
+--       5 token refund (reservation minus use; negative is a charge), 6 refund the request (1/0),
+--       7 release the concurrency slot (1/0), 8 replica id, 9 lease ttl (ms),
+--       10 cooldown (ms, 0 = none), 11 verdict (none/success/failure), 12 the lease was the
+--       half-open probe (1/0), 13 failure threshold, 14 circuit cooldown (ms),
+--       15 disable with this credential fingerprint ('' = no), 16 cost (USD), 17 spend key prefix,
+--       18 tokens used (for usage), 19 usage slot width (ms)
+-- Returns the replica's remaining in-flight count on the key.
 
-local now = now_ms()
+local now, sec = now_ms()
 local rpm, tpm = opt(ARGV[1]), opt(ARGV[3])
 local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
-local reserved, actual = tonumber(ARGV[5]), tonumber(ARGV[6])
+local refund, refund_request = tonumber(ARGV[5]), ARGV[6] == '1'
 local replica, lease_ttl = ARGV[8], tonumber(ARGV[9])
+local cooldown_ms, verdict, probe = tonumber(ARGV[10]), ARGV[11], ARGV[12] == '1'
+local threshold, circuit_ms = tonumber(ARGV[13]), tonumber(ARGV[14])
+local day = 86400000
 
-if tpm and reserved ~= actual then
+-- Buckets: a refund is capped at the capacity; a charge may take the bucket below zero, which
+-- later requests then wait out. Both refill first because they share one timestamp.
+if (tpm and refund ~= 0) or (rpm and refund_request) then
   local r, t = load_buckets(KEYS[1], now, rpm, rpm_cap, tpm, tpm_cap)
-  store_buckets(KEYS[1], now, rpm, rpm_cap, r, tpm, tpm_cap, math.min(tpm_cap, t + reserved - actual))
+  if rpm and refund_request then r = math.min(rpm_cap, r + 1) end
+  if tpm then t = math.min(tpm_cap, t + refund) end
+  store_buckets(KEYS[1], now, rpm, rpm_cap, r, tpm, tpm_cap, t)
+end
+
+-- Usage of the last minute across replicas, in slots of ARGV[19] ms (read by snapshot.lua).
+local width = tonumber(ARGV[19])
+local slot = math.floor(now / width)
+if refund_request then redis.call('HINCRBY', KEYS[8], 'r' .. slot, -1) end
+local used = tonumber(ARGV[18])
+if used ~= 0 then redis.call('HINCRBY', KEYS[8], 't' .. slot, used) end
+if refund_request or used ~= 0 then redis.call('PEXPIRE', KEYS[8], 7 * width) end
+
+-- Cooldown: later, never earlier.
+if cooldown_ms > 0 then
+  local wanted = now + cooldown_ms
+  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if wanted > current then redis.call('SET', KEYS[4], wanted, 'PXAT', wanted) end
+end
+
+-- Circuit: Circuit.next in KeyRule's terms. Only the probe's verdict moves an open circuit.
+local c = redis.call('HMGET', KEYS[5], 'fails', 'open_until')
+local fails, open_until = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+local function open_at(t, cd)
+  redis.call('HSET', KEYS[5], 'fails', 0, 'open_until', t, 'cooldown_ms', cd)
+  redis.call('PEXPIRE', KEYS[5], cd + day)
+  redis.call('DEL', KEYS[6])
+end
+if probe then
+  if verdict == 'success' then
+    redis.call('DEL', KEYS[5], KEYS[6])
+  elseif verdict == 'failure' then
+    open_at(now + circuit_ms, circuit_ms)
+  else
+    -- The probe proved nothing: the next request may probe at once.
+    open_at(now, circuit_ms)
+  end
+elseif open_until == 0 then
+  if verdict == 'success' and fails > 0 then
+    redis.call('DEL', KEYS[5])
+  elseif verdict == 'failure' then
+    if fails + 1 >= threshold then
+      open_at(now + circuit_ms, circuit_ms)
+    else
+      redis.call('HSET', KEYS[5], 'fails', fails + 1)
+      redis.call('PEXPIRE', KEYS[5], day)
+    end
+  end
+end
+
+-- Disabled until the key's credential (secret or upstream) changes: the mark holds the
+-- fingerprint of the credential that was refused, and try_take drops a mark of another one.
+if ARGV[15] ~= '' then redis.call('SET', KEYS[7], ARGV[15]) end
+
+local cost = tonumber(ARGV[16])
+if cost ~= 0 then
+  local spend_key = ARGV[17] .. utc_day(sec)
+  redis.call('INCRBYFLOAT', spend_key, ARGV[16])
+  redis.call('PEXPIRE', spend_key, 2 * day)
 end
 
 local left = 0

@@ -6,10 +6,12 @@
 -- KEYS[4] keymux:{id}:cooldown  string: deadline (epoch ms), PEXPIREAT at the deadline
 -- KEYS[5] keymux:{id}:circuit   hash fails, open_until (ms), cooldown_ms
 -- KEYS[6] keymux:{id}:probe     string: the replica holding the half-open probe, PX cooldown_ms
--- KEYS[7] keymux:{id}:disabled  string
+-- KEYS[7] keymux:{id}:disabled  string: the fingerprint of the credential the upstream refused
+-- KEYS[8] keymux:{id}:usage     hash r<slot>/t<slot> -> requests/tokens in that slot (admin view)
 -- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity, 5 max concurrent, 6 daily budget (USD)
 --       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
---       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:)
+--       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:),
+--       12 the fingerprint of the key's credential now, 13 usage slot width (ms)
 -- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
 -- lives in the same cluster slot as the declared keys.
 --
@@ -24,8 +26,13 @@ local max_conc, budget = opt(ARGV[5]), opt(ARGV[6])
 local tokens = tonumber(ARGV[7])
 local replica, lease_ttl, conc_retry = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 
-if redis.call('EXISTS', KEYS[7]) == 1 then
-  return {0, 'disabled', 0, 0}
+local disabled = redis.call('GET', KEYS[7])
+if disabled then
+  if disabled == ARGV[12] then
+    return {0, 'disabled', 0, 0}
+  end
+  -- Refused with another secret or upstream: the rotation re-enables the key everywhere.
+  redis.call('DEL', KEYS[7])
 end
 
 if budget then
@@ -78,6 +85,12 @@ end
 redis.call('HINCRBY', KEYS[2], replica, 1)
 redis.call('ZADD', KEYS[3], now + lease_ttl, replica)
 keep_for(lease_ttl, KEYS[2], KEYS[3])
+local width = tonumber(ARGV[13])
+local slot = math.floor(now / width)
+redis.call('HINCRBY', KEYS[8], 'r' .. slot, 1)
+-- Slots older than the last minute go (those of a minute with no take vanish with the hash).
+redis.call('HDEL', KEYS[8], 'r' .. (slot - 7), 't' .. (slot - 7), 'r' .. (slot - 8), 't' .. (slot - 8))
+redis.call('PEXPIRE', KEYS[8], 7 * width)
 if probe == 1 then
   redis.call('SET', KEYS[6], replica, 'PX', math.max(1000, tonumber(circuit[2]) or 1000))
 end

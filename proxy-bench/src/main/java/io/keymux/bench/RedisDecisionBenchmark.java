@@ -1,8 +1,12 @@
 package io.keymux.bench;
 
 import ch.qos.logback.classic.LoggerContext;
+import io.keymux.config.model.HealthConfig;
+import io.keymux.core.select.KeyEffect;
+import io.keymux.core.select.KeyRule;
+import io.keymux.core.select.Outcome;
 import io.keymux.server.redis.Grant;
-import io.keymux.server.redis.KeyLimits;
+import io.keymux.server.redis.SharedLimits;
 import io.keymux.server.redis.RedisHealth;
 import io.keymux.server.redis.SharedKeyState;
 import io.lettuce.core.KeyScanCursor;
@@ -46,8 +50,8 @@ import org.slf4j.LoggerFactory;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class RedisDecisionBenchmark {
-    private static final KeyLimits LIMITS =
-            new KeyLimits(1_000_000_000L, null, 1_000_000_000_000L, null, 1_000_000, 1_000_000.0);
+    private static final SharedLimits LIMITS =
+            new SharedLimits(1_000_000_000L, null, 1_000_000_000_000L, null, 1_000_000, 1_000_000.0);
 
     @Param("redis://127.0.0.1:6379")
     public String redisUri;
@@ -92,11 +96,14 @@ public class RedisDecisionBenchmark {
         client.shutdown();
     }
 
+    private static final HealthConfig RULES = HealthConfig.defaults();
+    private static final KeyEffect ANSWERED_EFFECT = KeyRule.of(new Outcome.Answered(200, 50, 30, true, 0), 100, RULES);
+
     /** One decision and its settlement: two round trips. */
     @Benchmark
     public Boolean tryTakeThenSettle() {
         return state.tryTake("k1", LIMITS, 100)
-                .thenCompose(grant -> state.settle("k1", LIMITS, 100, 80, grant.isGranted()))
+                .thenCompose(grant -> state.settle("k1", LIMITS, ANSWERED_EFFECT, false, RULES, 0, 80, grant.isGranted()))
                 .join();
     }
 

@@ -343,7 +343,7 @@ public final class KeymuxServer implements AutoCloseable {
             readinessSignals.recovered("redis");
         } else {
             readinessSignals.degraded("redis", "redis unreachable: each replica uses local_share ("
-                    + config.limits().redis().effectiveLocalShare(1) + ") of every key's limits");
+                    + config.limits().redis().effectiveLocalShare(broker.liveReplicas()) + ") of every key's limits");
         }
     }
 

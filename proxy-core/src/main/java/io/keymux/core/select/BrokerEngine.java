@@ -592,18 +592,16 @@ final class BrokerEngine implements KeyBroker {
             cost = answered.promptTokens() * key.inputTokenCost()
                     + answered.completionTokens() * key.outputTokenCost();
         }
-        KeySlot.Change change = slot.settle(outcome, lease.reservedTokens(), lease.flags, lease.model,
-                lease.task.health(), now, day, cost);
-        if (outcome instanceof Outcome.Overloaded o) {
+        KeyEffect effect = KeyRule.of(outcome, lease.reservedTokens(), lease.task.health());
+        KeySlot.Change change = slot.settle(effect, lease.flags, lease.model, lease.task.health(), now, day, cost,
+                answered != null ? answered.latencyNanos() : 0);
+        if (effect.overloadNanos() > 0 && outcome instanceof Outcome.Overloaded o) {
             // Not the key's fault: the whole upstream gets no request for a while, on every key.
-            Duration backoffFor = lease.task.health().overloadBackoff();
-            if (o.retryAfter() != null && o.retryAfter().compareTo(backoffFor) > 0) {
-                backoffFor = o.retryAfter();
-            }
+            Duration backoffFor = Duration.ofNanos(effect.overloadNanos());
             slot.upstream().backOff(now, backoffFor);
             KeySlot.logOverloaded(key.upstream(), o.status(), backoffFor);
         }
-        if (outcome instanceof Outcome.Deferred) {
+        if (!effect.attempt()) {
             // Not an attempt: the lease never reached the provider, so no counter moves.
             slot.requestWindow.add(now, -1);
             if (lease.model != null) {
@@ -652,13 +650,6 @@ final class BrokerEngine implements KeyBroker {
                 clientGate.recordCost(lease.client, cost);
             }
         }
-        if (waiting.get() > 0) {
-            drain();
-        }
-    }
-
-    void release(EngineLease lease) {
-        lease.slot.release(lease.reservedTokens(), lease.flags, lease.model, time.nanoTime());
         if (waiting.get() > 0) {
             drain();
         }

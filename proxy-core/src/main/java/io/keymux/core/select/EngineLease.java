@@ -68,7 +68,7 @@ final class EngineLease implements Lease {
     /** Returns everything: the lease was granted to a caller that had already gone (cancelled). */
     void releaseUnsent() {
         if (settled.compareAndSet(false, true)) {
-            engine.release(this);
+            engine.settle(this, new Outcome.Unused());
         }
     }
 

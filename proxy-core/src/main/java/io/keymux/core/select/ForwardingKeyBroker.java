@@ -36,6 +36,11 @@ public abstract class ForwardingKeyBroker implements KeyBroker {
     }
 
     @Override
+    public int liveReplicas() {
+        return delegate.liveReplicas();
+    }
+
+    @Override
     public BrokerMetrics metrics() {
         return delegate.metrics();
     }

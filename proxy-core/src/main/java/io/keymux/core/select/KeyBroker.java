@@ -33,6 +33,14 @@ public interface KeyBroker extends AutoCloseable {
         return List.of();
     }
 
+    /**
+     * Replicas sharing this broker's key state (those alive in the last 30 s, this one included),
+     * for {@code /admin/health}; 1 for a broker that shares nothing.
+     */
+    default int liveReplicas() {
+        return 1;
+    }
+
     /** Task distribution and per-client cost, for {@code /admin/metrics}. */
     default BrokerMetrics metrics() {
         return BrokerMetrics.empty();

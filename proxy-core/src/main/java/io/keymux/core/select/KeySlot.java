@@ -48,8 +48,6 @@ final class KeySlot {
     private static final long MAX_RESERVATION = 1L << 48;
     private static final double LATENCY_ALPHA = 0.3;
 
-    enum Circuit { CLOSED, OPEN, HALF_OPEN }
-
     /** Why a key cannot take a request now. */
     enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED, QUOTA, OVERLOADED }
 
@@ -74,8 +72,6 @@ final class KeySlot {
     /** Skipped until then: a limit shared with other replicas had no room ({@link Outcome.Deferred}). */
     private long deferredUntil = Long.MIN_VALUE;
     private Circuit circuit = Circuit.CLOSED;
-    private long circuitOpenUntil;
-    private int failures;
     private long rampStart = Long.MIN_VALUE;
     private double rampCredit;
     private final DailySpend spend = new DailySpend();
@@ -163,7 +159,7 @@ final class KeySlot {
         if (health(now, day) != Block.NONE || concurrencyFull() || (m != null && m.cooling(now))) {
             return -1;
         }
-        boolean probe = circuit == Circuit.OPEN;
+        boolean probe = circuit.phase() == Circuit.Phase.OPEN;
         // health() let a disabled or quota_exhausted key through: its probe is due.
         boolean dormantProbe = disabled || quotaProbeAt != NONE;
         if (!probe && !dormantProbe && !ignoreRamp && rampStart != Long.MIN_VALUE && !rampAllows(now)) {
@@ -186,7 +182,7 @@ final class KeySlot {
             result |= DORMANT_PROBE;
         }
         if (probe) {
-            circuit = Circuit.HALF_OPEN;
+            circuit = circuit.probing();
             result |= PROBE;
         }
         return result;
@@ -222,7 +218,7 @@ final class KeySlot {
         if (upstream.overloaded(now)) {
             return Block.OVERLOADED;
         }
-        if (circuit == Circuit.HALF_OPEN || (circuit == Circuit.OPEN && now - circuitOpenUntil < 0)) {
+        if (circuitBlocks(now)) {
             return Block.CIRCUIT;
         }
         if (cooldownUntil != Long.MIN_VALUE && now - cooldownUntil < 0) {
@@ -236,6 +232,11 @@ final class KeySlot {
             return Block.SHARED;
         }
         return Block.NONE;
+    }
+
+    private boolean circuitBlocks(long now) {
+        return circuit.phase() == Circuit.Phase.HALF_OPEN
+                || (circuit.phase() == Circuit.Phase.OPEN && now - circuit.openUntil() < 0);
     }
 
     /** Whether a request of {@code estimate} tokens could be taken now (no reservation). */
@@ -333,7 +334,7 @@ final class KeySlot {
             case DISABLED -> wait = disabledProbeAt == NONE || dormantProbeOut ? Long.MAX_VALUE : disabledProbeAt - now;
             case QUOTA -> wait = dormantProbeOut ? Long.MAX_VALUE : quotaProbeAt - now;
             case OVERLOADED -> wait = upstream.remainingNanos(now);
-            case CIRCUIT -> wait = circuit == Circuit.HALF_OPEN ? Long.MAX_VALUE : circuitOpenUntil - now;
+            case CIRCUIT -> wait = circuit.phase() == Circuit.Phase.HALF_OPEN ? Long.MAX_VALUE : circuit.openUntil() - now;
             case COOLDOWN -> wait = cooldownUntil - now;
             case BUDGET -> wait = (DAY_MILLIS - Math.floorMod(nowMillis, DAY_MILLIS)) * 1_000_000L;
             case SHARED -> wait = deferredUntil - now;
@@ -360,101 +361,74 @@ final class KeySlot {
     /** What a settle changed that the broker logs or acts on. */
     enum Change { NONE, DISABLED, QUOTA_EXHAUSTED, RESTORED }
 
-    /** Settles one lease under the key's lock; returns what newly changed about the key. */
-    synchronized Change settle(Outcome outcome, long reserved, long flags, @Nullable ModelSlot m, HealthConfig health,
-            long now, long day, double cost) {
+    /**
+     * Applies {@link KeyRule}'s effect of one lease's outcome under the key's lock (the shared
+     * backend applies the same effect to the shared state); returns what newly changed about the key.
+     *
+     * @param flags the lease's {@link #PROBE} and {@link #DORMANT_PROBE} bits
+     * @param m the lease's {@code models} bucket, or {@code null}
+     */
+    synchronized Change settle(KeyEffect effect, long flags, @Nullable ModelSlot m, HealthConfig health, long now,
+            long day, double cost, long latencyNanos) {
         inFlight--;
         invalidateLoad();
         boolean probe = (flags & PROBE) != 0;
         boolean dormantProbe = (flags & DORMANT_PROBE) != 0;
-        Change change = Change.NONE;
-        if (outcome instanceof Outcome.Answered a) {
-            if (a.usageKnown()) {
-                // Reservation minus real use: positive refunds (capped at capacity), negative charges.
-                adjustTokens(m, reserved - (a.promptTokens() + a.completionTokens()));
-            }
-            spend.add(day, cost);
-            failures = 0;
-            if (probe) {
-                circuit = Circuit.CLOSED;
-                rampStart = now;
-                rampCredit = 0;
-            }
-            latencyEwmaNanos = latencyKnown
-                    ? LATENCY_ALPHA * a.latencyNanos() + (1 - LATENCY_ALPHA) * latencyEwmaNanos
-                    : a.latencyNanos();
-            latencyKnown = true;
-            change = dormantProbe ? restore() : Change.NONE;
-        } else if (outcome instanceof Outcome.RateLimited r) {
-            adjustTokens(m, reserved);
-            long wait = (r.retryAfter() != null ? r.retryAfter() : health.rateLimitCooldown()).toNanos();
-            long until = now + Math.max(1, wait);
-            if (r.perModel() && m != null) {
+        adjustTokens(m, effect.tokenRefund());
+        if (effect.refundRequest()) {
+            refundRequest(m);
+        }
+        if (effect.cooldownNanos() > 0) {
+            long until = now + effect.cooldownNanos();
+            if (effect.modelCooldown() && m != null) {
                 // The provider named the model: only that bucket cools down.
                 m.coolUntil(until);
             } else if (cooldownUntil == Long.MIN_VALUE || until - cooldownUntil > 0) {
                 // A later 429 never shortens a cooldown already running.
                 cooldownUntil = until;
             }
-            if (probe) {
-                reopen(now);
-            }
-            // "Slow down" is an answer from a working account: a dormant key is back.
-            change = dormantProbe ? restore() : Change.NONE;
-        } else if (outcome instanceof Outcome.QuotaExhausted) {
-            adjustTokens(m, reserved);
-            change = quotaProbeAt == NONE || disabled ? Change.QUOTA_EXHAUSTED : Change.NONE;
-            disabled = false;
-            disabledProbeAt = NONE;
-            dormantProbeOut = false;
-            quotaProbeAt = now + Math.max(1, health.quotaProbe().toNanos());
-            if (probe) {
-                reopen(now);
-            }
-        } else if (outcome instanceof Outcome.Overloaded) {
-            // The provider's trouble, not the key's: the broker backs the whole upstream off.
-            adjustTokens(m, reserved);
-            endDormantProbe(dormantProbe, null, now);
-            if (probe) {
-                reopen(now);
-            }
-        } else if (outcome instanceof Outcome.ServerError
-                || outcome instanceof Outcome.ConnectFailure
-                || outcome instanceof Outcome.Timeout) {
-            adjustTokens(m, reserved);
-            fail(probe, health, now);
-            // The probe proved nothing; try again one probe interval later.
-            endDormantProbe(dormantProbe, health, now);
-        } else if (outcome instanceof Outcome.Deferred d) {
-            // Never used: everything goes back, and the key waits locally until the shared limit has room.
-            adjustTokens(m, reserved);
-            refundRequest(m);
-            long until = now + Math.max(1, d.retryAfterNanos());
+        }
+        if (effect.deferNanos() > 0) {
+            long until = now + effect.deferNanos();
             if (deferredUntil == Long.MIN_VALUE || until - deferredUntil > 0) {
                 deferredUntil = until;
             }
-            endDormantProbe(dormantProbe, null, now);
-            if (probe) {
-                reopen(now);
-            }
-        } else if (outcome instanceof Outcome.Unauthorized) {
-            adjustTokens(m, reserved);
+        }
+        Circuit before = circuit;
+        circuit = circuit.next(effect.verdict(), probe, health.failureThreshold(), now,
+                health.circuitCooldown().toNanos());
+        if (circuit.phase() == Circuit.Phase.CLOSED && before.phase() != Circuit.Phase.CLOSED) {
+            rampStart = now;
+            rampCredit = 0;
+        } else if (circuit.phase() != Circuit.Phase.CLOSED) {
+            rampStart = Long.MIN_VALUE;
+        }
+        if (effect.verdict() == KeyEffect.Verdict.SUCCESS) {
+            spend.add(day, cost);
+            latencyEwmaNanos = latencyKnown
+                    ? LATENCY_ALPHA * latencyNanos + (1 - LATENCY_ALPHA) * latencyEwmaNanos
+                    : latencyNanos;
+            latencyKnown = true;
+        }
+        Change change = Change.NONE;
+        if (effect.disable()) {
             change = disabled ? Change.NONE : Change.DISABLED;
             disabled = true;
             quotaProbeAt = NONE;
             dormantProbeOut = false;
             Duration every = health.disabledProbe();
             disabledProbeAt = every == null ? NONE : now + Math.max(1, every.toNanos());
-            if (probe) {
-                reopen(now);
-            }
+        } else if (effect.quotaExhausted()) {
+            change = quotaProbeAt == NONE || disabled ? Change.QUOTA_EXHAUSTED : Change.NONE;
+            disabled = false;
+            disabledProbeAt = NONE;
+            dormantProbeOut = false;
+            quotaProbeAt = now + Math.max(1, health.quotaProbe().toNanos());
+        } else if (dormantProbe && effect.accountAnswered()) {
+            change = restore();
         } else {
-            // Cancelled: the provider may or may not have seen it; the request token stays spent.
-            adjustTokens(m, reserved);
-            endDormantProbe(dormantProbe, null, now);
-            if (probe) {
-                reopen(now);
-            }
+            // A failure waits one more probe interval; no verdict (cancel, overload) lets the next request probe.
+            endDormantProbe(dormantProbe, effect.verdict() == KeyEffect.Verdict.FAILURE ? health : null, now);
         }
         return change;
     }
@@ -501,33 +475,6 @@ final class KeySlot {
         }
     }
 
-    /** A probe that proved nothing (429, cancel, 401): the next request may probe again. */
-    private void reopen(long now) {
-        circuit = Circuit.OPEN;
-        circuitOpenUntil = now;
-    }
-
-    private void fail(boolean probe, HealthConfig health, long now) {
-        failures++;
-        if (probe || (circuit == Circuit.CLOSED && failures >= health.failureThreshold())) {
-            circuit = Circuit.OPEN;
-            circuitOpenUntil = now + health.circuitCooldown().toNanos();
-            rampStart = Long.MIN_VALUE;
-        }
-    }
-
-    /** An attempt that never reached the provider: everything goes back. */
-    synchronized void release(long reserved, long flags, @Nullable ModelSlot m, long now) {
-        inFlight--;
-        invalidateLoad();
-        adjustTokens(m, reserved);
-        refundRequest(m);
-        endDormantProbe((flags & DORMANT_PROBE) != 0, null, now);
-        if ((flags & PROBE) != 0) {
-            reopen(now);
-        }
-    }
-
     /**
      * What the provider's headers say: they describe the request's model, so with a {@code models}
      * bucket for it they lower that bucket, otherwise the key-wide ones.
@@ -550,6 +497,8 @@ final class KeySlot {
             disabledProbeAt = NONE;
             quotaProbeAt = NONE;
             dormantProbeOut = false;
+            // A shared denial (a disabled mark of the old credential, say) no longer holds either.
+            deferredUntil = Long.MIN_VALUE;
         }
         limits.reconfigure(next);
         ModelSlot[] current = models;
@@ -604,9 +553,9 @@ final class KeySlot {
             if (!dormantProbeOut) {
                 until = nowMillis + Math.max(0, (quotaProbeAt - now) / 1_000_000L);
             }
-        } else if (circuit == Circuit.HALF_OPEN || (circuit == Circuit.OPEN && now - circuitOpenUntil < 0)) {
+        } else if (circuitBlocks(now)) {
             state = KeyStatus.State.CIRCUIT_OPEN;
-            until = nowMillis + Math.max(0, (circuitOpenUntil - now) / 1_000_000L);
+            until = nowMillis + Math.max(0, (circuit.openUntil() - now) / 1_000_000L);
         } else if (cooldownUntil != Long.MIN_VALUE && now - cooldownUntil < 0) {
             state = KeyStatus.State.COOLING_DOWN;
             until = nowMillis + (cooldownUntil - now + 999_999L) / 1_000_000L;

@@ -3,7 +3,10 @@ package io.keymux.core.select;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 
-/** What happened to one attempt on a leased key; the broker learns health and usage from it. */
+/**
+ * What happened to one attempt on a leased key; the broker learns health and usage from it.
+ * {@link KeyRule#of} is the one place that says what each kind does to the key's state.
+ */
 public sealed interface Outcome {
 
     /**
@@ -58,6 +61,12 @@ public sealed interface Outcome {
 
     /** The client went away; the attempt's reservation is refunded and health is untouched. */
     record Cancelled() implements Outcome {}
+
+    /**
+     * The lease was granted but never sent (the caller had gone, or another limit said no first):
+     * the request token and the reservation go back, health and counters are untouched.
+     */
+    record Unused() implements Outcome {}
 
     /**
      * The lease was never used: a limit shared with other replicas (on Redis) said no. Not an

@@ -115,7 +115,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
             }
             return send(res, refusal.status(), "application/json", refusal.body());
         }
-        AdminViews views = new AdminViews(config.get(), broker.keyStates(), broker.metrics());
+        AdminViews views = new AdminViews(config.get(), broker.keyStates(), broker.metrics(), broker.liveReplicas());
         return json(res, 200, view.apply(views));
     }
 

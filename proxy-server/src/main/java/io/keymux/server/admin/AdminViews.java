@@ -41,12 +41,19 @@ public final class AdminViews {
     private final KeymuxConfig config;
     private final List<KeyStatus> keys;
     private final BrokerMetrics brokerMetrics;
+    private final int replicas;
 
     /** A view over one snapshot: {@code keys} from {@code broker.keyStates()}, {@code brokerMetrics} from {@code broker.metrics()}. */
     public AdminViews(KeymuxConfig config, List<KeyStatus> keys, BrokerMetrics brokerMetrics) {
+        this(config, keys, brokerMetrics, 1);
+    }
+
+    /** A view as above, for {@code replicas} live replicas sharing the key state ({@code /admin/health}). */
+    public AdminViews(KeymuxConfig config, List<KeyStatus> keys, BrokerMetrics brokerMetrics, int replicas) {
         this.config = Objects.requireNonNull(config, "config");
         this.keys = List.copyOf(keys);
         this.brokerMetrics = Objects.requireNonNull(brokerMetrics, "brokerMetrics");
+        this.replicas = replicas;
     }
 
     /** {@code /admin/metrics}. */
@@ -128,6 +135,7 @@ public final class AdminViews {
         body.put("status", score.status());
         body.put("health_score", score.score());
         body.put("api_key_status", status);
+        body.put("replicas", replicas);
         return body;
     }
 

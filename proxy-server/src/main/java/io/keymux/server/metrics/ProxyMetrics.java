@@ -29,6 +29,8 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code keymux_queue_wait_seconds{task}}: histogram of time waiting for capacity
  *   <li>{@code keymux_config_reloads_total{result}}: {@code ok} / {@code refused}
  *   <li>{@code keymux_redis_up}: 0/1, only with {@code limits.backend: redis} ({@link #redisUp})
+ *   <li>{@code keymux_redis_latency_seconds} (histogram) and {@code keymux_replicas}, only with
+ *       {@code limits.backend: redis} ({@link #redisLatency}, {@link #replicas})
  *   <li>{@code keymux_audit_dropped_total}: audit lines dropped because the writer fell behind
  * </ul>
  *
@@ -159,6 +161,32 @@ public final class ProxyMetrics {
                     .strongReference(true)
                     .register(registry);
         }
+    }
+
+    /**
+     * Registers {@code keymux_replicas}: the replicas sharing the Redis limit backend that were alive
+     * in the last 30 s (1 with the local backend). Registering it twice is a no-op.
+     */
+    public void replicas(java.util.function.IntSupplier live) {
+        Objects.requireNonNull(live, "live");
+        if (registry.find("keymux.replicas").gauge() == null) {
+            Gauge.builder("keymux.replicas", live, l -> l.getAsInt())
+                    .description("Replicas sharing key state through Redis, alive in the last 30 s")
+                    .strongReference(true)
+                    .register(registry);
+        }
+    }
+
+    /**
+     * A function that records one shared decision's Redis round trip in
+     * {@code keymux_redis_latency_seconds} (a histogram).
+     */
+    public java.util.function.LongConsumer redisLatency() {
+        Timer timer = Timer.builder("keymux.redis.latency").description("Round trip of one Redis command")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(50_000)).maximumExpectedValue(Duration.ofSeconds(5))
+                .register(registry);
+        return nanos -> timer.record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /** The Prometheus text exposition. */

@@ -5,19 +5,22 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The answer of {@link SharedKeyState#tryTake}: the request may use the key, may not (and why,
- * and for how long), or Redis could not be asked and the caller decides with local limits.
+ * and for how long), Redis did not answer in time (ask again within the request's
+ * {@code max_wait}; never decide locally), or Redis is down and the caller decides with its share
+ * of the local limits.
  *
- * @param status granted, denied or unavailable
+ * @param status granted, denied, slow or unavailable
  * @param reason why it was denied; {@code null} unless {@link Status#DENIED}
  * @param retryAfterMillis when the denial is expected to lift (0 when unknown or not denied)
  * @param probe {@code true} for the single request let through a half-open circuit: its outcome
- *     must be reported with {@link SharedKeyState#recordSuccess} or {@link SharedKeyState#recordFailure}
+ *     must be reported with {@link SharedKeyState#settle}, whose verdict closes or reopens the circuit
  */
 public record Grant(Status status, @Nullable Reason reason, long retryAfterMillis, boolean probe) {
 
     private static final Grant GRANTED = new Grant(Status.GRANTED, null, 0, false);
     private static final Grant PROBE = new Grant(Status.GRANTED, null, 0, true);
     private static final Grant UNAVAILABLE = new Grant(Status.UNAVAILABLE, null, 0, false);
+    private static final Grant SLOW = new Grant(Status.SLOW, null, 0, false);
 
     public Grant {
         Objects.requireNonNull(status, "status");
@@ -39,9 +42,14 @@ public record Grant(Status status, @Nullable Reason reason, long retryAfterMilli
         return new Grant(Status.DENIED, Objects.requireNonNull(reason, "reason"), retryAfterMillis, false);
     }
 
-    /** Redis did not answer: decide with local limits. */
+    /** Redis is down: decide with local limits. */
     public static Grant unavailable() {
         return UNAVAILABLE;
+    }
+
+    /** Redis did not answer in time (or refused the script): ask again, never decide locally. */
+    public static Grant slow() {
+        return SLOW;
     }
 
     /** Whether the request may go. */
@@ -49,7 +57,12 @@ public record Grant(Status status, @Nullable Reason reason, long retryAfterMilli
         return status == Status.GRANTED;
     }
 
-    /** Whether Redis could not be asked. */
+    /** Whether Redis did not answer in time. */
+    public boolean isSlow() {
+        return status == Status.SLOW;
+    }
+
+    /** Whether Redis is down.  */
     public boolean isUnavailable() {
         return status == Status.UNAVAILABLE;
     }
@@ -58,6 +71,7 @@ public record Grant(Status status, @Nullable Reason reason, long retryAfterMilli
     public enum Status {
         GRANTED,
         DENIED,
+        SLOW,
         UNAVAILABLE
     }
 

@@ -1,6 +1,10 @@
 package io.keymux.server.redis;
 
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisBusyException;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisLoadingException;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
@@ -22,6 +26,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,10 +34,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Owns the one Redis connection of a replica and knows whether Redis answers.
  *
- * <p>Every command has a short timeout (200 ms by default). The first failure of a command (a
- * timeout, a closed connection, an error reply) or the connection closing turns the state DOWN
- * and logs one WARN; while
- * DOWN, {@link #connection()} is {@code null} so callers answer "unavailable" without touching
+ * <p>Every command has a timeout ({@code limits.redis.timeout}, 500 ms by default). Slow is not
+ * down: a timed-out command only counts, and Redis turns DOWN (one WARN) when the connection is
+ * lost or {@code failure_threshold} calls in a row timed out. "In a row" means one after the
+ * other: calls sent together before the first of them timed out count once, so one stall of
+ * Redis under a burst is one failure, not hundreds. An error reply is an answer (Redis is up):
+ * the caller logs it as the bug it is. While DOWN, {@link #connection()} is {@code null} so callers answer "unavailable" without touching
  * the network, and a fresh connection followed by a {@code PING} is tried with exponential
  * backoff (100 ms doubling to 5 s by default). The first {@code PING} answered turns the state UP
  * and logs one INFO. Listeners hear each transition, on a Lettuce thread: they must not block.
@@ -51,7 +58,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class RedisHealth implements AutoCloseable {
     /** The per-command timeout unless one is given. */
-    public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofMillis(200);
+    public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofMillis(500);
+    /** Calls in a row that time out before Redis counts as down, unless another number is given. */
+    public static final int DEFAULT_FAILURE_THRESHOLD = 3;
     /** The first reconnect delay unless one is given. */
     public static final Duration DEFAULT_MIN_BACKOFF = Duration.ofMillis(100);
     /** The longest reconnect delay unless one is given. */
@@ -65,6 +74,11 @@ public final class RedisHealth implements AutoCloseable {
     private final String where;
     private final long minBackoffMillis;
     private final long maxBackoffMillis;
+    private final int failureThreshold;
+    /** Guarded by this: timeouts in a row, and when the last one was counted. */
+    private int timeoutsInARow;
+    private long lastTimeoutCounted;
+    private volatile LongConsumer latencies = nanos -> {};
     private final EventExecutorGroup scheduler;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final AtomicReference<@Nullable StatefulRedisConnection<String, String>> connection =
@@ -78,7 +92,8 @@ public final class RedisHealth implements AutoCloseable {
     private volatile CompletableFuture<Void> nextUp = new CompletableFuture<>();
 
     private RedisHealth(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
-            Duration maxBackoff) {
+            Duration maxBackoff, int failureThreshold) {
+        this.failureThreshold = failureThreshold;
         this.client = client;
         this.uri = uri;
         this.where = uri.getHost() != null ? uri.getHost() + ":" + uri.getPort() : "redis";
@@ -98,7 +113,7 @@ public final class RedisHealth implements AutoCloseable {
             public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
                 StatefulRedisConnection<String, String> current = connection.get();
                 if (current == handler) {
-                    commandFailed(current, new RedisConnectionException("connection closed by " + where));
+                    lost(current, new RedisConnectionException("connection closed by " + where));
                 }
             }
         });
@@ -115,12 +130,25 @@ public final class RedisHealth implements AutoCloseable {
      */
     public static RedisHealth connect(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
             Duration maxBackoff) {
+        return connect(client, uri, commandTimeout, minBackoff, maxBackoff, DEFAULT_FAILURE_THRESHOLD);
+    }
+
+    /**
+     * Starts connecting to {@code uri} in the background and returns at once (DOWN until the
+     * first {@code PING} answers); DOWN again after {@code failureThreshold} timeouts in a row or a
+     * lost connection. Sets {@code client}'s options: give it a client of its own.
+     */
+    public static RedisHealth connect(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
+            Duration maxBackoff, int failureThreshold) {
+        if (failureThreshold <= 0) {
+            throw new IllegalArgumentException("failureThreshold: " + failureThreshold + " (expected: > 0)");
+        }
         Objects.requireNonNull(client, "client");
         Objects.requireNonNull(uri, "uri");
         if (commandTimeout.isNegative() || commandTimeout.isZero()) {
             throw new IllegalArgumentException("commandTimeout: " + commandTimeout + " (expected: > 0)");
         }
-        RedisHealth health = new RedisHealth(client, uri, commandTimeout, minBackoff, maxBackoff);
+        RedisHealth health = new RedisHealth(client, uri, commandTimeout, minBackoff, maxBackoff, failureThreshold);
         health.reconnecting.set(true);
         health.attempt(0);
         return health;
@@ -160,11 +188,77 @@ public final class RedisHealth implements AutoCloseable {
         return connection.get();
     }
 
+    /** How a command failed. */
+    enum Failure {
+        /** No answer in time (or Redis busy or loading): slow, counted towards down. */
+        TIMEOUT,
+        /** The connection was lost or refused: down at once. */
+        CONNECTION,
+        /** Redis answered with an error: up, and a bug to log. */
+        REPLY
+    }
+
+    /** Where each answered command's round-trip time goes (for {@code keymux_redis_latency_seconds}). */
+    public void onLatency(LongConsumer nanos) {
+        latencies = Objects.requireNonNull(nanos, "nanos");
+    }
+
+    /** A command answered after {@code latencyNanos}: the timeouts in a row start again. */
+    void commandSucceeded(long latencyNanos) {
+        synchronized (this) {
+            timeoutsInARow = 0;
+        }
+        latencies.accept(latencyNanos);
+    }
+
     /**
-     * A command on {@code failed} did not answer: DOWN, log once, reconnect with backoff. A
-     * failure on a connection already replaced (a late timeout) is ignored.
+     * A command on {@code failed}, sent at {@code issuedNanos} ({@link System#nanoTime()}), failed
+     * with {@code cause}; returns how. A lost connection turns DOWN at once; a timeout counts when
+     * the command was sent after the last counted one was noticed, and at {@code failure_threshold}
+     * in a row turns DOWN; an error reply changes nothing here.
      */
-    void commandFailed(StatefulRedisConnection<String, String> failed, Throwable cause) {
+    Failure commandFailed(StatefulRedisConnection<String, String> failed, Throwable cause, long issuedNanos) {
+        Failure failure = classify(cause);
+        if (failure == Failure.REPLY) {
+            return failure;
+        }
+        if (failure == Failure.TIMEOUT) {
+            synchronized (this) {
+                long now = System.nanoTime();
+                if (timeoutsInARow == 0 || issuedNanos - lastTimeoutCounted > 0) {
+                    timeoutsInARow++;
+                    lastTimeoutCounted = now;
+                }
+                if (timeoutsInARow < failureThreshold) {
+                    return failure;
+                }
+                timeoutsInARow = 0;
+            }
+        }
+        lost(failed, cause);
+        return failure;
+    }
+
+    static Failure classify(Throwable cause) {
+        Throwable root = cause;
+        while ((root instanceof CompletionException || root instanceof ExecutionException) && root.getCause() != null) {
+            root = root.getCause();
+        }
+        if (root instanceof RedisCommandTimeoutException || root instanceof RedisBusyException
+                || root instanceof RedisLoadingException) {
+            return Failure.TIMEOUT;
+        }
+        if (root instanceof RedisCommandExecutionException) {
+            return Failure.REPLY;
+        }
+        return Failure.CONNECTION;
+    }
+
+    /**
+     * {@code failed} is gone: DOWN, log once, reconnect with backoff. A failure on a connection
+     * already replaced (a late timeout) is ignored.
+     */
+    private void lost(StatefulRedisConnection<String, String> failed, Throwable cause) {
         if (!connection.compareAndSet(failed, null)) {
             return;
         }
@@ -203,6 +297,9 @@ public final class RedisHealth implements AutoCloseable {
                 .whenComplete((pong, error) -> {
                     StatefulRedisConnection<String, String> c = opened.get();
                     if (error == null && c != null && !closed) {
+                        synchronized (this) {
+                            timeoutsInARow = 0;
+                        }
                         connection.set(c);
                         reconnecting.set(false);
                         wentUp();

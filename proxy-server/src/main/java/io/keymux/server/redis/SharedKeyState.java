@@ -1,5 +1,8 @@
 package io.keymux.server.redis;
 
+import io.keymux.config.model.HealthConfig;
+import io.keymux.core.select.KeyEffect;
+import io.keymux.core.select.KeyRule;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -11,12 +14,15 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
+import java.util.OptionalInt;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The limit state of upstream keys, shared by every replica through Redis so that together they
@@ -38,8 +44,15 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code keymux:{k1}:cooldown}: deadline in epoch ms, expiring at the deadline
  *   <li>{@code keymux:{k1}:circuit} and {@code keymux:{k1}:probe}: failure count and open
  *       deadline; the replica holding the half-open probe
- *   <li>{@code keymux:{k1}:disabled}; {@code keymux:{k1}:spend:2026-11-22} (USD, kept two days)
+ *   <li>{@code keymux:{k1}:disabled}: the fingerprint of the credential the upstream refused
+ *       ({@link SharedLimits#credential()}); a take with another credential drops it
+ *   <li>{@code keymux:{k1}:spend:2026-11-22} (USD, kept two days); {@code keymux:{k1}:usage}:
+ *       requests and tokens per 10 s slot, for the admin view's last minute
+ *   <li>{@code keymux:replicas}: replica id to last heartbeat, for {@code local_share: auto}
  * </ul>
+ *
+ * <p>A settle applies {@link KeyRule}'s effect, the same value the local broker applies, so a 429,
+ * a failure or a 401 means the same to the shared state as to each replica's own.
  *
  * <p><b>Concurrency slots survive a crashed replica only for a lease.</b> Each replica counts its
  * own in-flight requests in the {@code inflight} hash and holds a lease in {@code leases} that
@@ -50,8 +63,9 @@ import org.jspecify.annotations.Nullable;
  * live replica whose only request on a key outlasts it loses that count (the cap is briefly
  * undercounted; the settle that follows never goes below zero).
  *
- * <p>Every method returns at once. While {@link RedisHealth} is DOWN, or when the command fails,
- * the future completes normally with an "unavailable" value ({@link Grant#unavailable()},
+ * <p>Every method returns at once. A command Redis did not answer in time completes with a "slow"
+ * value (retry; never decide locally on it). While {@link RedisHealth} is DOWN, or when the
+ * connection was lost, the future completes normally with an "unavailable" value ({@link Grant#unavailable()},
  * {@code false}, {@link CircuitState#UNKNOWN}, empty) and the caller uses local limits.
  */
 public final class SharedKeyState {
@@ -62,13 +76,17 @@ public final class SharedKeyState {
     /** The retry-after of a concurrency denial: a slot frees when some request ends, time unknown. */
     public static final long CONCURRENCY_RETRY_MILLIS = 100;
 
+    /** Width of one slot of the shared usage counters (six slots make the admin view's minute). */
+    static final long USAGE_SLOT_MILLIS = 10_000;
+    /** A replica not heard from for this long no longer counts as alive. */
+    public static final Duration REPLICA_WINDOW = Duration.ofSeconds(30);
+
+    private static final Logger LOG = LoggerFactory.getLogger(SharedKeyState.class);
     private static final LuaScript TRY_TAKE = LuaScript.load("try_take");
     private static final LuaScript SETTLE = LuaScript.load("settle");
-    private static final LuaScript COOL_DOWN = LuaScript.load("cool_down");
-    private static final LuaScript RECORD_FAILURE = LuaScript.load("record_failure");
-    private static final LuaScript ADD_SPEND = LuaScript.load("add_spend");
     private static final LuaScript SNAPSHOT = LuaScript.load("snapshot");
-    private static final List<LuaScript> SCRIPTS = List.of(TRY_TAKE, SETTLE, COOL_DOWN, RECORD_FAILURE, ADD_SPEND, SNAPSHOT);
+    private static final LuaScript HEARTBEAT = LuaScript.load("heartbeat");
+    private static final List<LuaScript> SCRIPTS = List.of(TRY_TAKE, SETTLE, SNAPSHOT, HEARTBEAT);
 
     private final RedisHealth health;
     private final String prefix;
@@ -115,95 +133,58 @@ public final class SharedKeyState {
     /**
      * Takes one request and {@code tokens} tokens of {@code keyId}'s capacity, and one
      * concurrency slot, if everything has room; else nothing, with the reason and when to retry.
-     * A granted request must be followed by one {@link #settle}.
+     * A granted request must be followed by one {@link #settle}. Completes with {@link Grant#slow()}
+     * when Redis did not answer in time (the take may or may not have happened) and with
+     * {@link Grant#unavailable()} while Redis is down.
      */
-    public CompletableFuture<Grant> tryTake(String keyId, KeyLimits limits, long tokens) {
+    public CompletableFuture<Grant> tryTake(String keyId, SharedLimits limits, long tokens) {
         Objects.requireNonNull(limits, "limits");
         if (tokens < 0) {
             throw new IllegalArgumentException("tokens: " + tokens + " (expected: >= 0)");
         }
-        String[] keys = {key(keyId, "bucket"), key(keyId, "inflight"), key(keyId, "leases"), key(keyId, "cooldown"),
-            key(keyId, "circuit"), key(keyId, "probe"), key(keyId, "disabled")};
+        String[] keys = keys(keyId);
         String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
             arg(limits.maxConcurrent()), arg(limits.dailyBudgetUsd()), Long.toString(tokens), replicaId,
-            leaseTtlMillis, Long.toString(CONCURRENCY_RETRY_MILLIS), key(keyId, "spend:")};
-        return eval(TRY_TAKE, ScriptOutputType.MULTI, keys, args, SharedKeyState::toGrant, Grant.unavailable());
+            leaseTtlMillis, Long.toString(CONCURRENCY_RETRY_MILLIS), key(keyId, "spend:"), limits.credential(),
+            Long.toString(USAGE_SLOT_MILLIS)};
+        return eval(TRY_TAKE, ScriptOutputType.MULTI, keys, args, SharedKeyState::toGrant, Grant.unavailable(),
+                Grant.slow());
     }
 
     /**
-     * Corrects a granted request's TPM reservation to {@code actualTokens} (a refund capped at the
-     * capacity, or a charge that may leave the bucket negative) and, if {@code releaseConcurrency},
-     * frees its concurrency slot. Completes with {@code true} when Redis applied it.
+     * Applies {@code effect} ({@link KeyRule}'s effect of a granted request's outcome, the same
+     * value the local broker applies) to {@code keyId}'s shared state in one round trip: the TPM
+     * correction and request refund, the cooldown, the circuit (with {@code probe}: the grant was
+     * the half-open probe), the {@code disabled} mark for {@code limits}' credential, the spend
+     * ({@code costUsd}) and the usage counters ({@code usedTokens}); with {@code releaseConcurrency},
+     * the concurrency slot. Completes with {@code true} when Redis applied it.
      */
-    public CompletableFuture<Boolean> settle(String keyId, KeyLimits limits, long reservedTokens, long actualTokens,
-            boolean releaseConcurrency) {
+    public CompletableFuture<Boolean> settle(String keyId, SharedLimits limits, KeyEffect effect, boolean probe,
+            HealthConfig rules, double costUsd, long usedTokens, boolean releaseConcurrency) {
         Objects.requireNonNull(limits, "limits");
-        String[] keys = {key(keyId, "bucket"), key(keyId, "inflight"), key(keyId, "leases")};
+        Objects.requireNonNull(effect, "effect");
+        Objects.requireNonNull(rules, "rules");
+        if (!Double.isFinite(costUsd)) {
+            throw new IllegalArgumentException("costUsd: " + costUsd + " (expected: a finite number)");
+        }
         String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
-            Long.toString(reservedTokens), Long.toString(actualTokens), releaseConcurrency ? "1" : "0", replicaId,
-            leaseTtlMillis};
-        return eval(SETTLE, ScriptOutputType.INTEGER, keys, args, reply -> true, false);
+            Long.toString(effect.tokenRefund()), effect.refundRequest() ? "1" : "0", releaseConcurrency ? "1" : "0",
+            replicaId, leaseTtlMillis, Long.toString(ceilMillis(effect.cooldownNanos())), effect.verdict().wireName(),
+            probe ? "1" : "0", Integer.toString(rules.failureThreshold()),
+            Long.toString(Math.max(1, rules.circuitCooldown().toMillis())),
+            effect.disable() ? limits.credential() : "", Double.toString(costUsd), key(keyId, "spend:"),
+            Long.toString(usedTokens), Long.toString(USAGE_SLOT_MILLIS)};
+        return eval(SETTLE, ScriptOutputType.INTEGER, keys(keyId), args, reply -> true, false, false);
     }
 
     /**
-     * Cools {@code keyId} down until {@code epochMillis} unless it already cools down longer (a
-     * deadline is never shortened). Completes with the deadline in force, empty when none or
-     * when Redis is unavailable.
+     * Tells Redis this replica is alive; completes with the number of replicas alive in the last
+     * {@link #REPLICA_WINDOW} (this one included), empty when Redis did not answer.
      */
-    public CompletableFuture<Optional<Instant>> coolDownUntil(String keyId, long epochMillis) {
-        return eval(COOL_DOWN, ScriptOutputType.INTEGER, new String[] {key(keyId, "cooldown")},
-                new String[] {Long.toString(epochMillis)},
-                reply -> ((Long) reply) > 0 ? Optional.of(Instant.ofEpochMilli((Long) reply)) : Optional.empty(),
-                Optional.empty());
-    }
-
-    /**
-     * Counts one consecutive failure (5xx, connect, timeout) of {@code keyId}; at {@code
-     * threshold} the circuit opens for {@code circuitCooldownMillis}, after which one probe
-     * decides. A failed probe reopens it at once. Completes with the circuit's state after this
-     * failure ({@link CircuitState#UNKNOWN} when Redis is unavailable).
-     */
-    public CompletableFuture<CircuitState> recordFailure(String keyId, int threshold, long circuitCooldownMillis) {
-        if (threshold <= 0) {
-            throw new IllegalArgumentException("threshold: " + threshold + " (expected: > 0)");
-        }
-        if (circuitCooldownMillis <= 0) {
-            throw new IllegalArgumentException("circuitCooldownMillis: " + circuitCooldownMillis + " (expected: > 0)");
-        }
-        return eval(RECORD_FAILURE, ScriptOutputType.MULTI, new String[] {key(keyId, "circuit"), key(keyId, "probe")},
-                new String[] {Integer.toString(threshold), Long.toString(circuitCooldownMillis)},
-                reply -> "open".equals(((List<?>) reply).get(0)) ? CircuitState.OPEN : CircuitState.CLOSED,
-                CircuitState.UNKNOWN);
-    }
-
-    /** A success of {@code keyId}: resets the failure count and closes its circuit (ends a probe). */
-    public CompletableFuture<Boolean> recordSuccess(String keyId) {
-        return command(a -> a.del(key(keyId, "circuit"), key(keyId, "probe")));
-    }
-
-    /** Marks {@code keyId} {@code disabled} (an upstream 401/403) until {@link #enable}. */
-    public CompletableFuture<Boolean> disable(String keyId) {
-        return command(a -> a.set(key(keyId, "disabled"), "1"));
-    }
-
-    /** Removes the {@code disabled} mark of {@code keyId}. */
-    public CompletableFuture<Boolean> enable(String keyId) {
-        return command(a -> a.del(key(keyId, "disabled")));
-    }
-
-    /**
-     * Adds {@code usd} to {@code keyId}'s spend of {@code utcDay}; completes with the day's total,
-     * empty when Redis is unavailable. The budget check of {@link #tryTake} reads Redis' current
-     * UTC day, so pass the UTC date of now.
-     */
-    public CompletableFuture<OptionalDouble> addSpend(String keyId, LocalDate utcDay, double usd) {
-        Objects.requireNonNull(utcDay, "utcDay");
-        if (!Double.isFinite(usd)) {
-            throw new IllegalArgumentException("usd: " + usd + " (expected: a finite number)");
-        }
-        return eval(ADD_SPEND, ScriptOutputType.VALUE, new String[] {key(keyId, "spend:" + utcDay)},
-                new String[] {Double.toString(usd)}, reply -> OptionalDouble.of(Double.parseDouble((String) reply)),
-                OptionalDouble.empty());
+    public CompletableFuture<OptionalInt> heartbeat() {
+        return eval(HEARTBEAT, ScriptOutputType.INTEGER, new String[] {prefix + ":replicas"},
+                new String[] {replicaId, Long.toString(REPLICA_WINDOW.toMillis())},
+                reply -> OptionalInt.of(((Long) reply).intValue()), OptionalInt.empty(), OptionalInt.empty());
     }
 
     /** {@code keyId}'s spend on {@code utcDay} (0 when nothing was spent), empty when Redis is unavailable. */
@@ -212,18 +193,26 @@ public final class SharedKeyState {
         String spendKey = key(keyId, "spend:" + utcDay);
         return call(a -> a.get(spendKey),
                 reply -> OptionalDouble.of(reply == null ? 0.0 : Double.parseDouble(reply)),
-                OptionalDouble.empty());
+                OptionalDouble.empty(), OptionalDouble.empty());
     }
 
     /** {@code keyId}'s shared state now (buckets refilled with {@code limits}), empty when Redis is unavailable. */
-    public CompletableFuture<Optional<SharedSnapshot>> snapshot(String keyId, KeyLimits limits) {
+    public CompletableFuture<Optional<SharedSnapshot>> snapshot(String keyId, SharedLimits limits) {
         Objects.requireNonNull(limits, "limits");
-        String[] keys = {key(keyId, "bucket"), key(keyId, "inflight"), key(keyId, "leases"), key(keyId, "cooldown"),
-            key(keyId, "circuit"), key(keyId, "probe"), key(keyId, "disabled")};
         String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
-            key(keyId, "spend:")};
-        return eval(SNAPSHOT, ScriptOutputType.MULTI, keys, args, reply -> Optional.of(toSnapshot((List<?>) reply)),
-                Optional.empty());
+            key(keyId, "spend:"), limits.credential(), Long.toString(USAGE_SLOT_MILLIS)};
+        return eval(SNAPSHOT, ScriptOutputType.MULTI, keys(keyId), args,
+                reply -> Optional.of(toSnapshot((List<?>) reply)), Optional.empty(), Optional.empty());
+    }
+
+    private String[] keys(String keyId) {
+        return new String[] {key(keyId, "bucket"), key(keyId, "inflight"), key(keyId, "leases"),
+            key(keyId, "cooldown"), key(keyId, "circuit"), key(keyId, "probe"), key(keyId, "disabled"),
+            key(keyId, "usage")};
+    }
+
+    private static long ceilMillis(long nanos) {
+        return nanos <= 0 ? 0 : (nanos + 999_999L) / 1_000_000L;
     }
 
     /** This replica's id in the concurrency leases. */
@@ -249,39 +238,55 @@ public final class SharedKeyState {
         for (LuaScript script : SCRIPTS) {
             connection.async().scriptLoad(script.body()).toCompletableFuture().whenComplete((sha, error) -> {
                 if (error != null) {
-                    health.commandFailed(connection, error);
+                    health.commandFailed(connection, unwrap(error), System.nanoTime());
                 }
             });
         }
     }
 
     private <T> CompletableFuture<T> eval(LuaScript script, ScriptOutputType type, String[] keys, String[] args,
-            Function<Object, T> reply, T unavailable) {
+            Function<Object, T> reply, T unavailable, T slow) {
         return call(a -> a.<Object>evalsha(script.sha(), type, keys, args).toCompletableFuture()
                 .exceptionallyCompose(error -> unwrap(error) instanceof RedisNoScriptException
                         // Redis lost its script cache (restart, SCRIPT FLUSH, failover): EVAL loads it again.
                         ? a.<Object>eval(script.body(), type, keys, args).toCompletableFuture()
                         : CompletableFuture.failedFuture(error)),
-                reply, unavailable);
-    }
-
-    private <R> CompletableFuture<Boolean> command(Function<RedisAsyncCommands<String, String>, ? extends CompletionStage<R>> send) {
-        return call(send, reply -> true, false);
+                reply, unavailable, slow, script.name());
     }
 
     private <R, T> CompletableFuture<T> call(
             Function<RedisAsyncCommands<String, String>, ? extends CompletionStage<R>> send,
-            Function<@Nullable R, T> reply, T unavailable) {
+            Function<@Nullable R, T> reply, T unavailable, T slow) {
+        return call(send, reply, unavailable, slow, "command");
+    }
+
+    /**
+     * Sends one command. A timeout answers {@code slow}; a lost connection (or Redis being down)
+     * {@code unavailable}; an error reply is a bug here, logged, and answers {@code slow} so that
+     * nothing is granted on this replica's own say-so. Only timeouts and lost connections tell
+     * {@link RedisHealth} that Redis may be down.
+     */
+    private <R, T> CompletableFuture<T> call(
+            Function<RedisAsyncCommands<String, String>, ? extends CompletionStage<R>> send,
+            Function<@Nullable R, T> reply, T unavailable, T slow, String what) {
         StatefulRedisConnection<String, String> connection = health.connection();
         if (connection == null) {
             return CompletableFuture.completedFuture(unavailable);
         }
+        long issued = System.nanoTime();
         return send.apply(connection.async()).toCompletableFuture().handle((value, error) -> {
-            if (error != null) {
-                health.commandFailed(connection, error);
-                return unavailable;
+            if (error == null) {
+                health.commandSucceeded(System.nanoTime() - issued);
+                return reply.apply(value);
             }
-            return reply.apply(value);
+            return switch (health.commandFailed(connection, unwrap(error), issued)) {
+                case TIMEOUT -> slow;
+                case CONNECTION -> unavailable;
+                case REPLY -> {
+                    LOG.error("Redis refused {} (a bug in keymux, not an outage): {}", what, unwrap(error).getMessage());
+                    yield slow;
+                }
+            };
         });
     }
 
@@ -318,7 +323,9 @@ public final class SharedKeyState {
                 Double.parseDouble((String) reply.get(6)),
                 Long.parseLong((String) reply.get(7)),
                 optionalDouble((String) reply.get(8)),
-                optionalDouble((String) reply.get(9)));
+                optionalDouble((String) reply.get(9)),
+                Long.parseLong((String) reply.get(10)),
+                Long.parseLong((String) reply.get(11)));
     }
 
     private static @Nullable Double optionalDouble(String value) {

@@ -11,6 +11,8 @@ import io.keymux.core.select.Admission;
 import io.keymux.core.select.ForwardingKeyBroker;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
+import io.keymux.core.select.KeyRule;
+import io.keymux.core.select.KeyStatus;
 import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
@@ -27,7 +29,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -40,35 +46,47 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link KeyBroker} of {@code limits.backend: redis}: the local broker decides, Redis confirms,
- * so N replicas together never exceed a key's limits.
+ * so N replicas together never exceed a key's limits (SPEC.md section 8).
  *
  * <p>A decision: the local broker leases a key within its local limits (queueing as usual); then
  * one {@link SharedKeyState#tryTake} round trip takes the request from the key's shared buckets,
  * concurrency, cooldown, circuit and budget.
  *
  * <ul>
- *   <li>Granted: the lease goes to the caller. Its settle settles the local lease, then mirrors the
- *       outcome to Redis without waiting (usage correction and concurrency release, cooldown after
- *       a 429, failure count, {@code disabled} after 401/403, spend).
+ *   <li>Granted: the lease goes to the caller. Its settle settles the local lease and sends the
+ *       same {@link KeyRule} effect to Redis without waiting (one round trip: usage correction,
+ *       concurrency release, cooldown, circuit, {@code disabled}, spend).
  *   <li>Denied: the local lease is returned with {@link Outcome.Deferred}, which skips that key
  *       locally until the denial's retry-after, and the local broker is asked again (another key,
  *       or a wait), until the task's {@code max_wait} has passed; then 429 as for local limits.
- *   <li>Unavailable (Redis down): the local lease is used as is.
+ *   <li>Slow (no answer within {@code limits.redis.timeout}): asked again, holding the local
+ *       lease, until {@code max_wait} runs out; then the lease goes back unused and the answer is
+ *       429. Slow is never granted on this replica's own say-so.
+ *   <li>Unavailable (Redis down: the connection lost, or {@code failure_threshold} timeouts in a
+ *       row): the local lease is used as is.
  * </ul>
  *
  * <p>While Redis is down (and from start until it first answers) the local broker runs on every
- * key's limits scaled by {@code limits.redis.local_share}, so N replicas alone stay near the
- * shared limits; when Redis answers again the full limits return (the local buckets keep their
- * fill proportionally). No request fails because of Redis: every Redis failure reads as
- * "unavailable".
+ * key's limits scaled by {@code limits.redis.local_share}, by default {@code auto}: 1/N of the
+ * replicas that heartbeated in Redis in the last 30 s (1 when none was seen). When Redis answers
+ * again the full limits return (the local buckets keep their fill proportionally). No request
+ * fails because Redis is down.
  *
- * <p>A key deferred by Redis shows as {@code active} in {@link #keyStates()}: the local view does
- * not merge the shared cooldowns, circuits and disabled marks (use {@link SharedKeyState#snapshot}).
+ * <p>{@link #keyStates()} is the shared view: each key's local state merged with its shared state
+ * (refreshed from Redis at most {@value #VIEW_REFRESH_MILLIS} ms apart while someone reads it and
+ * every second anyway): a key cooled, opened or disabled by any replica shows so here, and usage
+ * counts every replica.
  */
 public final class SharedLimitBroker extends ForwardingKeyBroker {
     private static final Logger LOG = LoggerFactory.getLogger(SharedLimitBroker.class);
     /** How long a key Redis reports disabled is skipped locally before Redis is asked again. */
     private static final long DISABLED_RETRY_MILLIS = 60_000;
+    /** Pause before asking again after a script error (a timeout has waited its timeout already). */
+    private static final long RETRY_PAUSE_NANOS = 20_000_000L;
+    /** How often this replica heartbeats in Redis (for {@code local_share: auto}). */
+    private static final long HEARTBEAT_MILLIS = 5_000;
+    /** The shared view is refreshed when older than this at a read. */
+    static final long VIEW_REFRESH_MILLIS = 250;
 
     private final TimeSource time;
     private final RedisClient client;
@@ -82,13 +100,22 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /** The config the delegate was last given. Guarded by switchLock. */
     private KeymuxConfig appliedConfig;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Replicas alive in the last 30 s, from the last heartbeat answered (1 before any). */
+    private volatile int liveReplicas = 1;
+    /** Each key's shared limits and credential fingerprint, for the current config. */
+    private volatile Map<String, SharedLimits> limitsById;
+    /** The last shared state read per key id, for the admin view; cleared while Redis is down. */
+    private final ConcurrentHashMap<String, SharedSnapshot> view = new ConcurrentHashMap<>();
+    private final AtomicBoolean viewRefreshing = new AtomicBoolean();
+    private volatile long viewReadAt = Long.MIN_VALUE;
+    private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
 
     /**
      * How this replica talks to Redis.
      *
      * @param prefix the namespace of every Redis key (tests use a random one)
      * @param replicaId this replica's name in the shared concurrency leases; unique per live replica
-     * @param commandTimeout per Redis command; beyond it the decision uses local limits
+     * @param commandTimeout per Redis command; beyond it the decision is asked again within max_wait
      * @param minBackoff first reconnect delay after Redis went away
      * @param maxBackoff longest reconnect delay
      * @param leaseTtl how long a crashed replica's concurrency slots stay taken
@@ -103,6 +130,12 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
             Objects.requireNonNull(minBackoff, "minBackoff");
             Objects.requireNonNull(maxBackoff, "maxBackoff");
             Objects.requireNonNull(leaseTtl, "leaseTtl");
+        }
+
+        /** {@link #defaults()} with the command timeout of {@code limits.redis.timeout}. */
+        public static Settings of(LimitsConfig.RedisConfig redis) {
+            Settings d = defaults();
+            return d.withTiming(redis.timeout(), d.minBackoff(), d.maxBackoff());
         }
 
         /** Prefix {@code keymux}, replica id from {@code POD_NAME} or {@code HOSTNAME} (else random), library defaults. */
@@ -139,7 +172,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
      */
     public static KeyBroker create(KeymuxConfig config, TimeSource time) {
         return config.limits().backend() == LimitsConfig.Backend.REDIS
-                ? new SharedLimitBroker(config, time, Settings.defaults())
+                ? new SharedLimitBroker(config, time, Settings.of(config.limits().redis()))
                 : KeyBroker.create(config, time);
     }
 
@@ -159,12 +192,58 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         this.appliedConfig = config;
         this.client = RedisClient.create();
         this.scheduler = client.getResources().eventExecutorGroup();
+        this.limitsById = sharedLimits(config);
         this.health = RedisHealth.connect(client, RedisURI.create(config.limits().redis().uri()),
-                settings.commandTimeout(), settings.minBackoff(), settings.maxBackoff());
+                settings.commandTimeout(), settings.minBackoff(), settings.maxBackoff(),
+                config.limits().redis().failureThreshold());
         this.shared = SharedKeyState.create(health, settings.prefix(), settings.replicaId(), settings.leaseTtl());
-        health.addListener(up -> applyLimits());
+        health.addListener(up -> {
+            if (up) {
+                heartbeat();
+            } else {
+                view.clear();
+            }
+            applyLimits();
+        });
         // Redis may have answered before the listener was added.
         applyLimits();
+        heartbeat();
+        try {
+            tasks.add(scheduler.scheduleWithFixedDelay(this::heartbeat, HEARTBEAT_MILLIS, HEARTBEAT_MILLIS,
+                    TimeUnit.MILLISECONDS));
+            tasks.add(scheduler.scheduleWithFixedDelay(this::refreshView, 1000, 1000, TimeUnit.MILLISECONDS));
+        } catch (RejectedExecutionException shuttingDown) {
+            // The client is shutting down: no heartbeat is needed any more.
+        }
+    }
+
+    private static Map<String, SharedLimits> sharedLimits(KeymuxConfig config) {
+        Map<String, SharedLimits> byId = new HashMap<>();
+        for (ApiKeyConfig key : config.apiKeys()) {
+            byId.put(key.keyId(), SharedLimits.of(key));
+        }
+        return Map.copyOf(byId);
+    }
+
+    private SharedLimits limitsOf(ApiKeyConfig key) {
+        SharedLimits limits = limitsById.get(key.keyId());
+        // A lease of a key the last reload removed still settles with the limits it had.
+        return limits != null ? limits : SharedLimits.of(key);
+    }
+
+    /** Replicas that heartbeated in Redis in the last 30 s, from the last answer (1 before any). */
+    @Override
+    public int liveReplicas() {
+        return liveReplicas;
+    }
+
+    private void heartbeat() {
+        if (closed.get() || !health.up()) {
+            return;
+        }
+        shared.heartbeat().thenAccept(n -> n.ifPresent(count -> {
+            liveReplicas = Math.max(1, count);
+        }));
     }
 
     /** Whether Redis answers now (limits are shared); {@code false} while local limits apply. */
@@ -187,10 +266,15 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         return health;
     }
 
-    /** Registers {@code keymux_redis_up} (0/1) for {@code broker} if it is a Redis-backed broker. */
+    /**
+     * Registers {@code keymux_redis_up} (0/1), {@code keymux_redis_latency_seconds} and
+     * {@code keymux_replicas} for {@code broker} if it is a Redis-backed broker.
+     */
     public static void registerMetrics(ProxyMetrics metrics, KeyBroker broker) {
         if (broker instanceof SharedLimitBroker sharedBroker) {
             metrics.redisUp(sharedBroker::redisUp);
+            metrics.replicas(sharedBroker::liveReplicas);
+            sharedBroker.health.onLatency(metrics.redisLatency());
         }
     }
 
@@ -269,11 +353,11 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /** Asks Redis whether the locally leased key may go. */
     private void confirm(Decision decision, Lease lease) {
         if (decision.result.isDone()) {
-            lease.settle(new Outcome.Deferred(0));
+            lease.settle(new Outcome.Unused());
             return;
         }
         ApiKeyConfig key = lease.key();
-        KeyLimits limits = KeyLimits.of(key);
+        SharedLimits limits = limitsOf(key);
         CompletableFuture<Grant> grant;
         try {
             grant = shared.tryTake(key.keyId(), limits, lease.reservedTokens());
@@ -283,7 +367,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
             grant = CompletableFuture.completedFuture(Grant.unavailable());
         }
         grant.whenComplete((answer, error) -> {
-            Grant g = answer != null ? answer : Grant.unavailable();
+            Grant g = answer != null ? answer : Grant.slow();
             if (g.status() == Grant.Status.DENIED) {
                 long retryMillis = retryMillis(g);
                 decision.lastRetryAfterMillis = retryMillis;
@@ -293,12 +377,36 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 }
                 return;
             }
-            SharedLease sharedLease = new SharedLease(lease, limits, g.isGranted(), decision.request.task());
+            if (g.isSlow()) {
+                askAgain(decision, lease);
+                return;
+            }
+            SharedLease sharedLease = new SharedLease(lease, limits, g.isGranted(), g.probe(), decision.request.task());
             if (!decision.result.complete(sharedLease)) {
                 // The caller left while Redis answered: give everything back.
                 sharedLease.abandon();
             }
         });
+    }
+
+    /**
+     * Redis did not answer in time: ask again while the request's {@code max_wait} lasts, holding
+     * the local lease; then give it back unused and answer 429. Never granted locally.
+     */
+    private void askAgain(Decision decision, Lease lease) {
+        long left = decision.deadline - time.nanoTime();
+        if (left <= 0 || decision.result.isDone() || closed.get()) {
+            lease.settle(new Outcome.Unused());
+            decision.lastRetryAfterMillis = Math.max(decision.lastRetryAfterMillis, 1000);
+            decision.result.complete(exhausted(decision));
+            return;
+        }
+        try {
+            scheduler.schedule(() -> confirm(decision, lease), Math.min(left, RETRY_PAUSE_NANOS), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException shuttingDown) {
+            lease.settle(new Outcome.Unused());
+            decision.result.complete(exhausted(decision));
+        }
     }
 
     private static long retryMillis(Grant grant) {
@@ -320,15 +428,17 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /** A lease confirmed by Redis (or taken locally while Redis was unavailable). */
     private final class SharedLease implements Lease {
         private final Lease local;
-        private final KeyLimits limits;
+        private final SharedLimits limits;
         private final boolean granted;
+        private final boolean probe;
         private final String task;
         private final AtomicBoolean settled = new AtomicBoolean();
 
-        SharedLease(Lease local, KeyLimits limits, boolean granted, String task) {
+        SharedLease(Lease local, SharedLimits limits, boolean granted, boolean probe, String task) {
             this.local = local;
             this.limits = limits;
             this.granted = granted;
+            this.probe = probe;
             this.task = task;
         }
 
@@ -355,65 +465,44 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         @Override
         public void settle(Outcome outcome) {
             Objects.requireNonNull(outcome, "outcome");
-            if (!settled.compareAndSet(false, true)) {
-                return;
-            }
-            local.settle(outcome);
-            try {
+            if (settled.compareAndSet(false, true)) {
+                local.settle(outcome);
                 mirror(outcome);
-            } catch (IllegalArgumentException unsharable) {
-                LOG.debug("outcome of key {} not shared: {}", key().keyId(), unsharable.getMessage());
             }
         }
 
         /** Never used by a caller: the local lease and the shared take go back whole. */
         void abandon() {
             if (settled.compareAndSet(false, true)) {
-                local.settle(new Outcome.Deferred(0));
-                if (granted) {
-                    shared.settle(key().keyId(), limits, reservedTokens(), 0, true);
-                }
+                Outcome unused = new Outcome.Unused();
+                local.settle(unused);
+                mirror(unused);
             }
         }
 
-        /** Tells Redis, without waiting: every call completes normally, "unavailable" when Redis is down. */
+        /**
+         * Sends the outcome's {@link KeyRule} effect, the one the local lease just applied, to the
+         * shared state without waiting (nothing to send for a take Redis never granted).
+         */
         private void mirror(Outcome outcome) {
-            ApiKeyConfig key = key();
-            String keyId = key.keyId();
-            long reserved = reservedTokens();
-            if (outcome instanceof Outcome.Answered a) {
-                long used = a.usageKnown() ? a.promptTokens() + a.completionTokens() : reserved;
-                releaseShared(keyId, reserved, used);
-                shared.recordSuccess(keyId);
-                if (a.usageKnown()) {
-                    double cost = a.promptTokens() * key.inputTokenCost()
-                            + a.completionTokens() * key.outputTokenCost();
-                    if (cost > 0) {
-                        shared.addSpend(keyId, LocalDate.ofInstant(Instant.ofEpochMilli(time.currentTimeMillis()),
-                                ZoneOffset.UTC), cost);
-                    }
-                }
-            } else if (outcome instanceof Outcome.RateLimited r) {
-                releaseShared(keyId, reserved, 0);
-                Duration wait = r.retryAfter() != null ? r.retryAfter() : health().rateLimitCooldown();
-                shared.coolDownUntil(keyId, time.currentTimeMillis() + Math.max(1, wait.toMillis()));
-            } else if (outcome instanceof Outcome.ServerError || outcome instanceof Outcome.ConnectFailure
-                    || outcome instanceof Outcome.Timeout) {
-                releaseShared(keyId, reserved, 0);
-                HealthConfig h = health();
-                shared.recordFailure(keyId, h.failureThreshold(), Math.max(1, h.circuitCooldown().toMillis()));
-            } else if (outcome instanceof Outcome.Unauthorized) {
-                releaseShared(keyId, reserved, 0);
-                shared.disable(keyId);
-            } else {
-                // Cancelled or Deferred: nothing learned about the key.
-                releaseShared(keyId, reserved, 0);
+            if (!granted) {
+                return;
             }
-        }
-
-        private void releaseShared(String keyId, long reserved, long used) {
-            if (granted) {
-                shared.settle(keyId, limits, reserved, used, true);
+            ApiKeyConfig key = key();
+            long reserved = reservedTokens();
+            HealthConfig rules = health();
+            double cost = 0;
+            long used = 0;
+            if (outcome instanceof Outcome.Answered a) {
+                used = a.usageKnown() ? a.promptTokens() + a.completionTokens() : reserved;
+                if (a.usageKnown()) {
+                    cost = a.promptTokens() * key.inputTokenCost() + a.completionTokens() * key.outputTokenCost();
+                }
+            }
+            try {
+                shared.settle(key.keyId(), limits, KeyRule.of(outcome, reserved, rules), probe, rules, cost, used, true);
+            } catch (IllegalArgumentException unsharable) {
+                LOG.debug("outcome of key {} not shared: {}", key.keyId(), unsharable.getMessage());
             }
         }
 
@@ -428,6 +517,93 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         }
     }
 
+    // ---------------------------------------------------------------- the shared view
+
+    /**
+     * Every key's local state merged with its shared state: the most severe of the two (disabled,
+     * circuit open, cooling down, budget spent), and usage, in-flight and spend of all replicas.
+     * While Redis is down (or before it was read) the local state alone.
+     */
+    @Override
+    public List<KeyStatus> keyStates() {
+        List<KeyStatus> local = delegate.keyStates();
+        long now = System.currentTimeMillis();
+        if (viewReadAt == Long.MIN_VALUE || now - viewReadAt >= VIEW_REFRESH_MILLIS) {
+            refreshView();
+        }
+        if (view.isEmpty()) {
+            return local;
+        }
+        List<KeyStatus> merged = new ArrayList<>(local.size());
+        for (KeyStatus k : local) {
+            SharedSnapshot snapshot = view.get(k.keyId());
+            merged.add(snapshot == null ? k : merge(k, snapshot));
+        }
+        return List.copyOf(merged);
+    }
+
+    static KeyStatus merge(KeyStatus local, SharedSnapshot shared) {
+        KeyStatus.State state = local.state();
+        Long until = local.cooldownUntilMillis();
+        KeyStatus.State sharedState = KeyStatus.State.ACTIVE;
+        Long sharedUntil = null;
+        if (shared.disabled()) {
+            sharedState = KeyStatus.State.DISABLED;
+        } else if (shared.circuit() == CircuitState.OPEN
+                || (shared.circuit() == CircuitState.HALF_OPEN && shared.probeInFlight())) {
+            sharedState = KeyStatus.State.CIRCUIT_OPEN;
+            sharedUntil = shared.circuitOpenUntil() == null ? null : shared.circuitOpenUntil().toEpochMilli();
+        } else if (shared.cooldownUntil() != null) {
+            sharedState = KeyStatus.State.COOLING_DOWN;
+            sharedUntil = shared.cooldownUntil().toEpochMilli();
+        }
+        if (severity(sharedState) > severity(state)) {
+            state = sharedState;
+            until = sharedUntil;
+        }
+        KeyStatus.Usage usage = new KeyStatus.Usage(
+                Math.max(local.usage().rpm(), shared.requestsLastMinute()),
+                Math.max(local.usage().tpm(), shared.tokensLastMinute()),
+                (int) Math.max(local.usage().inFlight(), Math.min(Integer.MAX_VALUE, shared.inFlight())));
+        return new KeyStatus(local.keyId(), local.upstream(), local.taskTypes(), state, local.limits(), usage, until,
+                Math.max(local.spendToday(), shared.spendToday()), local.totalRequests(), local.successes(),
+                local.averageLatencyMillis(), local.promptTokens(), local.completionTokens(), local.totalCost());
+    }
+
+    private static int severity(KeyStatus.State state) {
+        return switch (state) {
+            case DISABLED -> 4;
+            case CIRCUIT_OPEN -> 3;
+            case COOLING_DOWN -> 2;
+            case BUDGET_EXHAUSTED -> 1;
+            default -> 0;
+        };
+    }
+
+    /** Reads every key's shared state in the background (one pipelined script per key). */
+    private void refreshView() {
+        if (closed.get() || !health.up() || !viewRefreshing.compareAndSet(false, true)) {
+            return;
+        }
+        viewReadAt = System.currentTimeMillis();
+        List<CompletableFuture<?>> reads = new ArrayList<>();
+        for (Map.Entry<String, SharedLimits> e : limitsById.entrySet()) {
+            try {
+                reads.add(shared.snapshot(e.getKey(), e.getValue()).thenAccept(s -> {
+                    if (s.isPresent()) {
+                        view.put(e.getKey(), s.get());
+                    } else {
+                        view.remove(e.getKey());
+                    }
+                }));
+            } catch (IllegalArgumentException unsharable) {
+                // A key id Redis cannot namespace has no shared state.
+            }
+        }
+        CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new))
+                .whenComplete((done, error) -> viewRefreshing.set(false));
+    }
+
     // ---------------------------------------------------------------- local share
 
     /** Puts the delegate on full limits while Redis is up, else on {@code local_share} of them. */
@@ -438,7 +614,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
             }
             KeymuxConfig current = config.get();
             boolean up = health.up();
-            double share = up ? 1.0 : current.limits().redis().effectiveLocalShare(1);
+            double share = up ? 1.0 : current.limits().redis().effectiveLocalShare(liveReplicas);
             if (share == appliedShare && current == appliedConfig) {
                 return;
             }
@@ -447,7 +623,8 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
             appliedShare = share;
             appliedConfig = current;
             if (switched && share < 1.0) {
-                LOG.info("using local limits at local_share={} until Redis answers", share);
+                LOG.info("using local limits at local_share={} ({} live replicas) until Redis answers", share,
+                        liveReplicas);
             } else if (switched) {
                 LOG.info("using the full limits of every key, shared through Redis");
             }
@@ -496,7 +673,11 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     @Override
     public void reconfigure(KeymuxConfig next) {
         config.set(Objects.requireNonNull(next, "next"));
+        limitsById = sharedLimits(next);
         applyLimits();
+        // A rotated secret shows as active at once, not after the next periodic read.
+        viewReadAt = Long.MIN_VALUE;
+        view.keySet().retainAll(limitsById.keySet());
     }
 
     /** Closes the local broker, then the Redis connection and client (waits up to a few seconds). */
@@ -507,6 +688,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 return;
             }
         }
+        tasks.forEach(task -> task.cancel(false));
         delegate.close();
         try {
             health.closeAsync().get(2, TimeUnit.SECONDS);

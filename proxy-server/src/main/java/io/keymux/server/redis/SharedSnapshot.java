@@ -18,6 +18,8 @@ import org.jspecify.annotations.Nullable;
  * @param inFlight requests in flight across all live replicas
  * @param rpmTokensLeft requests the RPM bucket would admit now; {@code null} when unlimited
  * @param tpmTokensLeft tokens left in the TPM bucket (negative after a charge); {@code null} when unlimited
+ * @param requestsLastMinute requests granted by every replica in the last 50 to 60 s (10 s slots)
+ * @param tokensLastMinute tokens settled by every replica in the same window
  */
 public record SharedSnapshot(
         Instant redisTime,
@@ -30,7 +32,9 @@ public record SharedSnapshot(
         double spendToday,
         long inFlight,
         @Nullable Double rpmTokensLeft,
-        @Nullable Double tpmTokensLeft) {
+        @Nullable Double tpmTokensLeft,
+        long requestsLastMinute,
+        long tokensLastMinute) {
 
     public SharedSnapshot {
         Objects.requireNonNull(redisTime, "redisTime");

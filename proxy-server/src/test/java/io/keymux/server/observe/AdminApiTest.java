@@ -99,7 +99,9 @@ class AdminApiTest extends ObserveTestBase {
 
         List<String> fields = new ArrayList<>();
         health.fieldNames().forEachRemaining(fields::add);
-        assertThat(fields).containsExactly("status", "health_score", "api_key_status");
+        assertThat(fields).containsExactly("status", "health_score", "api_key_status", "replicas");
+        // The local backend shares nothing: this replica alone (SPEC.md section 5).
+        assertThat(health.get("replicas").asInt()).isEqualTo(1);
         assertThat(health.get("status").asText()).isEqualTo("healthy");
         assertThat(health.get("health_score").asInt()).isEqualTo(100);
         assertThat(health.get("api_key_status").get("active_keys").asInt()).isEqualTo(1);

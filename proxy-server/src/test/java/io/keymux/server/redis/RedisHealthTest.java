@@ -6,6 +6,9 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.AppenderBase;
+import io.keymux.config.model.HealthConfig;
+import io.keymux.core.select.KeyRule;
+import io.keymux.core.select.Outcome;
 import io.lettuce.core.RedisURI;
 import java.time.Duration;
 import java.time.LocalDate;
@@ -30,7 +33,7 @@ import reactor.netty.tcp.TcpServer;
 /** {@link RedisHealth}: DOWN at once when Redis does not answer, logged once, UP again when it returns. */
 @ExtendWith(RedisExtension.class)
 class RedisHealthTest {
-    private static final KeyLimits LIMITS = new KeyLimits(1000L, null, 100_000L, null, 10, 100.0);
+    private static final SharedLimits LIMITS = new SharedLimits(1000L, null, 100_000L, null, 10, 100.0);
 
     private final Logger healthLogger = (Logger) LoggerFactory.getLogger(RedisHealth.class);
     private final Capture logs = new Capture();
@@ -61,12 +64,10 @@ class RedisHealthTest {
 
         CompletableFuture<Grant> grant = state.tryTake("k1", LIMITS, 10);
         assertThat(grant).isCompletedWithValue(Grant.unavailable());
-        assertThat(state.settle("k1", LIMITS, 10, 5, true)).isCompletedWithValue(false);
-        assertThat(state.coolDownUntil("k1", System.currentTimeMillis() + 1000)).isCompletedWithValue(java.util.Optional.empty());
-        assertThat(state.recordFailure("k1", 3, 1000)).isCompletedWithValue(CircuitState.UNKNOWN);
-        assertThat(state.recordSuccess("k1")).isCompletedWithValue(false);
-        assertThat(state.disable("k1")).isCompletedWithValue(false);
-        assertThat(state.addSpend("k1", LocalDate.now(ZoneOffset.UTC), 1.0).join()).isEmpty();
+        HealthConfig rules = HealthConfig.defaults();
+        assertThat(state.settle("k1", LIMITS, KeyRule.of(new Outcome.ServerError(503), 10, rules), false, rules, 0, 0,
+                true)).isCompletedWithValue(false);
+        assertThat(state.heartbeat().join()).isEmpty();
         assertThat(state.snapshot("k1", LIMITS).join()).isEmpty();
         assertThat(health.up()).isFalse();
         assertThat(health.whenUp()).isNotDone();

@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.lettuce.core.RedisURI;
+import io.keymux.config.model.HealthConfig;
+import io.keymux.core.select.KeyEffect;
+import io.keymux.core.select.KeyRule;
+import io.keymux.core.select.Outcome;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -26,7 +30,8 @@ import reactor.test.StepVerifier;
 /** {@link SharedKeyState} against a real Redis, with three replicas that each have their own client. */
 @ExtendWith(RedisExtension.class)
 class SharedKeyStateTest {
-    private static final KeyLimits RPM_30 = new KeyLimits(30L, null, null, null, null, null);
+    private static final SharedLimits RPM_30 = new SharedLimits(30L, null, null, null, null, null);
+    private static final HealthConfig RULES_3 = new HealthConfig(3, Duration.ofSeconds(60), Duration.ofSeconds(60));
 
     private Replicas replicas;
     private SharedKeyState a;
@@ -71,7 +76,7 @@ class SharedKeyStateTest {
 
     @Test
     void concurrencyCapHoldsUnderParallelTakeAndSettle() {
-        KeyLimits limits = new KeyLimits(null, null, null, null, 3, null);
+        SharedLimits limits = new SharedLimits(null, null, null, null, 3, null);
         AtomicInteger inFlight = new AtomicInteger();
         AtomicInteger maxInFlight = new AtomicInteger();
         AtomicInteger granted = new AtomicInteger();
@@ -91,7 +96,7 @@ class SharedKeyStateTest {
                     return replica.snapshot("k2", limits).thenCompose(snapshot -> {
                         assertThat(snapshot.orElseThrow().inFlight()).isBetween(1L, 3L);
                         inFlight.decrementAndGet();
-                        return replica.settle("k2", limits, 0, 0, true);
+                        return settleUsage(replica, "k2", limits, 0, 0, true);
                     }).thenApply(settled -> null);
                 })));
             }
@@ -107,12 +112,12 @@ class SharedKeyStateTest {
 
     @Test
     void aSettleNeverTakesTheInFlightCountBelowZero() {
-        KeyLimits limits = new KeyLimits(null, null, null, null, 1, null);
+        SharedLimits limits = new SharedLimits(null, null, null, null, 1, null);
         assertThat(a.tryTake("k3", limits, 0).join().isGranted()).isTrue();
         assertThat(b.tryTake("k3", limits, 0).join().reason()).isEqualTo(Grant.Reason.CONCURRENCY);
-        assertThat(a.settle("k3", limits, 0, 0, true).join()).isTrue();
-        assertThat(a.settle("k3", limits, 0, 0, true).join()).isTrue();
-        assertThat(b.settle("k3", limits, 0, 0, true).join()).isTrue();
+        assertThat(settleUsage(a, "k3", limits, 0, 0, true).join()).isTrue();
+        assertThat(settleUsage(a, "k3", limits, 0, 0, true).join()).isTrue();
+        assertThat(settleUsage(b, "k3", limits, 0, 0, true).join()).isTrue();
 
         assertThat(a.snapshot("k3", limits).join().orElseThrow().inFlight()).isZero();
         assertThat(b.tryTake("k3", limits, 0).join().isGranted()).isTrue();
@@ -121,7 +126,7 @@ class SharedKeyStateTest {
 
     @Test
     void aCrashedReplicasSlotsEndWithItsLeaseWhileTheOthersKeepTheirs(RedisURI uri) {
-        KeyLimits limits = new KeyLimits(null, null, null, null, 2, null);
+        SharedLimits limits = new SharedLimits(null, null, null, null, 2, null);
         RedisHealth health = replicas.startHealth(uri);
         SharedKeyState crashing = SharedKeyState.create(health, replicas.prefix, "crashing", Duration.ofMillis(1));
         Replicas.await(health);
@@ -139,28 +144,28 @@ class SharedKeyStateTest {
     /** Buckets only refill while a test runs, so token counts are checked from the exact value upwards. */
     @Test
     void tpmReservationIsRefundedOrChargedOnSettle() {
-        KeyLimits limits = new KeyLimits(null, null, 1000L, null, null, null);
+        SharedLimits limits = new SharedLimits(null, null, 1000L, null, null, null);
         assertThat(a.tryTake("k5", limits, 600).join().isGranted()).isTrue();
         Grant tooMuch = b.tryTake("k5", limits, 500).join();
         assertThat(tooMuch.reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
         // 100 tokens missing at 1000 per 60 s: 6 s, less what refilled since.
         assertThat(tooMuch.retryAfterMillis()).isBetween(5000L, 6000L);
 
-        assertThat(a.settle("k5", limits, 600, 200, false).join()).isTrue();
+        assertThat(settleUsage(a, "k5", limits, 600, 200, false).join()).isTrue();
         assertThat(tokensLeft("k5", limits)).isBetween(800.0, 850.0);
 
         assertThat(b.tryTake("k5", limits, 500).join().isGranted()).isTrue();
-        assertThat(b.settle("k5", limits, 500, 900, false).join()).isTrue();
+        assertThat(settleUsage(b, "k5", limits, 500, 900, false).join()).isTrue();
         assertThat(tokensLeft("k5", limits)).isBetween(-100.0, -50.0);
 
         // A refund never overfills the bucket.
-        assertThat(c.settle("k5", limits, 5000, 0, false).join()).isTrue();
+        assertThat(settleUsage(c, "k5", limits, 5000, 0, false).join()).isTrue();
         assertThat(tokensLeft("k5", limits)).isEqualTo(1000.0);
     }
 
     @Test
     void aRequestLargerThanTheTpmCapacityPassesOnAFullBucketAndLeavesItInDebt() {
-        KeyLimits limits = new KeyLimits(null, null, 1000L, null, null, null);
+        SharedLimits limits = new SharedLimits(null, null, 1000L, null, null, null);
         assertThat(a.tryTake("k6", limits, 1500).join().isGranted()).isTrue();
         assertThat(tokensLeft("k6", limits)).isBetween(-500.0, -450.0);
         assertThat(b.tryTake("k6", limits, 1).join().reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
@@ -168,7 +173,7 @@ class SharedKeyStateTest {
 
     @Test
     void bucketStateExpiresWhenItWouldBeFullAgain() {
-        KeyLimits limits = new KeyLimits(60L, 10L, 6000L, null, null, null);
+        SharedLimits limits = new SharedLimits(60L, 10L, 6000L, null, null, null);
         assertThat(a.tryTake("k7", limits, 3000).join().isGranted()).isTrue();
         // TPM: 3000 missing at 100 per second = 30 s (RPM refills its 1 in 1 s), plus 1 s of slack.
         long pttl = replicas.redis().pttl(replicas.prefix + ":{k7}:bucket");
@@ -178,28 +183,31 @@ class SharedKeyStateTest {
 
     @Test
     void aCooldownSetByOneReplicaDeniesAnotherAndIsNeverShortened() {
-        long until = Instant.now().toEpochMilli() + 60_000;
-        assertThat(a.coolDownUntil("k8", until).join()).contains(Instant.ofEpochMilli(until));
+        assertThat(a.tryTake("k8", RPM_30, 0).join().isGranted()).isTrue();
+        assertThat(outcome(a, "k8", RPM_30, new Outcome.RateLimited(Duration.ofSeconds(60)), false)).isTrue();
+        Instant until = a.snapshot("k8", RPM_30).join().orElseThrow().cooldownUntil();
 
         Grant denied = b.tryTake("k8", RPM_30, 0).join();
         assertThat(denied.reason()).isEqualTo(Grant.Reason.COOLING_DOWN);
         assertThat(denied.retryAfterMillis()).isCloseTo(60_000L, within(5_000L));
 
-        assertThat(c.coolDownUntil("k8", until - 50_000).join()).contains(Instant.ofEpochMilli(until));
+        // A shorter 429 later never shortens it.
+        assertThat(outcome(c, "k8", RPM_30, new Outcome.RateLimited(Duration.ofSeconds(10)), false)).isTrue();
         assertThat(b.tryTake("k8", RPM_30, 0).join().retryAfterMillis()).isGreaterThan(50_000L);
         assertThat(replicas.redis().pttl(replicas.prefix + ":{k8}:cooldown")).isBetween(50_000L, 60_000L);
-        assertThat(a.snapshot("k8", RPM_30).join().orElseThrow().cooldownUntil()).isEqualTo(Instant.ofEpochMilli(until));
+        assertThat(a.snapshot("k8", RPM_30).join().orElseThrow().cooldownUntil()).isEqualTo(until);
 
-        assertThat(a.coolDownUntil("k9", Instant.now().toEpochMilli() - 1000).join()).isEmpty();
         assertThat(b.tryTake("k9", RPM_30, 0).join().isGranted()).isTrue();
     }
 
     @Test
     void theCircuitOpensAtTheThresholdAndDeniesOtherReplicas() {
-        assertThat(a.recordFailure("k10", 3, 60_000).join()).isEqualTo(CircuitState.CLOSED);
-        assertThat(b.recordFailure("k10", 3, 60_000).join()).isEqualTo(CircuitState.CLOSED);
+        failure(a, "k10", RULES_3);
+        failure(b, "k10", RULES_3);
+        assertThat(circuit("k10")).isEqualTo(CircuitState.CLOSED);
         assertThat(c.tryTake("k10", RPM_30, 0).join().isGranted()).isTrue();
-        assertThat(c.recordFailure("k10", 3, 60_000).join()).isEqualTo(CircuitState.OPEN);
+        failure(c, "k10", RULES_3);
+        assertThat(circuit("k10")).isEqualTo(CircuitState.OPEN);
 
         Grant denied = a.tryTake("k10", RPM_30, 0).join();
         assertThat(denied.reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN);
@@ -209,57 +217,72 @@ class SharedKeyStateTest {
 
     @Test
     void aSuccessResetsTheConsecutiveFailureCount() {
-        a.recordFailure("k11", 2, 60_000).join();
-        assertThat(b.recordSuccess("k11").join()).isTrue();
-        assertThat(c.recordFailure("k11", 2, 60_000).join()).isEqualTo(CircuitState.CLOSED);
-        assertThat(c.recordFailure("k11", 2, 60_000).join()).isEqualTo(CircuitState.OPEN);
+        HealthConfig two = new HealthConfig(2, Duration.ofSeconds(60), Duration.ofSeconds(60));
+        failure(a, "k11", two);
+        assertThat(outcome(b, "k11", SharedLimits.unlimited(), ANSWERED, false)).isTrue();
+        failure(c, "k11", two);
+        assertThat(circuit("k11")).isEqualTo(CircuitState.CLOSED);
+        failure(c, "k11", two);
+        assertThat(circuit("k11")).isEqualTo(CircuitState.OPEN);
     }
 
     @Test
     void afterTheCooldownExactlyOneProbeGoesAcrossReplicasAndItsOutcomeDecides() {
-        assertThat(a.recordFailure("k12", 1, 300).join()).isEqualTo(CircuitState.OPEN);
+        HealthConfig one = new HealthConfig(1, Duration.ofMillis(300), Duration.ofSeconds(60));
+        failure(a, "k12", one);
+        assertThat(circuit("k12")).isEqualTo(CircuitState.OPEN);
         awaitCircuitCooldown("k12");
 
         List<Grant> burst = burst("k12");
         assertThat(burst).filteredOn(Grant::isGranted).singleElement().satisfies(grant -> assertThat(grant.probe()).isTrue());
         assertThat(burst).filteredOn(grant -> !grant.isGranted())
                 .allSatisfy(grant -> assertThat(grant.reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN));
-        assertThat(a.snapshot("k12", KeyLimits.unlimited()).join().orElseThrow())
+        assertThat(a.snapshot("k12", SharedLimits.unlimited()).join().orElseThrow())
                 .satisfies(s -> assertThat(s.circuit()).isEqualTo(CircuitState.HALF_OPEN))
                 .satisfies(s -> assertThat(s.probeInFlight()).isTrue());
 
+        // A success of a request admitted before the circuit opened does not close it.
+        assertThat(outcome(c, "k12", SharedLimits.unlimited(), ANSWERED, false)).isTrue();
+        assertThat(circuit("k12")).isIn(CircuitState.HALF_OPEN, CircuitState.OPEN);
         // The probe failed: open again at once, whatever the threshold.
-        assertThat(b.recordFailure("k12", 3, 300).join()).isEqualTo(CircuitState.OPEN);
-        assertThat(c.tryTake("k12", KeyLimits.unlimited(), 0).join().reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN);
+        assertThat(apply(b, "k12", SharedLimits.unlimited(), new Outcome.ServerError(503), true,
+                new HealthConfig(3, Duration.ofMillis(300), Duration.ofSeconds(60)))).isTrue();
+        assertThat(circuit("k12")).isEqualTo(CircuitState.OPEN);
+        assertThat(c.tryTake("k12", SharedLimits.unlimited(), 0).join().reason()).isEqualTo(Grant.Reason.CIRCUIT_OPEN);
         awaitCircuitCooldown("k12");
 
         assertThat(burst("k12")).filteredOn(Grant::isGranted).hasSize(1);
-        assertThat(c.recordSuccess("k12").join()).isTrue();
+        assertThat(outcome(c, "k12", SharedLimits.unlimited(), ANSWERED, true)).isTrue();
         assertThat(burst("k12")).allSatisfy(grant -> {
             assertThat(grant.isGranted()).isTrue();
             assertThat(grant.probe()).isFalse();
         });
-        assertThat(a.snapshot("k12", KeyLimits.unlimited()).join().orElseThrow().circuit()).isEqualTo(CircuitState.CLOSED);
+        assertThat(a.snapshot("k12", SharedLimits.unlimited()).join().orElseThrow().circuit()).isEqualTo(CircuitState.CLOSED);
     }
 
     @Test
-    void aDisabledMarkDeniesEveryReplicaUntilEnabled() {
-        assertThat(a.disable("k13").join()).isTrue();
-        Grant denied = b.tryTake("k13", RPM_30, 0).join();
+    void aDisabledMarkDeniesEveryReplicaUntilTheCredentialChanges() {
+        SharedLimits old = RPM_30.withCredential("0123456789ab");
+        assertThat(outcome(a, "k13", old, new Outcome.Unauthorized(401), false)).isTrue();
+        Grant denied = b.tryTake("k13", old, 0).join();
         assertThat(denied.reason()).isEqualTo(Grant.Reason.DISABLED);
-        assertThat(c.snapshot("k13", RPM_30).join().orElseThrow().disabled()).isTrue();
+        assertThat(c.snapshot("k13", old).join().orElseThrow().disabled()).isTrue();
 
-        assertThat(c.enable("k13").join()).isTrue();
-        assertThat(b.tryTake("k13", RPM_30, 0).join().isGranted()).isTrue();
+        // The secret was rotated: the mark of the old one no longer holds, on any replica.
+        SharedLimits rotated = RPM_30.withCredential("ba9876543210");
+        assertThat(c.snapshot("k13", rotated).join().orElseThrow().disabled()).isFalse();
+        assertThat(b.tryTake("k13", rotated, 0).join().isGranted()).isTrue();
+        assertThat(replicas.redis().exists(replicas.prefix + ":{k13}:disabled")).isZero();
     }
 
     @Test
     void spendBeyondTheDailyBudgetExhaustsTheKey() {
-        KeyLimits limits = new KeyLimits(null, null, null, null, null, 1.0);
+        SharedLimits limits = new SharedLimits(null, null, null, null, null, 1.0);
         LocalDate today = LocalDate.now(ZoneOffset.UTC);
-        assertThat(a.addSpend("k14", today, 0.6).join()).hasValue(0.6);
+        assertThat(spend(a, "k14", limits, 0.6)).isTrue();
+        assertThat(a.spend("k14", today).join().getAsDouble()).isCloseTo(0.6, within(1e-9));
         assertThat(b.tryTake("k14", limits, 0).join().isGranted()).isTrue();
-        assertThat(b.addSpend("k14", today, 0.45).join().getAsDouble()).isCloseTo(1.05, within(1e-9));
+        assertThat(spend(b, "k14", limits, 0.45)).isTrue();
 
         Grant denied = c.tryTake("k14", limits, 0).join();
         assertThat(denied.reason()).isEqualTo(Grant.Reason.BUDGET_EXHAUSTED);
@@ -268,14 +291,14 @@ class SharedKeyStateTest {
         assertThat(a.spend("k14", today.minusDays(1)).join()).hasValue(0.0);
         assertThat(a.snapshot("k14", limits).join().orElseThrow().spendToday()).isCloseTo(1.05, within(1e-9));
         assertThat(replicas.redis().pttl(replicas.prefix + ":{k14}:spend:" + today)).isBetween(1L, 2 * 86_400_000L);
-        assertThat(c.tryTake("k14", KeyLimits.unlimited(), 0).join().isGranted()).isTrue();
+        assertThat(c.tryTake("k14", SharedLimits.unlimited(), 0).join().isGranted()).isTrue();
     }
 
     @Test
     void everyRedisKeyCarriesTheKeyIdAsAHashTagAndNoSecret() {
-        a.tryTake("k15", new KeyLimits(10L, null, 100L, null, 2, 5.0), 10).join();
-        a.coolDownUntil("k15", Instant.now().toEpochMilli() + 10_000).join();
-        a.recordFailure("k15", 5, 1000).join();
+        a.tryTake("k15", new SharedLimits(10L, null, 100L, null, 2, 5.0), 10).join();
+        outcome(a, "k15", SharedLimits.unlimited(), new Outcome.RateLimited(Duration.ofSeconds(10)), false);
+        failure(a, "k15", RULES_3);
         assertThat(replicas.redis().keys(replicas.prefix + ":*"))
                 .isNotEmpty()
                 .allSatisfy(key -> assertThat(key).startsWith(replicas.prefix + ":{k15}:"));
@@ -303,9 +326,9 @@ class SharedKeyStateTest {
                 .expectErrorMatches(error -> error.getClass().getSimpleName().equals("BlockingOperationError"))
                 .verify(Duration.ofSeconds(10));
 
-        KeyLimits limits = new KeyLimits(100L, null, 10_000L, null, 5, 10.0);
+        SharedLimits limits = new SharedLimits(100L, null, 10_000L, null, 5, 10.0);
         StepVerifier.create(Mono.defer(() -> Mono.fromFuture(a.tryTake("k17", limits, 100)))
-                        .flatMap(grant -> Mono.fromFuture(a.settle("k17", limits, 100, 50, grant.isGranted())))
+                        .flatMap(grant -> Mono.fromFuture(settleUsage(a, "k17", limits, 100, 50, grant.isGranted())))
                         .flatMap(settled -> Mono.fromFuture(c.snapshot("k17", limits)))
                         .subscribeOn(Schedulers.parallel()))
                 .assertNext(snapshot -> assertThat(snapshot.orElseThrow().tpmTokensLeft()).isBetween(9_950.0, 10_000.0))
@@ -313,7 +336,7 @@ class SharedKeyStateTest {
                 .verify(Duration.ofSeconds(10));
     }
 
-    private double tokensLeft(String keyId, KeyLimits limits) {
+    private double tokensLeft(String keyId, SharedLimits limits) {
         return a.snapshot(keyId, limits).join().orElseThrow().tpmTokensLeft();
     }
 
@@ -321,7 +344,7 @@ class SharedKeyStateTest {
     private List<Grant> burst(String keyId) {
         List<CompletableFuture<Grant>> calls = new ArrayList<>();
         for (int i = 0; i < 30; i++) {
-            calls.add(List.of(a, b, c).get(i % 3).tryTake(keyId, KeyLimits.unlimited(), 0));
+            calls.add(List.of(a, b, c).get(i % 3).tryTake(keyId, SharedLimits.unlimited(), 0));
         }
         return calls.stream().map(CompletableFuture::join).toList();
     }
@@ -329,7 +352,7 @@ class SharedKeyStateTest {
     /** Waits as a client would: for the retry-after the open circuit names, until it is no longer open. */
     private void awaitCircuitCooldown(String keyId) {
         for (int round = 0; round < 50; round++) {
-            SharedSnapshot snapshot = a.snapshot(keyId, KeyLimits.unlimited()).join().orElseThrow();
+            SharedSnapshot snapshot = a.snapshot(keyId, SharedLimits.unlimited()).join().orElseThrow();
             if (snapshot.circuit() != CircuitState.OPEN) {
                 return;
             }
@@ -356,5 +379,38 @@ class SharedKeyStateTest {
             chain = chain.thenCompose(ignored -> step.get());
         }
         return chain;
+    }
+
+    private static final Outcome ANSWERED = new Outcome.Answered(200, 0, 0, true, 1_000_000L);
+
+    /** Applies {@link KeyRule}'s effect of {@code outcome} (a lease of no tokens) and waits. */
+    private static boolean apply(SharedKeyState replica, String keyId, SharedLimits limits, Outcome outcome,
+            boolean probe, HealthConfig rules) {
+        return Replicas.await(replica.settle(keyId, limits, KeyRule.of(outcome, 0, rules), probe, rules, 0, 0, true));
+    }
+
+    private static boolean outcome(SharedKeyState replica, String keyId, SharedLimits limits, Outcome outcome,
+            boolean probe) {
+        return apply(replica, keyId, limits, outcome, probe, RULES_3);
+    }
+
+    private static void failure(SharedKeyState replica, String keyId, HealthConfig rules) {
+        assertThat(apply(replica, keyId, SharedLimits.unlimited(), new Outcome.ServerError(503), false, rules)).isTrue();
+    }
+
+    private static boolean spend(SharedKeyState replica, String keyId, SharedLimits limits, double usd) {
+        return Replicas.await(replica.settle(keyId, limits, KeyRule.of(ANSWERED, 0, RULES_3), false, RULES_3, usd, 0,
+                false));
+    }
+
+    /** Settles a lease that reserved {@code reserved} tokens and used {@code actual}. */
+    private static CompletableFuture<Boolean> settleUsage(SharedKeyState replica, String keyId, SharedLimits limits,
+            long reserved, long actual, boolean release) {
+        KeyEffect effect = KeyRule.of(new Outcome.Answered(200, actual, 0, true, 1_000_000L), reserved, RULES_3);
+        return replica.settle(keyId, limits, effect, false, RULES_3, 0, actual, release);
+    }
+
+    private CircuitState circuit(String keyId) {
+        return a.snapshot(keyId, SharedLimits.unlimited()).join().orElseThrow().circuit();
     }
 }

@@ -3,6 +3,9 @@ package io.keymux.server.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.ApiKeyConfig;
+import io.keymux.config.model.HealthConfig;
+import io.keymux.core.select.KeyRule;
+import io.keymux.core.select.Outcome;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.Secret;
@@ -104,10 +107,10 @@ class SharedLimitBrokerTest {
             assertThat(send(second).block(TIMEOUT)).isEqualTo(429);
 
             assertThat(stub.recorded()).hasSize(1);
-            // The second replica skips the key locally (not cooling down there: the shared state says why).
-            KeyStatus local = brokers.get(1).keyStates().get(0);
-            assertThat(local.state()).isEqualTo(KeyStatus.State.ACTIVE);
-            assertThat(local.totalRequests()).isZero();
+            // The second replica never tried the key, yet shows the cooldown the first one learned.
+            KeyStatus seen = awaitState(brokers.get(1), KeyStatus.State.COOLING_DOWN);
+            assertThat(seen.totalRequests()).isZero();
+            assertThat(seen.cooldownUntilMillis()).isGreaterThan(System.currentTimeMillis() + 20_000);
         }
     }
 
@@ -150,9 +153,10 @@ class SharedLimitBrokerTest {
             assertThat(rpmLimit(broker)).isEqualTo(20);
             // Another replica spends what is left of the shared bucket: this one may not go past it.
             SharedKeyState other = replicas.start("replica-b");
-            KeyLimits limits = KeyLimits.of(config.apiKeys().get(0));
+            SharedLimits limits = SharedLimits.of(config.apiKeys().get(0));
             for (int i = 0; i < 40 && Replicas.await(other.tryTake("k1", limits, 0)).isGranted(); i++) {
-                Replicas.await(other.settle("k1", limits, 0, 0, true));
+                Replicas.await(other.settle("k1", limits, KeyRule.of(new Outcome.Answered(200, 0, 0, true, 0), 0,
+                        HealthConfig.defaults()), false, HealthConfig.defaults(), 0, 0, true));
             }
             assertThat(send(server).block(TIMEOUT)).isEqualTo(429);
             assertThat(stub.recorded()).hasSize(4);
@@ -167,8 +171,7 @@ class SharedLimitBrokerTest {
             KeymuxServer server = startShared(config, replicas.prefix, "replica-a");
             Replicas.await(brokers.get(0).whenRedisUp());
             SharedKeyState other = replicas.start("replica-b");
-            long inAMinute = System.currentTimeMillis() + 60_000;
-            Replicas.await(other.coolDownUntil("k1", inAMinute));
+            coolDownForAMinute(other, "k1");
 
             for (int i = 0; i < 4; i++) {
                 assertThat(send(server).block(TIMEOUT)).isEqualTo(200);
@@ -177,7 +180,7 @@ class SharedLimitBrokerTest {
                     .allSatisfy(r -> assertThat(r.headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_2));
             assertThat(brokers.get(0).keyStates().get(0).totalRequests()).isZero();
 
-            Replicas.await(other.coolDownUntil("k2", inAMinute));
+            coolDownForAMinute(other, "k2");
             assertThat(send(server).block(TIMEOUT)).isEqualTo(429);
             assertThat(stub.recorded()).hasSize(4);
         }
@@ -198,6 +201,26 @@ class SharedLimitBrokerTest {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** The broker's first key once its shared view shows {@code state} (polled, at most 30 s). */
+    static KeyStatus awaitState(SharedLimitBroker broker, KeyStatus.State state) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        KeyStatus last = broker.keyStates().get(0);
+        while (last.state() != state && System.nanoTime() < deadline) {
+            Replicas.await(CompletableFuture.runAsync(() -> { },
+                    CompletableFuture.delayedExecutor(50, java.util.concurrent.TimeUnit.MILLISECONDS)));
+            last = broker.keyStates().get(0);
+        }
+        assertThat(last.state()).isEqualTo(state);
+        return last;
+    }
+
+    /** What another replica's 429 with {@code Retry-After: 60} does to the shared state. */
+    private static void coolDownForAMinute(SharedKeyState other, String keyId) {
+        HealthConfig rules = HealthConfig.defaults();
+        Replicas.await(other.settle(keyId, SharedLimits.unlimited(),
+                KeyRule.of(new Outcome.RateLimited(Duration.ofSeconds(60)), 0, rules), false, rules, 0, 0, false));
+    }
 
     private KeymuxServer startShared(KeymuxConfig config, String prefix, String replicaId) {
         SharedLimitBroker.Settings settings = SharedLimitBroker.Settings.defaults().with(prefix, replicaId)
