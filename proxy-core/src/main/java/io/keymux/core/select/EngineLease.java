@@ -40,6 +40,11 @@ final class EngineLease implements Lease {
     }
 
     @Override
+    public io.keymux.config.model.@org.jspecify.annotations.Nullable ModelLimits modelLimits() {
+        return model == null ? null : model.bucket.config();
+    }
+
+    @Override
     public long reservedTokens() {
         return reserved;
     }
