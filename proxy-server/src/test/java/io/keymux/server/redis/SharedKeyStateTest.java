@@ -86,7 +86,8 @@ class SharedKeyStateTest {
         assertThat(denied.retryAfterMillis()).isBetween(1L, 300L);
         assertThat(Replicas.await(c.snapshot("kq1", RPM_30)).orElseThrow().quotaProbeAt()).isNotNull();
         // Once the probe time has come, exactly one replica gets it; the others wait another interval.
-        Grant probe = awaitGrant(() -> b.tryTake("kq1", RPM_30, 0, null, Duration.ofMinutes(5)));
+        Grant probe = awaitGrantFor(Duration.ofSeconds(10),
+                () -> b.tryTake("kq1", RPM_30, 0, null, Duration.ofMinutes(5)));
         assertThat(probe.isGranted()).isTrue();
         assertThat(c.tryTake("kq1", RPM_30, 0, null, Duration.ofMinutes(5)).join().reason())
                 .isEqualTo(Grant.Reason.QUOTA_EXHAUSTED);
@@ -405,6 +406,19 @@ class SharedKeyStateTest {
             Mono.delay(Duration.ofMillis(wait + 1)).block(Duration.ofSeconds(10));
         }
         throw new AssertionError("circuit of " + keyId + " still open");
+    }
+
+    /** Asks until granted, waiting out each denial's retry-after, for at most {@code budget}. */
+    private static Grant awaitGrantFor(Duration budget, Supplier<CompletableFuture<Grant>> take) {
+        long deadline = System.nanoTime() + budget.toNanos();
+        while (System.nanoTime() < deadline) {
+            Grant grant = take.get().join();
+            if (grant.isGranted()) {
+                return grant;
+            }
+            Mono.delay(Duration.ofMillis(Math.max(1, Math.min(grant.retryAfterMillis(), 100)))).block(budget);
+        }
+        throw new AssertionError("never granted within " + budget);
     }
 
     private static Grant awaitGrant(Supplier<CompletableFuture<Grant>> take) {
