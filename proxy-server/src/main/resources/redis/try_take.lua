@@ -15,8 +15,9 @@
 --       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
 --       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:),
 --       12 the fingerprint of the key's credential now, 13 usage slot width (ms),
---       14 model bucket rpm, 15 model bucket tpm ('' = unlimited; both '' = no models bucket),
---       16 quota probe interval (ms)
+--       14 when the caller stops waiting for the answer, on Redis' clock (ms; '' = unknown),
+--       15 model bucket rpm, 16 model bucket tpm ('' = unlimited; both '' = no models bucket),
+--       17 quota probe interval (ms)
 -- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
 -- lives in the same cluster slot as the declared keys.
 --
@@ -30,7 +31,14 @@ local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
 local max_conc, budget = opt(ARGV[5]), opt(ARGV[6])
 local tokens = tonumber(ARGV[7])
 local replica, lease_ttl, conc_retry = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
-local m_rpm, m_tpm = opt(ARGV[14]), opt(ARGV[15])
+local m_rpm, m_tpm = opt(ARGV[15]), opt(ARGV[16])
+
+-- A take that runs after its caller timed out would hold a request token and a concurrency slot
+-- nobody settles: it takes nothing (the caller has asked again, or given up).
+local expires = opt(ARGV[14])
+if expires and now > expires then
+  return {0, 'expired', 0, 0}
+end
 
 local disabled = redis.call('GET', KEYS[7])
 if disabled then
@@ -119,7 +127,7 @@ if m_rpm or m_tpm then
   store_buckets(KEYS[9], now, m_rpm, m_rpm, m_rpm and (mr - 1), m_tpm, m_tpm, m_tpm and (mt - tokens))
 end
 if quota > 0 then
-  local next_probe = now + tonumber(ARGV[16])
+  local next_probe = now + tonumber(ARGV[17])
   redis.call('SET', KEYS[11], next_probe, 'PXAT', next_probe + 86400000)
 end
 redis.call('HINCRBY', KEYS[2], replica, 1)

@@ -21,7 +21,7 @@ import io.keymux.server.audit.AuditLog;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.ProxyPipeline;
-import io.keymux.server.redis.SharedLimitBroker;
+import io.keymux.server.sharedstate.SharedLimitBroker;
 import io.keymux.server.upstream.UpstreamClients;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpDecoderConfig;

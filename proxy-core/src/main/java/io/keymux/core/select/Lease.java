@@ -14,8 +14,10 @@ import org.jspecify.annotations.Nullable;
  * {@link Outcome.Answered} with usage {@code u = prompt + completion} corrects the token bucket by
  * {@code r - u}: positive is a refund (capped at the bucket's capacity), negative a charge (the bucket
  * may go into debt, delaying later requests). Without usage the reservation stands. Every other
- * outcome refunds {@code r}. The request token stays spent in every case (the provider counted the
- * request, or may have), except when the broker itself cancels a lease no caller ever saw.
+ * outcome refunds {@code r}. The request token stays spent (the provider counted the request, or
+ * may have), except for a lease that never reached the provider ({@link Outcome.Unused},
+ * {@link Outcome.Deferred}): that gives its request token back too. {@link KeyRule} is where these
+ * rules live.
  */
 public non-sealed interface Lease extends Admission {
 

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -103,7 +103,8 @@ class SharedLimitBrokerTest {
                     Mono.just("{\"error\":{\"message\":\"slow down\"}}")));
 
             assertThat(send(first).block(TIMEOUT)).isEqualTo(429);
-            assertThat(replicas.redis().pttl(replicas.prefix + ":{k1}:cooldown")).isPositive();
+            // The settle reaches Redis without the answer waiting for it.
+            awaitTrue(() -> replicas.redis().pttl(replicas.prefix + ":{k1}:cooldown") > 0);
             assertThat(send(second).block(TIMEOUT)).isEqualTo(429);
 
             assertThat(stub.recorded()).hasSize(1);
@@ -201,6 +202,16 @@ class SharedLimitBrokerTest {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** Polls {@code condition} every 20 ms for at most 30 s. */
+    static void awaitTrue(java.util.function.BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("condition within 30 s").isLessThan(deadline);
+            Replicas.await(CompletableFuture.runAsync(() -> { },
+                    CompletableFuture.delayedExecutor(20, java.util.concurrent.TimeUnit.MILLISECONDS)));
+        }
+    }
 
     /** The broker's first key once its shared view shows {@code state} (polled, at most 30 s). */
     static KeyStatus awaitState(SharedLimitBroker broker, KeyStatus.State state) {

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.ModelLimits;
@@ -93,6 +93,8 @@ public final class SharedKeyState {
     private final String prefix;
     private final String replicaId;
     private final String leaseTtlMillis;
+    /** Redis' clock minus this replica's, from the last heartbeat; MIN_VALUE before one. */
+    private volatile long redisOffsetMillis = Long.MIN_VALUE;
 
     private SharedKeyState(RedisHealth health, String prefix, String replicaId, Duration leaseTtl) {
         this.health = health;
@@ -159,7 +161,7 @@ public final class SharedKeyState {
         String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
             arg(limits.maxConcurrent()), arg(limits.dailyBudgetUsd()), Long.toString(tokens), replicaId,
             leaseTtlMillis, Long.toString(CONCURRENCY_RETRY_MILLIS), key(keyId, "spend:"), limits.credential(),
-            Long.toString(USAGE_SLOT_MILLIS), model == null ? "" : arg(model.maxRpm()),
+            Long.toString(USAGE_SLOT_MILLIS), expiresAt(), model == null ? "" : arg(model.maxRpm()),
             model == null ? "" : arg(model.maxTpm()), Long.toString(Math.max(1, quotaProbe.toMillis()))};
         return eval(TRY_TAKE, ScriptOutputType.MULTI, keys, args, SharedKeyState::toGrant, Grant.unavailable(),
                 Grant.slow());
@@ -213,9 +215,16 @@ public final class SharedKeyState {
      * {@link #REPLICA_WINDOW} (this one included), empty when Redis did not answer.
      */
     public CompletableFuture<OptionalInt> heartbeat() {
-        return eval(HEARTBEAT, ScriptOutputType.INTEGER, new String[] {prefix + ":replicas"},
+        long sent = System.currentTimeMillis();
+        return eval(HEARTBEAT, ScriptOutputType.MULTI, new String[] {prefix + ":replicas"},
                 new String[] {replicaId, Long.toString(REPLICA_WINDOW.toMillis())},
-                reply -> OptionalInt.of(((Long) reply).intValue()), OptionalInt.empty(), OptionalInt.empty());
+                reply -> {
+                    List<?> list = (List<?>) reply;
+                    long received = System.currentTimeMillis();
+                    // Redis' clock minus ours, measured at the middle of the round trip.
+                    redisOffsetMillis = (Long) list.get(1) - (sent + received) / 2;
+                    return OptionalInt.of(((Long) list.get(0)).intValue());
+                }, OptionalInt.empty(), OptionalInt.empty());
     }
 
     /** {@code keyId}'s spend on {@code utcDay} (0 when nothing was spent), empty when Redis is unavailable. */
@@ -234,6 +243,20 @@ public final class SharedKeyState {
             key(keyId, "spend:"), limits.credential(), Long.toString(USAGE_SLOT_MILLIS)};
         return eval(SNAPSHOT, ScriptOutputType.MULTI, keys(keyId, null), args,
                 reply -> Optional.of(toSnapshot((List<?>) reply)), Optional.empty(), Optional.empty());
+    }
+
+    /**
+     * When a take sent now is no longer waited for, on Redis' clock: the command timeout less a
+     * margin for the reply's way back, from the offset the last heartbeat measured; '' before one.
+     */
+    private String expiresAt() {
+        long offset = redisOffsetMillis;
+        if (offset == Long.MIN_VALUE) {
+            return "";
+        }
+        long timeout = health.commandTimeout().toMillis();
+        long margin = Math.min(timeout / 2, 50);
+        return Long.toString(System.currentTimeMillis() + offset + timeout - margin);
     }
 
     private String[] keys(String keyId, @Nullable ModelLimits model) {
@@ -336,6 +359,10 @@ public final class SharedKeyState {
         List<?> list = (List<?>) reply;
         if ((Long) list.get(0) == 1L) {
             return Grant.granted((Long) list.get(3) == 1L);
+        }
+        if ("expired".equals(list.get(1))) {
+            // Ran after the caller's timeout and took nothing; the caller has moved on already.
+            return Grant.slow();
         }
         return Grant.denied(Grant.Reason.ofWireName((String) list.get(1)), Math.max(0, (Long) list.get(2)));
     }

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisBusyException;
@@ -75,6 +75,7 @@ public final class RedisHealth implements AutoCloseable {
     private final long minBackoffMillis;
     private final long maxBackoffMillis;
     private final int failureThreshold;
+    private final Duration commandTimeout;
     /** Guarded by this: timeouts in a row, and when the last one was counted. */
     private int timeoutsInARow;
     private long lastTimeoutCounted;
@@ -94,6 +95,7 @@ public final class RedisHealth implements AutoCloseable {
     private RedisHealth(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
             Duration maxBackoff, int failureThreshold) {
         this.failureThreshold = failureThreshold;
+        this.commandTimeout = commandTimeout;
         this.client = client;
         this.uri = uri;
         this.where = uri.getHost() != null ? uri.getHost() + ":" + uri.getPort() : "redis";
@@ -152,6 +154,11 @@ public final class RedisHealth implements AutoCloseable {
         health.reconnecting.set(true);
         health.attempt(0);
         return health;
+    }
+
+    /** The timeout of every command. */
+    public Duration commandTimeout() {
+        return commandTimeout;
     }
 
     /** Whether Redis answered the last command (or the last reconnect {@code PING}). */

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -148,6 +148,39 @@ class RedisHealthTest {
             assertThat(logs.infos(where)).hasSize(2)
                     .last().asString().contains("Redis at " + where + " is reachable again");
         }
+    }
+
+    /**
+     * An error reply (here WRONGTYPE from a script) is an answer, not an outage: Redis stays up,
+     * nobody is told it went down, and the decision is "slow" (asked again, never granted locally).
+     */
+    @Test
+    void anErrorReplyIsABugNotAnOutage(RedisURI redis) {
+        RedisHealth health = replicas.startHealth(redis);
+        BlockingQueue<Boolean> transitions = new LinkedBlockingQueue<>();
+        SharedKeyState state = SharedKeyState.create(health, replicas.prefix, "r1", SharedKeyState.DEFAULT_LEASE_TTL);
+        Replicas.await(health);
+        health.addListener(transitions::add);
+        replicas.redis().set(replicas.prefix + ":{broken}:bucket", "not a hash");
+        Grant grant = state.tryTake("broken", new SharedLimits(10L, null, null, null, null, null), 0).join();
+
+        assertThat(health.up()).isTrue();
+        assertThat(grant.isSlow()).isTrue();
+        assertThat(state.tryTake("fine", new SharedLimits(10L, null, null, null, null, null), 0).join().isGranted())
+                .isTrue();
+        assertThat(transitions).isEmpty();
+        assertThat(health.up()).isTrue();
+    }
+
+    @Test
+    void onlyTimeoutsAndLostConnectionsCountTowardsDown() {
+        assertThat(RedisHealth.classify(new io.lettuce.core.RedisCommandTimeoutException("slow")))
+                .isEqualTo(RedisHealth.Failure.TIMEOUT);
+        assertThat(RedisHealth.classify(new java.util.concurrent.CompletionException(
+                new io.lettuce.core.RedisCommandExecutionException("ERR script"))))
+                .isEqualTo(RedisHealth.Failure.REPLY);
+        assertThat(RedisHealth.classify(new io.lettuce.core.RedisConnectionException("closed")))
+                .isEqualTo(RedisHealth.Failure.CONNECTION);
     }
 
     /** Collects RedisHealth's log lines; thread-safe because Lettuce threads log too. */

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 /** A key's shared circuit as Redis holds it. */
 public enum CircuitState {

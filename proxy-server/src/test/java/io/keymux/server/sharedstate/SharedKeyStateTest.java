@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import io.keymux.config.model.ModelLimits;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
@@ -395,6 +395,11 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /**
      * Redis did not answer in time: ask again while the request's {@code max_wait} lasts, holding
      * the local lease; then give it back unused and answer 429. Never granted locally.
+     *
+     * <p>A take that timed out may still run in Redis once it answers again. It then holds a
+     * request token (and, with {@code max_concurrent}, a concurrency slot until this replica's
+     * lease on the key runs out) that no request uses: the error is on the safe side, never over a
+     * limit.
      */
     private void askAgain(Decision decision, Lease lease) {
         long left = decision.deadline - time.nanoTime();
@@ -536,7 +541,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     @Override
     public List<KeyStatus> keyStates() {
         List<KeyStatus> local = delegate.keyStates();
-        long now = System.currentTimeMillis();
+        long now = time.currentTimeMillis();
         if (viewReadAt == Long.MIN_VALUE || now - viewReadAt >= VIEW_REFRESH_MILLIS) {
             refreshView();
         }
@@ -599,7 +604,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         if (closed.get() || !health.up() || !viewRefreshing.compareAndSet(false, true)) {
             return;
         }
-        viewReadAt = System.currentTimeMillis();
+        viewReadAt = time.currentTimeMillis();
         List<CompletableFuture<?>> reads = new ArrayList<>();
         for (Map.Entry<String, SharedLimits> e : limitsById.entrySet()) {
             try {

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;

@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;

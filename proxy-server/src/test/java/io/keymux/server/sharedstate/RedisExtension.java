@@ -1,4 +1,4 @@
-package io.keymux.server.redis;
+package io.keymux.server.sharedstate;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
