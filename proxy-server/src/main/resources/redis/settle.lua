@@ -2,14 +2,18 @@
 -- and by the local KeySlot alike) to a key's shared state, in one round trip.
 --
 -- KEYS[1] bucket, KEYS[2] inflight, KEYS[3] leases, KEYS[4] cooldown, KEYS[5] circuit,
--- KEYS[6] probe, KEYS[7] disabled, KEYS[8] usage (as in try_take.lua)
+-- KEYS[6] probe, KEYS[7] disabled, KEYS[8] usage, KEYS[9] model bucket, KEYS[10] model
+-- cooldown, KEYS[11] quota (as in try_take.lua)
 -- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
 --       5 token refund (reservation minus use; negative is a charge), 6 refund the request (1/0),
 --       7 release the concurrency slot (1/0), 8 replica id, 9 lease ttl (ms),
 --       10 cooldown (ms, 0 = none), 11 verdict (none/success/failure), 12 the lease was the
 --       half-open probe (1/0), 13 failure threshold, 14 circuit cooldown (ms),
 --       15 disable with this credential fingerprint ('' = no), 16 cost (USD), 17 spend key prefix,
---       18 tokens used (for usage), 19 usage slot width (ms)
+--       18 tokens used (for usage), 19 usage slot width (ms),
+--       20 model bucket rpm, 21 model bucket tpm ('' = unlimited; both '' = no models bucket),
+--       22 the cooldown is the model bucket's only (1/0), 23 quota: a probe interval (ms) puts the
+--       key in quota_exhausted, 'clear' ends it (the account answered), '' leaves it
 -- Returns the replica's remaining in-flight count on the key.
 
 local now, sec = now_ms()
@@ -30,6 +34,14 @@ if (tpm and refund ~= 0) or (rpm and refund_request) then
   store_buckets(KEYS[1], now, rpm, rpm_cap, r, tpm, tpm_cap, t)
 end
 
+local m_rpm, m_tpm = opt(ARGV[20]), opt(ARGV[21])
+if (m_rpm or m_tpm) and ((m_tpm and refund ~= 0) or (m_rpm and refund_request)) then
+  local mr, mt = load_buckets(KEYS[9], now, m_rpm, m_rpm, m_tpm, m_tpm)
+  if m_rpm and refund_request then mr = math.min(m_rpm, mr + 1) end
+  if m_tpm then mt = math.min(m_tpm, mt + refund) end
+  store_buckets(KEYS[9], now, m_rpm, m_rpm, mr, m_tpm, m_tpm, mt)
+end
+
 -- Usage of the last minute across replicas, in slots of ARGV[19] ms (read by snapshot.lua).
 local width = tonumber(ARGV[19])
 local slot = math.floor(now / width)
@@ -40,9 +52,19 @@ if refund_request or used ~= 0 then redis.call('PEXPIRE', KEYS[8], 7 * width) en
 
 -- Cooldown: later, never earlier.
 if cooldown_ms > 0 then
+  local target = KEYS[4]
+  if ARGV[22] == '1' and (m_rpm or m_tpm) then target = KEYS[10] end
   local wanted = now + cooldown_ms
-  local current = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if wanted > current then redis.call('SET', KEYS[4], wanted, 'PXAT', wanted) end
+  local current = tonumber(redis.call('GET', target) or '0')
+  if wanted > current then redis.call('SET', target, wanted, 'PXAT', wanted) end
+end
+
+-- quota_exhausted: skipped until the next probe time; an answer from the account ends it.
+if ARGV[23] == 'clear' then
+  redis.call('DEL', KEYS[11])
+elseif ARGV[23] ~= '' then
+  local next_probe = now + tonumber(ARGV[23])
+  redis.call('SET', KEYS[11], next_probe, 'PXAT', next_probe + 86400000)
 end
 
 -- Circuit: Circuit.next in KeyRule's terms. Only the probe's verdict moves an open circuit.

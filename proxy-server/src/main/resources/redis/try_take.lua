@@ -8,11 +8,16 @@
 -- KEYS[6] keymux:{id}:probe     string: the replica holding the half-open probe, PX cooldown_ms
 -- KEYS[7] keymux:{id}:disabled  string: the fingerprint of the credential the upstream refused
 -- KEYS[8] keymux:{id}:usage     hash r<slot>/t<slot> -> requests/tokens in that slot (admin view)
+-- KEYS[9] keymux:{id}:model:<pattern>:bucket    the request's models bucket (hash as KEYS[1])
+-- KEYS[10] keymux:{id}:model:<pattern>:cooldown that bucket's cooldown after a 429 naming the model
+-- KEYS[11] keymux:{id}:quota     string: quota_exhausted, the next probe's time (epoch ms)
 -- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity, 5 max concurrent, 6 daily budget (USD)
 --       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
 --       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:),
 --       12 the fingerprint of the key's credential now, 13 usage slot width (ms),
---       14 when the caller stops waiting for the answer, on Redis' clock (ms; '' = unknown)
+--       14 when the caller stops waiting for the answer, on Redis' clock (ms; '' = unknown),
+--       15 model bucket rpm, 16 model bucket tpm ('' = unlimited; both '' = no models bucket),
+--       17 quota probe interval (ms)
 -- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
 -- lives in the same cluster slot as the declared keys.
 --
@@ -26,6 +31,7 @@ local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
 local max_conc, budget = opt(ARGV[5]), opt(ARGV[6])
 local tokens = tonumber(ARGV[7])
 local replica, lease_ttl, conc_retry = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local m_rpm, m_tpm = opt(ARGV[15]), opt(ARGV[16])
 
 -- A take that runs after its caller timed out would hold a request token and a concurrency slot
 -- nobody settles: it takes nothing (the caller has asked again, or given up).
@@ -43,6 +49,13 @@ if disabled then
   redis.call('DEL', KEYS[7])
 end
 
+-- Out of quota: skipped until the next probe time; then this request is the one probe, and the
+-- next probe time moves on at once (on grant) so no other replica probes meanwhile.
+local quota = tonumber(redis.call('GET', KEYS[11]) or '0')
+if quota > now then
+  return {0, 'quota_exhausted', quota - now, 0}
+end
+
 if budget then
   local spent = tonumber(redis.call('GET', ARGV[11] .. utc_day(sec)) or '0')
   if spent >= budget then
@@ -53,6 +66,13 @@ end
 local cooldown = tonumber(redis.call('GET', KEYS[4]) or '0')
 if cooldown > now then
   return {0, 'cooling_down', cooldown - now, 0}
+end
+
+if m_rpm or m_tpm then
+  local m_cooldown = tonumber(redis.call('GET', KEYS[10]) or '0')
+  if m_cooldown > now then
+    return {0, 'cooling_down', m_cooldown - now, 0}
+  end
 end
 
 local probe = 0
@@ -87,8 +107,28 @@ if tpm and t < need then
   return {0, 'rate_limited', wait_for(t, need, tpm), 0}
 end
 
+-- The models bucket, within the key-wide ones (capacity = its rate; no separate burst).
+local mr, mt
+if m_rpm or m_tpm then
+  mr, mt = load_buckets(KEYS[9], now, m_rpm, m_rpm, m_tpm, m_tpm)
+  if m_rpm and mr < 1 then
+    return {0, 'rate_limited', wait_for(mr, 1, m_rpm), 0}
+  end
+  local m_need = m_tpm and math.min(tokens, m_tpm) or 0
+  if m_tpm and mt < m_need then
+    return {0, 'rate_limited', wait_for(mt, m_need, m_tpm), 0}
+  end
+end
+
 if rpm or tpm then
   store_buckets(KEYS[1], now, rpm, rpm_cap, rpm and (r - 1), tpm, tpm_cap, tpm and (t - tokens))
+end
+if m_rpm or m_tpm then
+  store_buckets(KEYS[9], now, m_rpm, m_rpm, m_rpm and (mr - 1), m_tpm, m_tpm, m_tpm and (mt - tokens))
+end
+if quota > 0 then
+  local next_probe = now + tonumber(ARGV[17])
+  redis.call('SET', KEYS[11], next_probe, 'PXAT', next_probe + 86400000)
 end
 redis.call('HINCRBY', KEYS[2], replica, 1)
 redis.call('ZADD', KEYS[3], now + lease_ttl, replica)

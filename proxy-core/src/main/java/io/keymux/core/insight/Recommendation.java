@@ -22,6 +22,8 @@ public record Recommendation(String type, String message, @Nullable String keyId
     public static final String IDLE_KEY = "idle_key";
     /** A key has spent most of its daily budget. */
     public static final String BUDGET_LOW = "budget_low";
+    /** A key's account is out of credit ({@code quota_exhausted}): top it up. */
+    public static final String QUOTA_EXHAUSTED = "quota_exhausted";
     /** A {@code priority} task leaves a cheaper key of its own unused. */
     public static final String CHEAPER_KEY_UNUSED = "cheaper_key_unused";
 }

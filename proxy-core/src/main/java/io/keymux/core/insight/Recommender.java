@@ -36,6 +36,7 @@ public final class Recommender {
             Recommendation.NO_REDUNDANCY, 10,
             Recommendation.IDLE_KEY, 5,
             Recommendation.BUDGET_LOW, 10,
+            Recommendation.QUOTA_EXHAUSTED, 15,
             Recommendation.CHEAPER_KEY_UNUSED, 5);
 
     private final long minRequests;
@@ -82,6 +83,9 @@ public final class Recommender {
             noRedundancy(t, anyTaskKeys).ifPresent(out::add);
         }
         out.addAll(idleKeys(tasks, keys, byId));
+        for (KeyObservation k : keys) {
+            quotaExhausted(k).ifPresent(out::add);
+        }
         for (KeyObservation k : keys) {
             budgetLow(k).ifPresent(out::add);
         }
@@ -198,16 +202,33 @@ public final class Recommender {
         return out;
     }
 
+    private static Optional<Recommendation> quotaExhausted(KeyObservation k) {
+        if (!k.status().equals("quota_exhausted")) {
+            return Optional.empty();
+        }
+        return Optional.of(new Recommendation(Recommendation.QUOTA_EXHAUSTED,
+                "Key '" + k.keyId() + "' is out of quota at its provider (insufficient_quota or 402): top up or"
+                        + " raise the billing limit of its account; keymux probes it with one request every"
+                        + " health.quota_probe and puts it back once it answers.",
+                k.keyId(), null));
+    }
+
     private static Optional<Recommendation> budgetLow(KeyObservation k) {
         Double budget = k.dailyBudgetUsd();
-        if (budget == null || budget <= 0 || k.spendToday() < BUDGET_WARNING_SHARE * budget) {
+        Double warnAt = k.budgetWarnAt();
+        double share = warnAt != null ? warnAt : BUDGET_WARNING_SHARE;
+        if (budget == null || budget <= 0 || k.spendToday() < share * budget) {
             return Optional.empty();
         }
         String spent = k.spendToday() >= budget ? "has spent its whole" : "has spent "
                 + usd(k.spendToday()) + " of its";
+        String ranked = warnAt != null && k.spendToday() < budget
+                ? " It is past budget_warn_at (" + percent(warnAt * 100) + "), so every strategy now ranks it after"
+                        + " the keys under theirs."
+                : "";
         return Optional.of(new Recommendation(Recommendation.BUDGET_LOW,
                 "Key '" + k.keyId() + "' " + spent + " " + usd(budget) + " daily budget: raise the budget, or"
-                        + " give its tasks cheaper keys (the cost strategy moves traffic to them).",
+                        + " give its tasks cheaper keys (the cost strategy moves traffic to them)." + ranked,
                 k.keyId(), null));
     }
 

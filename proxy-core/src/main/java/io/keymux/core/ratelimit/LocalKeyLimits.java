@@ -30,11 +30,16 @@ final class LocalKeyLimits implements KeyLimits {
     private long tokenCapacity;
 
     LocalKeyLimits(ApiKeyConfig key, TimeSource time) {
+        this(key.maxRpm(), key.rpmBurst(), key.maxTpm(), key.tpmBurst(), time);
+    }
+
+    LocalKeyLimits(@Nullable Long maxRpm, @Nullable Long rpmBurst, @Nullable Long maxTpm, @Nullable Long tpmBurst,
+            TimeSource time) {
         this.clock = new BucketClock(time);
-        requests = bucket(key.maxRpm(), key.rpmBurst());
-        tokens = bucket(key.maxTpm(), key.tpmBurst());
-        requestCapacity = capacity(key.maxRpm(), key.rpmBurst());
-        tokenCapacity = capacity(key.maxTpm(), key.tpmBurst());
+        requests = bucket(maxRpm, rpmBurst);
+        tokens = bucket(maxTpm, tpmBurst);
+        requestCapacity = capacity(maxRpm, rpmBurst);
+        tokenCapacity = capacity(maxTpm, tpmBurst);
     }
 
     private static long capacity(@Nullable Long perMinute, @Nullable Long burst) {
@@ -165,10 +170,14 @@ final class LocalKeyLimits implements KeyLimits {
 
     @Override
     public void reconfigure(ApiKeyConfig next) {
-        requests = replace(requests, next.maxRpm(), next.rpmBurst());
-        tokens = replace(tokens, next.maxTpm(), next.tpmBurst());
-        requestCapacity = capacity(next.maxRpm(), next.rpmBurst());
-        tokenCapacity = capacity(next.maxTpm(), next.tpmBurst());
+        reconfigure(next.maxRpm(), next.rpmBurst(), next.maxTpm(), next.tpmBurst());
+    }
+
+    void reconfigure(@Nullable Long maxRpm, @Nullable Long rpmBurst, @Nullable Long maxTpm, @Nullable Long tpmBurst) {
+        requests = replace(requests, maxRpm, rpmBurst);
+        tokens = replace(tokens, maxTpm, tpmBurst);
+        requestCapacity = capacity(maxRpm, rpmBurst);
+        tokenCapacity = capacity(maxTpm, tpmBurst);
     }
 
     private @Nullable Bucket replace(@Nullable Bucket current, @Nullable Long perMinute, @Nullable Long burst) {

@@ -3,6 +3,7 @@ package io.keymux.core.select;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.TaskConfig;
+import io.keymux.core.health.OverloadBackoff;
 import io.keymux.core.ratelimit.ClientGate;
 import io.keymux.core.ratelimit.KeyLimits;
 import io.keymux.core.time.TimeSource;
@@ -51,6 +52,8 @@ final class BrokerEngine implements KeyBroker {
 
     private final TimeSource time;
     private final BrokerTimer timer;
+    /** Upstreams that said they are overloaded; every key of one is skipped while it backs off. */
+    private final OverloadBackoff backoff = new OverloadBackoff();
     private volatile Topology topology;
     private volatile ClientGate clientGate;
 
@@ -94,7 +97,7 @@ final class BrokerEngine implements KeyBroker {
             if (slot != null) {
                 slot.reconfigure(key);
             } else {
-                slot = new KeySlot(key, KeyLimits.local(key, time));
+                slot = new KeySlot(key, KeyLimits.local(key, time), time, backoff);
             }
             byId.put(key.keyId(), slot);
         }
@@ -211,13 +214,15 @@ final class BrokerEngine implements KeyBroker {
     /** A lease, an immediate rejection, or {@code null}: wait for capacity. */
     private @Nullable Admission tryNow(TaskPlan plan, KeyRequest request, long now, long enqueuedAt) {
         long day = Math.floorDiv(time.currentTimeMillis(), KeySlot.DAY_MILLIS);
-        Attempt attempt = new Attempt(request.estimatedTokens(), now, day, false, request.excludedKeyIds());
+        Attempt attempt = new Attempt(request.estimatedTokens(), now, day, false, request.excludedKeyIds(),
+                request.model());
         if (choose(plan, attempt)) {
             return lease(plan, request, attempt, now - enqueuedAt);
         }
         if (attempt.rampDenied) {
             // Only ramping keys had room: use them rather than make the request wait.
-            attempt = new Attempt(request.estimatedTokens(), now, day, true, request.excludedKeyIds());
+            attempt = new Attempt(request.estimatedTokens(), now, day, true, request.excludedKeyIds(),
+                    request.model());
             if (choose(plan, attempt)) {
                 return lease(plan, request, attempt, now - enqueuedAt);
             }
@@ -225,41 +230,76 @@ final class BrokerEngine implements KeyBroker {
         return immediateRejection(plan, request, attempt);
     }
 
+    /**
+     * Each tier in order: first among its keys under their {@code budget_warn_at} share, then (only if
+     * none could take the request and some were left out for that) among all of them, so a key past
+     * its warning is ranked after the others by every strategy.
+     */
     private static boolean choose(TaskPlan plan, Attempt attempt) {
         for (int i = 0; i < plan.tiers.length; i++) {
+            attempt.skipWarned = true;
+            attempt.sawWarned = false;
             if (plan.strategies[i].select(plan.tiers[i], attempt)) {
                 return true;
             }
+            if (attempt.sawWarned) {
+                attempt.skipWarned = false;
+                if (plan.strategies[i].select(plan.tiers[i], attempt)) {
+                    return true;
+                }
+            }
         }
+        attempt.skipWarned = false;
         return false;
     }
 
     private EngineLease lease(TaskPlan plan, KeyRequest request, Attempt attempt, long queuedNanos) {
         KeySlot slot = Objects.requireNonNull(attempt.taken, "taken");
         long result = attempt.takeResult;
-        boolean probe = (result & KeySlot.PROBE) != 0;
-        long reserved = result & ~KeySlot.PROBE;
+        long flags = result & KeySlot.FLAGS;
+        long reserved = result & ~KeySlot.FLAGS;
         LongAdder counter = plan.leasesByKey.get(slot.keyId());
         if (counter != null) {
             counter.increment();
         }
         slot.requestWindow.add(attempt.now, 1);
-        return new EngineLease(this, slot, plan.task, request.client(), reserved, probe, queuedNanos);
+        ModelSlot model = attempt.takenModel;
+        if (model != null) {
+            model.requestWindow.add(attempt.now, 1);
+        }
+        return new EngineLease(this, slot, plan.task, request.client(), reserved, flags, model, queuedNanos);
     }
 
     private @Nullable Rejection immediateRejection(TaskPlan plan, KeyRequest request, Attempt attempt) {
         boolean anyEnabled = false;
         boolean anyUntried = false;
         boolean triedHasRoom = false;
+        // Untried keys that only an upstream overload or an empty account keeps out: waiting for
+        // them is pointless (overload: answer 503 now; quota: the next probe is minutes away).
+        boolean allUntriedDormantOrOverloaded = true;
+        int overloaded = 0;
+        long overloadLeft = Long.MAX_VALUE;
+        long quotaLeft = Long.MAX_VALUE;
+        long nowMillis = time.currentTimeMillis();
         for (KeySlot slot : plan.all) {
             if (slot.disabled()) {
                 continue;
             }
             anyEnabled = true;
+            ModelSlot m = slot.modelFor(attempt.model);
             if (attempt.excluded(slot)) {
-                triedHasRoom |= slot.available(attempt.estimate, attempt.now, attempt.day);
+                triedHasRoom |= slot.available(attempt.estimate, attempt.now, attempt.day, m);
+                continue;
+            }
+            anyUntried = true;
+            long[] b = slot.blockage(attempt.estimate, attempt.now, nowMillis, m);
+            if (b[0] == KeySlot.Block.OVERLOADED.ordinal()) {
+                overloaded++;
+                overloadLeft = Math.min(overloadLeft, b[1]);
+            } else if (b[0] == KeySlot.Block.QUOTA.ordinal()) {
+                quotaLeft = Math.min(quotaLeft, b[1]);
             } else {
-                anyUntried = true;
+                allUntriedDormantOrOverloaded = false;
             }
         }
         if (!anyEnabled) {
@@ -267,11 +307,30 @@ final class BrokerEngine implements KeyBroker {
                     "every key of task '" + plan.task.name() + "' is disabled after upstream 401/403; "
                             + "fix the keys in the config");
         }
+        if (anyUntried && allUntriedDormantOrOverloaded) {
+            if (overloaded > 0) {
+                Duration retry = ceilSeconds(overloadLeft);
+                return new Rejection(Rejection.Reason.UPSTREAM_OVERLOADED, retry,
+                        "the upstream of every remaining key of task '" + plan.task.name() + "' said it is "
+                                + "overloaded; retry after " + retry.toSeconds() + " s");
+            }
+            Duration retry = ceilSeconds(quotaLeft);
+            return new Rejection(Rejection.Reason.RATE_LIMITED, retry,
+                    "every remaining key of task '" + plan.task.name() + "' is out of quota (quota_exhausted): "
+                            + "top up the provider accounts; the next probe is in " + retry.toSeconds() + " s");
+        }
         if (!anyUntried || triedHasRoom) {
             return new Rejection(Rejection.Reason.NO_UNTRIED_KEY, ONE_SECOND,
                     "no untried key with capacity left for task '" + plan.task.name() + "'");
         }
         return null;
+    }
+
+    private static Duration ceilSeconds(long nanos) {
+        if (nanos == Long.MAX_VALUE) {
+            return ONE_SECOND;
+        }
+        return Duration.ofSeconds(Math.max(1, (nanos + 999_999_999L) / 1_000_000_000L));
     }
 
     private static Rejection noKeys(String task) {
@@ -486,7 +545,7 @@ final class BrokerEngine implements KeyBroker {
             if (excluded.contains(slot.keyId())) {
                 continue;
             }
-            long[] b = slot.blockage(request.estimatedTokens(), now, nowMillis);
+            long[] b = slot.blockage(request.estimatedTokens(), now, nowMillis, slot.modelFor(request.model()));
             d.blocked[(int) b[0]]++;
             d.wait = Math.min(d.wait, Math.max(MIN_WAKE_NANOS, b[1]));
         }
@@ -503,6 +562,8 @@ final class BrokerEngine implements KeyBroker {
         cause(causes, d, KeySlot.Block.CIRCUIT, "open circuits after upstream failures");
         cause(causes, d, KeySlot.Block.BUDGET, "daily budgets spent");
         cause(causes, d, KeySlot.Block.DISABLED, "disabled keys");
+        cause(causes, d, KeySlot.Block.QUOTA, "keys out of quota");
+        cause(causes, d, KeySlot.Block.OVERLOADED, "upstreams backing off after saying they are overloaded");
         cause(causes, d, KeySlot.Block.SHARED, "limits shared with other replicas");
         String why = causes.isEmpty() ? "no capacity" : String.join(", ", causes);
         return new Rejection(Rejection.Reason.RATE_LIMITED, Duration.ofSeconds(seconds),
@@ -531,11 +592,20 @@ final class BrokerEngine implements KeyBroker {
             cost = key.costUsd(answered.promptTokens(), answered.completionTokens());
         }
         KeyEffect effect = KeyRule.of(outcome, lease.reservedTokens(), lease.task.health());
-        boolean newlyDisabled = slot.settle(effect, lease.probe, lease.task.health(), now, day, cost,
+        KeySlot.Change change = slot.settle(effect, lease.flags, lease.model, lease.task.health(), now, day, cost,
                 answered != null ? answered.latencyNanos() : 0);
+        if (effect.overloadNanos() > 0 && outcome instanceof Outcome.Overloaded o) {
+            // Not the key's fault: the whole upstream gets no request for a while, on every key.
+            Duration backoffFor = Duration.ofNanos(effect.overloadNanos());
+            slot.upstream().backOff(now, backoffFor);
+            KeySlot.logOverloaded(key.upstream(), o.status(), backoffFor);
+        }
         if (!effect.attempt()) {
             // Not an attempt: the lease never reached the provider, so no counter moves.
             slot.requestWindow.add(now, -1);
+            if (lease.model != null) {
+                lease.model.requestWindow.add(now, -1);
+            }
             ConcurrentHashMap<String, LongAdder> perKey = distribution.get(lease.task.name());
             LongAdder counter = perKey == null ? null : perKey.get(key.keyId());
             if (counter != null) {
@@ -546,8 +616,10 @@ final class BrokerEngine implements KeyBroker {
             }
             return;
         }
-        if (newlyDisabled && outcome instanceof Outcome.Unauthorized u) {
+        if (change == KeySlot.Change.DISABLED && outcome instanceof Outcome.Unauthorized u) {
             KeySlot.logDisabled(key.keyId(), u.status());
+        } else if (change != KeySlot.Change.NONE) {
+            KeySlot.logChange(key.keyId(), change, lease.task.health());
         }
         slot.totalRequests.increment();
         if (answered != null) {
@@ -562,6 +634,10 @@ final class BrokerEngine implements KeyBroker {
                 slot.tokenWindow.add(now, answered.promptTokens() + answered.completionTokens());
             } else {
                 slot.tokenWindow.add(now, lease.reservedTokens());
+            }
+            if (lease.model != null) {
+                lease.model.tokenWindow.add(now, answered.usageKnown()
+                        ? answered.promptTokens() + answered.completionTokens() : lease.reservedTokens());
             }
             if (cost > 0) {
                 slot.totalCost.add(cost);

@@ -14,25 +14,34 @@ final class EngineLease implements Lease {
     final TaskConfig task;
     final String client;
     private final long reserved;
-    final boolean probe;
+    /** {@link KeySlot#PROBE} and {@link KeySlot#DORMANT_PROBE} bits of the take. */
+    final long flags;
+    /** The key's {@code models} bucket this lease also reserved from, or {@code null}. */
+    final @org.jspecify.annotations.Nullable ModelSlot model;
     private final long queuedNanos;
     private final AtomicBoolean settled = new AtomicBoolean();
 
-    EngineLease(BrokerEngine engine, KeySlot slot, TaskConfig task, String client, long reserved, boolean probe,
-            long queuedNanos) {
+    EngineLease(BrokerEngine engine, KeySlot slot, TaskConfig task, String client, long reserved, long flags,
+            @org.jspecify.annotations.Nullable ModelSlot model, long queuedNanos) {
         this.engine = engine;
         this.slot = slot;
         this.key = slot.config();
         this.task = task;
         this.client = client;
         this.reserved = reserved;
-        this.probe = probe;
+        this.flags = flags;
+        this.model = model;
         this.queuedNanos = queuedNanos;
     }
 
     @Override
     public ApiKeyConfig key() {
         return key;
+    }
+
+    @Override
+    public io.keymux.config.model.@org.jspecify.annotations.Nullable ModelLimits modelLimits() {
+        return model == null ? null : model.bucket.config();
     }
 
     @Override
@@ -57,7 +66,7 @@ final class EngineLease implements Lease {
     public void observe(ProviderLimits limits) {
         Objects.requireNonNull(limits, "limits");
         if (!settled.get()) {
-            slot.observe(limits);
+            slot.observe(limits, model);
         }
     }
 
@@ -74,6 +83,7 @@ final class EngineLease implements Lease {
 
     @Override
     public String toString() {
-        return "Lease[key_id=" + key.keyId() + ", task=" + task.name() + ", reserved=" + reserved + "]";
+        return "Lease[key_id=" + key.keyId() + ", task=" + task.name() + ", reserved=" + reserved
+                + (model != null ? ", model_bucket=" + model.bucket.pattern() : "") + "]";
     }
 }

@@ -15,6 +15,14 @@ package io.keymux.core.select;
  * @param deferNanos when positive, the key is skipped locally this long (a limit shared with other
  *     replicas had no room); only the local slot holds this
  * @param attempt whether the outcome counts as an attempt in the key's counters
+ * @param modelCooldown whether {@code cooldownNanos} cools only the lease's {@code models} bucket
+ *     (the provider named the model) rather than the whole key; without a bucket it is the key's
+ * @param quotaExhausted whether the key's account is out of credit: the key is
+ *     {@code quota_exhausted} and gets one real request every {@code health.quota_probe}
+ * @param accountAnswered whether the provider answered for a working account (an answer, a 429
+ *     "slow down"): a {@code quota_exhausted} or disabled key whose probe gets this is back
+ * @param overloadNanos when positive, the key's whole upstream gets no request this long (it said
+ *     it is overloaded); the key's own state is untouched
  */
 public record KeyEffect(
         long tokenRefund,
@@ -23,7 +31,17 @@ public record KeyEffect(
         Verdict verdict,
         boolean disable,
         long deferNanos,
-        boolean attempt) {
+        boolean attempt,
+        boolean modelCooldown,
+        boolean quotaExhausted,
+        boolean accountAnswered,
+        long overloadNanos) {
+
+    /** An effect that touches neither a model bucket, the quota state, nor the upstream. */
+    public KeyEffect(long tokenRefund, boolean refundRequest, long cooldownNanos, Verdict verdict, boolean disable,
+            long deferNanos, boolean attempt) {
+        this(tokenRefund, refundRequest, cooldownNanos, verdict, disable, deferNanos, attempt, false, false, false, 0);
+    }
 
     /**
      * What an outcome says about a key's health. {@link Circuit#next} turns it into the circuit's

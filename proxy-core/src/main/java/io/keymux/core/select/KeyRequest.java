@@ -2,6 +2,7 @@ package io.keymux.core.select;
 
 import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the broker needs to know to choose a key for one attempt of one request.
@@ -10,12 +11,20 @@ import java.util.Set;
  * @param client the authenticated client's name ({@code anonymous} when unauthenticated)
  * @param estimatedTokens prompt estimate plus the requested completion limit, reserved up front
  * @param excludedKeyIds keys already tried by earlier attempts of this request
+ * @param model the request body's {@code model}, which picks a key's {@code models} bucket; {@code null}
+ *     when the body names none
  */
-public record KeyRequest(String task, String client, long estimatedTokens, Set<String> excludedKeyIds) {
+public record KeyRequest(String task, String client, long estimatedTokens, Set<String> excludedKeyIds,
+        @Nullable String model) {
 
     public KeyRequest {
         Objects.requireNonNull(task, "task");
         Objects.requireNonNull(client, "client");
         excludedKeyIds = Set.copyOf(excludedKeyIds);
+    }
+
+    /** A request that names no model. */
+    public KeyRequest(String task, String client, long estimatedTokens, Set<String> excludedKeyIds) {
+        this(task, client, estimatedTokens, excludedKeyIds, null);
     }
 }

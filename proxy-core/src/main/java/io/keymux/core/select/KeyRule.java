@@ -21,12 +21,26 @@ public final class KeyRule {
         if (outcome instanceof Outcome.Answered a) {
             // Without usage the reservation stands; with it, reservation minus real use goes back.
             long refund = a.usageKnown() ? reservedTokens - (a.promptTokens() + a.completionTokens()) : 0;
-            return new KeyEffect(refund, false, 0, KeyEffect.Verdict.SUCCESS, false, 0, true);
+            return new KeyEffect(refund, false, 0, KeyEffect.Verdict.SUCCESS, false, 0, true, false, false, true, 0);
         }
         if (outcome instanceof Outcome.RateLimited r) {
             Duration wait = r.retryAfter() != null ? r.retryAfter() : health.rateLimitCooldown();
+            // "Slow down" comes from a working account; naming the model, it is that bucket's limit.
             return new KeyEffect(reservedTokens, false, Math.max(1, wait.toNanos()), KeyEffect.Verdict.INCONCLUSIVE,
-                    false, 0, true);
+                    false, 0, true, r.perModel(), false, true, 0);
+        }
+        if (outcome instanceof Outcome.QuotaExhausted) {
+            return new KeyEffect(reservedTokens, false, 0, KeyEffect.Verdict.INCONCLUSIVE, false, 0, true, false, true,
+                    false, 0);
+        }
+        if (outcome instanceof Outcome.Overloaded o) {
+            // The provider's trouble, not the key's: its upstream backs off, the key's health is untouched.
+            Duration backoff = health.overloadBackoff();
+            if (o.retryAfter() != null && o.retryAfter().compareTo(backoff) > 0) {
+                backoff = o.retryAfter();
+            }
+            return new KeyEffect(reservedTokens, false, 0, KeyEffect.Verdict.NONE, false, 0, true, false, false, false,
+                    Math.max(1, backoff.toNanos()));
         }
         if (outcome instanceof Outcome.ServerError || outcome instanceof Outcome.ConnectFailure
                 || outcome instanceof Outcome.Timeout) {

@@ -3,10 +3,18 @@ package io.keymux.core.select;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.core.cost.DailySpend;
+import io.keymux.core.health.OverloadBackoff;
 import io.keymux.core.ratelimit.KeyLimits;
+import io.keymux.core.ratelimit.ModelBucket;
 import io.keymux.core.ratelimit.ProviderLimits;
+import io.keymux.core.time.TimeSource;
+import java.time.Duration;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,18 +38,36 @@ final class KeySlot {
 
     /** Flag bit in {@link #tryTake}'s result; reservations are capped well below it. */
     static final long PROBE = 1L << 62;
+    /**
+     * Flag bit in {@link #tryTake}'s result: the lease is the one real request a
+     * {@code quota_exhausted} key (or a disabled one, with {@code health.disabled_probe}) gets.
+     */
+    static final long DORMANT_PROBE = 1L << 61;
+    static final long FLAGS = PROBE | DORMANT_PROBE;
+    private static final long NONE = Long.MIN_VALUE;
     private static final long MAX_RESERVATION = 1L << 48;
     private static final double LATENCY_ALPHA = 0.3;
 
     /** Why a key cannot take a request now. */
-    enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED }
+    enum Block { NONE, DISABLED, CIRCUIT, COOLDOWN, BUDGET, CONCURRENCY, RATE, RAMP, SHARED, QUOTA, OVERLOADED }
 
     private volatile ApiKeyConfig config;
     private final KeyLimits limits;
+    private final TimeSource time;
+    private final OverloadBackoff backoff;
+    private volatile OverloadBackoff.Upstream upstream;
+    /** The key's {@code models} buckets in declaration order; replaced whole on reload. */
+    private volatile ModelSlot[] models;
 
     // Guarded by this.
     private int inFlight;
     private boolean disabled;
+    /** With {@code health.disabled_probe}: when a disabled key's next probe may go ({@link #NONE}: never). */
+    private long disabledProbeAt = NONE;
+    /** {@code quota_exhausted} since the provider said so: when the next probe may go ({@link #NONE}: not exhausted). */
+    private long quotaProbeAt = NONE;
+    /** Whether the probe of a disabled or quota_exhausted key is out. */
+    private boolean dormantProbeOut;
     private long cooldownUntil = Long.MIN_VALUE;
     /** Skipped until then: a limit shared with other replicas had no room ({@link Outcome.Deferred}). */
     private long deferredUntil = Long.MIN_VALUE;
@@ -70,9 +96,37 @@ final class KeySlot {
     final LongAdder completionTokens = new LongAdder();
     final DoubleAdder totalCost = new DoubleAdder();
 
-    KeySlot(ApiKeyConfig config, KeyLimits limits) {
+    KeySlot(ApiKeyConfig config, KeyLimits limits, TimeSource time, OverloadBackoff backoff) {
         this.config = config;
         this.limits = limits;
+        this.time = time;
+        this.backoff = backoff;
+        this.upstream = backoff.upstream(config.upstream());
+        ModelBucket[] buckets = ModelBucket.of(config.models(), time);
+        ModelSlot[] slots = new ModelSlot[buckets.length];
+        for (int i = 0; i < buckets.length; i++) {
+            slots[i] = new ModelSlot(buckets[i]);
+        }
+        this.models = slots;
+    }
+
+    /** The upstream this key belongs to, with its overload backoff. */
+    OverloadBackoff.Upstream upstream() {
+        return upstream;
+    }
+
+    /** The {@code models} bucket a request for {@code model} uses here, or {@code null}: key-wide only. */
+    @Nullable ModelSlot modelFor(@Nullable String model) {
+        ModelSlot[] slots = models;
+        if (model == null || slots.length == 0) {
+            return null;
+        }
+        for (ModelSlot m : slots) {
+            if (m.bucket.matches(model)) {
+                return m;
+            }
+        }
+        return null;
     }
 
     ApiKeyConfig config() {
@@ -88,6 +142,12 @@ final class KeySlot {
         return Math.min(Math.min(Math.max(0, estimate), MAX_RESERVATION), limits.maxReservableTokens());
     }
 
+    /** {@link #reservable(long)}, also capped by the model bucket's capacity. */
+    private long reservable(long estimate, @Nullable ModelSlot m) {
+        long tokens = reservable(estimate);
+        return m == null ? tokens : Math.min(tokens, m.bucket.limits().maxReservableTokens());
+    }
+
     /**
      * Reserves a request token, the tokens and a concurrency slot, or nothing.
      *
@@ -95,25 +155,37 @@ final class KeySlot {
      *     circuit's probe; {@code -1} when the key cannot take the request now ({@code -2} when only
      *     the post-circuit ramp said no)
      */
-    synchronized long tryTake(long estimate, long now, long day, boolean ignoreRamp) {
-        if (health(now, day) != Block.NONE || concurrencyFull()) {
+    synchronized long tryTake(long estimate, long now, long day, boolean ignoreRamp, @Nullable ModelSlot m) {
+        if (health(now, day) != Block.NONE || concurrencyFull() || (m != null && m.cooling(now))) {
             return -1;
         }
         boolean probe = circuit.phase() == Circuit.Phase.OPEN;
-        if (!probe && !ignoreRamp && rampStart != Long.MIN_VALUE && !rampAllows(now)) {
+        // health() let a disabled or quota_exhausted key through: its probe is due.
+        boolean dormantProbe = disabled || quotaProbeAt != NONE;
+        if (!probe && !dormantProbe && !ignoreRamp && rampStart != Long.MIN_VALUE && !rampAllows(now)) {
             return -2;
         }
-        long tokens = reservable(estimate);
+        long tokens = reservable(estimate, m);
         if (limits.tryReserve(tokens) != KeyLimits.RESERVED) {
+            return -1;
+        }
+        if (m != null && m.bucket.limits().tryReserve(tokens) != KeyLimits.RESERVED) {
+            limits.refundRequest();
+            limits.adjustTokens(tokens);
             return -1;
         }
         inFlight++;
         invalidateLoad();
+        long result = tokens;
+        if (dormantProbe) {
+            dormantProbeOut = true;
+            result |= DORMANT_PROBE;
+        }
         if (probe) {
             circuit = circuit.probing();
-            return tokens | PROBE;
+            result |= PROBE;
         }
-        return tokens;
+        return result;
     }
 
     private boolean rampAllows(long now) {
@@ -137,8 +209,14 @@ final class KeySlot {
 
     /** Health and budget only (no limits): what makes a key unusable regardless of its buckets. */
     private Block health(long now, long day) {
-        if (disabled) {
+        if (disabled && (disabledProbeAt == NONE || dormantProbeOut || now - disabledProbeAt < 0)) {
             return Block.DISABLED;
+        }
+        if (!disabled && quotaProbeAt != NONE && (dormantProbeOut || now - quotaProbeAt < 0)) {
+            return Block.QUOTA;
+        }
+        if (upstream.overloaded(now)) {
+            return Block.OVERLOADED;
         }
         if (circuitBlocks(now)) {
             return Block.CIRCUIT;
@@ -162,8 +240,38 @@ final class KeySlot {
     }
 
     /** Whether a request of {@code estimate} tokens could be taken now (no reservation). */
-    boolean available(long estimate, long now, long day) {
-        return !Double.isNaN(load(estimate, now, day));
+    boolean available(long estimate, long now, long day, @Nullable ModelSlot m) {
+        return !Double.isNaN(load(estimate, now, day, m));
+    }
+
+    /** {@link #load(long, long, long)} with the model bucket's room and utilisation folded in. */
+    double load(long estimate, long now, long day, @Nullable ModelSlot m) {
+        double load = load(estimate, now, day);
+        if (m == null || Double.isNaN(load)) {
+            return load;
+        }
+        return modelLoad(load, estimate, now, m);
+    }
+
+    private synchronized double modelLoad(double keyLoad, long estimate, long now, ModelSlot m) {
+        KeyLimits b = m.bucket.limits();
+        if (m.cooling(now) || b.availableRequests() < 1 || reservable(estimate, m) > b.availableTokens()) {
+            return Double.NaN;
+        }
+        return Math.max(keyLoad, Math.max(b.requestUtilisation(), b.tokenUtilisation()));
+    }
+
+    /** Whether the key has spent its {@code budget_warn_at} share of today's budget. */
+    boolean pastBudgetWarning(long day) {
+        ApiKeyConfig c = config;
+        Double warnAt = c.budgetWarnAt();
+        Double budget = c.dailyBudgetUsd();
+        if (warnAt == null || budget == null) {
+            return false;
+        }
+        synchronized (this) {
+            return spend.spent(day) >= warnAt * budget;
+        }
     }
 
     /**
@@ -218,12 +326,14 @@ final class KeySlot {
     }
 
     /** Why the key cannot take the request, and the nanoseconds until it may (MAX_VALUE: unknown). */
-    synchronized long[] blockage(long estimate, long now, long nowMillis) {
+    synchronized long[] blockage(long estimate, long now, long nowMillis, @Nullable ModelSlot m) {
         long day = Math.floorDiv(nowMillis, DAY_MILLIS);
         Block block = health(now, day);
         long wait = 0;
         switch (block) {
-            case DISABLED -> wait = Long.MAX_VALUE;
+            case DISABLED -> wait = disabledProbeAt == NONE || dormantProbeOut ? Long.MAX_VALUE : disabledProbeAt - now;
+            case QUOTA -> wait = dormantProbeOut ? Long.MAX_VALUE : quotaProbeAt - now;
+            case OVERLOADED -> wait = upstream.remainingNanos(now);
             case CIRCUIT -> wait = circuit.phase() == Circuit.Phase.HALF_OPEN ? Long.MAX_VALUE : circuit.openUntil() - now;
             case COOLDOWN -> wait = cooldownUntil - now;
             case BUDGET -> wait = (DAY_MILLIS - Math.floorMod(nowMillis, DAY_MILLIS)) * 1_000_000L;
@@ -232,8 +342,15 @@ final class KeySlot {
                 if (concurrencyFull()) {
                     block = Block.CONCURRENCY;
                     wait = Long.MAX_VALUE;
+                } else if (m != null && m.cooling(now)) {
+                    block = Block.COOLDOWN;
+                    wait = m.cooldownUntil - now;
                 } else {
-                    wait = limits.nanosUntilAvailable(reservable(estimate));
+                    long tokens = reservable(estimate, m);
+                    wait = limits.nanosUntilAvailable(tokens);
+                    if (m != null) {
+                        wait = Math.max(wait, m.bucket.limits().nanosUntilAvailable(tokens));
+                    }
                     block = wait > 0 ? Block.RATE : Block.NONE;
                 }
             }
@@ -241,23 +358,33 @@ final class KeySlot {
         return new long[] {block.ordinal(), wait};
     }
 
+    /** What a settle changed that the broker logs or acts on. */
+    enum Change { NONE, DISABLED, QUOTA_EXHAUSTED, RESTORED }
+
     /**
      * Applies {@link KeyRule}'s effect of one lease's outcome under the key's lock (the shared
-     * backend applies the same effect to the shared state); returns whether the key newly became
-     * disabled.
+     * backend applies the same effect to the shared state); returns what newly changed about the key.
+     *
+     * @param flags the lease's {@link #PROBE} and {@link #DORMANT_PROBE} bits
+     * @param m the lease's {@code models} bucket, or {@code null}
      */
-    synchronized boolean settle(KeyEffect effect, boolean probe, HealthConfig health, long now, long day,
-            double cost, long latencyNanos) {
+    synchronized Change settle(KeyEffect effect, long flags, @Nullable ModelSlot m, HealthConfig health, long now,
+            long day, double cost, long latencyNanos) {
         inFlight--;
         invalidateLoad();
-        limits.adjustTokens(effect.tokenRefund());
+        boolean probe = (flags & PROBE) != 0;
+        boolean dormantProbe = (flags & DORMANT_PROBE) != 0;
+        adjustTokens(m, effect.tokenRefund());
         if (effect.refundRequest()) {
-            limits.refundRequest();
+            refundRequest(m);
         }
         if (effect.cooldownNanos() > 0) {
             long until = now + effect.cooldownNanos();
-            // A later 429 never shortens a cooldown already running.
-            if (cooldownUntil == Long.MIN_VALUE || until - cooldownUntil > 0) {
+            if (effect.modelCooldown() && m != null) {
+                // The provider named the model: only that bucket cools down.
+                m.coolUntil(until);
+            } else if (cooldownUntil == Long.MIN_VALUE || until - cooldownUntil > 0) {
+                // A later 429 never shortens a cooldown already running.
                 cooldownUntil = until;
             }
         }
@@ -276,11 +403,6 @@ final class KeySlot {
         } else if (circuit.phase() != Circuit.Phase.CLOSED) {
             rampStart = Long.MIN_VALUE;
         }
-        boolean newlyDisabled = false;
-        if (effect.disable()) {
-            newlyDisabled = !disabled;
-            disabled = true;
-        }
         if (effect.verdict() == KeyEffect.Verdict.SUCCESS) {
             spend.add(day, cost);
             latencyEwmaNanos = latencyKnown
@@ -288,11 +410,81 @@ final class KeySlot {
                     : latencyNanos;
             latencyKnown = true;
         }
-        return newlyDisabled;
+        Change change = Change.NONE;
+        if (effect.disable()) {
+            change = disabled ? Change.NONE : Change.DISABLED;
+            disabled = true;
+            quotaProbeAt = NONE;
+            dormantProbeOut = false;
+            Duration every = health.disabledProbe();
+            disabledProbeAt = every == null ? NONE : now + Math.max(1, every.toNanos());
+        } else if (effect.quotaExhausted()) {
+            change = quotaProbeAt == NONE || disabled ? Change.QUOTA_EXHAUSTED : Change.NONE;
+            disabled = false;
+            disabledProbeAt = NONE;
+            dormantProbeOut = false;
+            quotaProbeAt = now + Math.max(1, health.quotaProbe().toNanos());
+        } else if (dormantProbe && effect.accountAnswered()) {
+            change = restore();
+        } else {
+            // A failure waits one more probe interval; no verdict (cancel, overload) lets the next request probe.
+            endDormantProbe(dormantProbe, effect.verdict() == KeyEffect.Verdict.FAILURE ? health : null, now);
+        }
+        return change;
     }
 
-    synchronized void observe(ProviderLimits provider) {
-        limits.observe(provider);
+    /** A dormant key's probe was answered: the account works again. */
+    private Change restore() {
+        boolean was = disabled || quotaProbeAt != NONE;
+        disabled = false;
+        disabledProbeAt = NONE;
+        quotaProbeAt = NONE;
+        dormantProbeOut = false;
+        return was ? Change.RESTORED : Change.NONE;
+    }
+
+    /**
+     * A dormant key's probe ended without a verdict; with {@code health} the next probe waits one
+     * more interval (the provider failed), without it the next request may probe at once.
+     */
+    private void endDormantProbe(boolean dormantProbe, @Nullable HealthConfig health, long now) {
+        if (!dormantProbe) {
+            return;
+        }
+        dormantProbeOut = false;
+        if (health != null) {
+            if (disabled && disabledProbeAt != NONE && health.disabledProbe() != null) {
+                disabledProbeAt = now + Math.max(1, health.disabledProbe().toNanos());
+            } else if (!disabled && quotaProbeAt != NONE) {
+                quotaProbeAt = now + Math.max(1, health.quotaProbe().toNanos());
+            }
+        }
+    }
+
+    private void adjustTokens(@Nullable ModelSlot m, long delta) {
+        limits.adjustTokens(delta);
+        if (m != null) {
+            m.bucket.limits().adjustTokens(delta);
+        }
+    }
+
+    private void refundRequest(@Nullable ModelSlot m) {
+        limits.refundRequest();
+        if (m != null) {
+            m.bucket.limits().refundRequest();
+        }
+    }
+
+    /**
+     * What the provider's headers say: they describe the request's model, so with a {@code models}
+     * bucket for it they lower that bucket, otherwise the key-wide ones.
+     */
+    synchronized void observe(ProviderLimits provider, @Nullable ModelSlot m) {
+        if (m != null) {
+            m.bucket.limits().observe(provider);
+        } else {
+            limits.observe(provider);
+        }
         invalidateLoad();
     }
 
@@ -302,12 +494,43 @@ final class KeySlot {
         // limits or price (or the Redis backend scaling them to local_share) leaves it disabled.
         if (!next.apiKey().equals(config.apiKey()) || !next.upstream().equals(config.upstream())) {
             disabled = false;
+            disabledProbeAt = NONE;
+            quotaProbeAt = NONE;
+            dormantProbeOut = false;
             // A shared denial (a disabled mark of the old credential, say) no longer holds either.
             deferredUntil = Long.MIN_VALUE;
         }
         limits.reconfigure(next);
+        ModelSlot[] current = models;
+        ModelBucket[] buckets = new ModelBucket[current.length];
+        Map<ModelBucket, ModelSlot> byBucket = new IdentityHashMap<>();
+        for (int i = 0; i < current.length; i++) {
+            buckets[i] = current[i].bucket;
+            byBucket.put(current[i].bucket, current[i]);
+        }
+        ModelBucket[] nextBuckets = ModelBucket.reconfigure(buckets, next.models(), time);
+        ModelSlot[] nextSlots = new ModelSlot[nextBuckets.length];
+        for (int i = 0; i < nextBuckets.length; i++) {
+            ModelSlot kept = byBucket.get(nextBuckets[i]);
+            nextSlots[i] = kept != null ? kept : new ModelSlot(nextBuckets[i]);
+        }
+        models = nextSlots;
+        upstream = backoff.upstream(next.upstream());
         config = next;
         invalidateLoad();
+    }
+
+    static void logChange(String keyId, Change change, HealthConfig health) {
+        if (change == Change.QUOTA_EXHAUSTED) {
+            log.warn("key {} is out of quota (quota_exhausted): skipped, probed with one request every {}; "
+                    + "top up its account", keyId, health.quotaProbe());
+        } else if (change == Change.RESTORED) {
+            log.info("key {} answered its probe and is back in rotation", keyId);
+        }
+    }
+
+    static void logOverloaded(String upstream, int status, Duration backoff) {
+        log.info("upstream {} said it is overloaded ({}); its keys get no request for {}", upstream, status, backoff);
     }
 
     static void logDisabled(String keyId, int status) {
@@ -322,6 +545,14 @@ final class KeySlot {
         Long until = null;
         if (disabled) {
             state = KeyStatus.State.DISABLED;
+            if (disabledProbeAt != NONE && !dormantProbeOut) {
+                until = nowMillis + Math.max(0, (disabledProbeAt - now) / 1_000_000L);
+            }
+        } else if (quotaProbeAt != NONE) {
+            state = KeyStatus.State.QUOTA_EXHAUSTED;
+            if (!dormantProbeOut) {
+                until = nowMillis + Math.max(0, (quotaProbeAt - now) / 1_000_000L);
+            }
         } else if (circuitBlocks(now)) {
             state = KeyStatus.State.CIRCUIT_OPEN;
             until = nowMillis + Math.max(0, (circuit.openUntil() - now) / 1_000_000L);
@@ -334,6 +565,18 @@ final class KeySlot {
             state = KeyStatus.State.ACTIVE;
         }
         ApiKeyConfig c = config;
+        Map<String, KeyStatus.ModelStatus> modelStates = new LinkedHashMap<>();
+        for (ModelSlot m : models) {
+            boolean cooling = m.cooling(now);
+            modelStates.put(m.bucket.pattern(), new KeyStatus.ModelStatus(
+                    cooling ? KeyStatus.State.COOLING_DOWN : KeyStatus.State.ACTIVE,
+                    new KeyStatus.Limits(m.bucket.config().maxRpm(), m.bucket.config().maxTpm(), null),
+                    new KeyStatus.Usage(m.requestWindow.sum(now), m.tokenWindow.sum(now), 0),
+                    cooling ? Long.valueOf(nowMillis + (m.cooldownUntil - now + 999_999L) / 1_000_000L) : null));
+        }
+        Double warnAt = c.budgetWarnAt();
+        Double budget = c.dailyBudgetUsd();
+        boolean warning = warnAt != null && budget != null && spend.spent(day) >= warnAt * budget;
         long count = latencyCount.sum();
         return new KeyStatus(
                 c.keyId(),
@@ -349,6 +592,8 @@ final class KeySlot {
                 count == 0 ? 0 : latencySumNanos.sum() / 1e6 / count,
                 promptTokens.sum(),
                 completionTokens.sum(),
-                totalCost.sum());
+                totalCost.sum(),
+                modelStates,
+                warning);
     }
 }

@@ -1,7 +1,9 @@
 package io.keymux.core.select;
 
 import io.keymux.config.model.ApiKeyConfig;
+import io.keymux.config.model.ModelLimits;
 import io.keymux.core.ratelimit.ProviderLimits;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One attempt's hold on a key: its request-rate token, its token reservation and its concurrency
@@ -21,6 +23,14 @@ public non-sealed interface Lease extends Admission {
 
     /** The key to inject. */
     ApiKeyConfig key();
+
+    /**
+     * The key's {@code models} bucket this lease also reserved from (picked by the request's model),
+     * or {@code null} when only the key-wide limits apply.
+     */
+    default @Nullable ModelLimits modelLimits() {
+        return null;
+    }
 
     /** Tokens reserved for this attempt. */
     long reservedTokens();

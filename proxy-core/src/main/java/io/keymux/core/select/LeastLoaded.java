@@ -9,7 +9,6 @@ enum LeastLoaded implements SelectionStrategy {
 
     @Override
     public boolean select(KeySlot[] tier, Attempt attempt) {
-        return LowestScore.take(tier, attempt,
-                slot -> attempt.excluded(slot) ? Double.NaN : slot.load(attempt.estimate, attempt.now, attempt.day));
+        return LowestScore.take(tier, attempt, attempt::load);
     }
 }

@@ -17,8 +17,32 @@ public sealed interface Outcome {
     record Answered(int status, long promptTokens, long completionTokens, boolean usageKnown, long latencyNanos)
             implements Outcome {}
 
-    /** Upstream 429; {@code retryAfter} from its headers, or {@code null} for the configured default. */
-    record RateLimited(@Nullable Duration retryAfter) implements Outcome {}
+    /**
+     * Upstream 429 "slow down"; {@code retryAfter} from its headers, or {@code null} for the configured
+     * default.
+     *
+     * @param perModel the provider named the request's model: with a {@code models} bucket for it,
+     *     only that bucket cools down
+     */
+    record RateLimited(@Nullable Duration retryAfter, boolean perModel) implements Outcome {
+        /** A key-wide 429. */
+        public RateLimited(@Nullable Duration retryAfter) {
+            this(retryAfter, false);
+        }
+    }
+
+    /**
+     * The key's account is out of credit (429 {@code insufficient_quota}, 402): the key is
+     * {@code quota_exhausted}, skipped, and gets one real request every {@code health.quota_probe}.
+     */
+    record QuotaExhausted(int status) implements Outcome {}
+
+    /**
+     * The provider said it is overloaded (529, a 503 naming it overloaded): not the key's fault. Its
+     * whole upstream backs off for {@code health.overload_backoff} (or {@code retryAfter} when
+     * longer); the key's health is untouched.
+     */
+    record Overloaded(int status, @Nullable Duration retryAfter) implements Outcome {}
 
     /** Upstream 5xx. */
     record ServerError(int status) implements Outcome {}
@@ -29,7 +53,10 @@ public sealed interface Outcome {
     /** Connect, first-byte or idle timeout. */
     record Timeout() implements Outcome {}
 
-    /** Upstream 401/403: the key is disabled until the config changes. */
+    /**
+     * Upstream 401/403: the key is disabled until the config changes, or until a probe every
+     * {@code health.disabled_probe} (when set) is answered.
+     */
     record Unauthorized(int status) implements Outcome {}
 
     /** The client went away; the attempt's reservation is refunded and health is untouched. */

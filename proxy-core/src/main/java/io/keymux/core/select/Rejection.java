@@ -24,6 +24,11 @@ public record Rejection(Reason reason, Duration retryAfter, String message) impl
         /** Every key of the task is disabled (upstream 401/403): 502 {@code upstream_unavailable}. */
         ALL_DISABLED,
         /** Every usable key was already tried by this request. */
-        NO_UNTRIED_KEY
+        NO_UNTRIED_KEY,
+        /**
+         * Every untried key that is not disabled belongs to an upstream backing off after it said it
+         * is overloaded: 503 {@code upstream_overloaded} with {@code retryAfter}.
+         */
+        UPSTREAM_OVERLOADED
     }
 }

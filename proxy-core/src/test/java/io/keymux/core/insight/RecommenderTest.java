@@ -134,6 +134,36 @@ class RecommenderTest {
     }
 
     @Test
+    void budgetWarnAtSetsTheShareAndSaysTheKeyIsRankedAfterTheOthers() {
+        KeyObservation early = new KeyObservation("a", List.of("chat"), false, "active", 10, 10, 100, 0, 0, 10.0, 5.5,
+                0.5);
+        KeyObservation under = new KeyObservation("b", List.of("chat"), false, "active", 10, 10, 100, 0, 0, 10.0, 4.0,
+                0.5);
+
+        var r = recommender.recommend(List.of(PAIR), List.of(early, under));
+
+        assertThat(r.recommendations()).extracting(Recommendation::type).containsExactly("budget_low");
+        assertThat(r.recommendations().get(0).keyId()).isEqualTo("a");
+        assertThat(r.recommendations().get(0).message()).contains("$5.50 of its $10.00")
+                .contains("past budget_warn_at (50.0%)").contains("ranks it after");
+    }
+
+    @Test
+    void aQuotaExhaustedKeyIsToldToTopUp() {
+        KeyObservation empty = new KeyObservation("a", List.of("chat"), false, "quota_exhausted", 10, 0, 100, 0, 0,
+                null, 0);
+        KeyObservation fine = new KeyObservation("b", List.of("chat"), false, "active", 10, 10, 100, 0, 0, null, 0);
+
+        var r = recommender.recommend(List.of(PAIR), List.of(empty, fine));
+
+        assertThat(r.recommendations()).filteredOn(x -> x.type().equals("quota_exhausted")).singleElement()
+                .satisfies(x -> {
+                    assertThat(x.keyId()).isEqualTo("a");
+                    assertThat(x.message()).contains("top up").contains("quota_probe");
+                });
+    }
+
+    @Test
     void priorityTaskLeavingACheaperKeyUnusedIsReported() {
         TaskObservation billing = task("billing", Strategy.PRIORITY, List.of("premium", "cheap"), List.of());
         KeyObservation premium = new KeyObservation("premium", List.of("billing"), false, "active", 30, 30, 100, 0, 0.0002, null, 0);

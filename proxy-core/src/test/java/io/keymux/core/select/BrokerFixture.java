@@ -35,6 +35,26 @@ final class BrokerFixture implements AutoCloseable {
         return lease(task, 1);
     }
 
+    /** Acquires for a request naming {@code model} and expects an immediate lease. */
+    Lease leaseFor(String task, String model) {
+        CompletableFuture<Admission> f = broker.acquire(new KeyRequest(task, "client-a", 1, Set.of(), model));
+        assertThat(f).isDone();
+        Admission a = f.join();
+        assertThat(a).isInstanceOf(Lease.class);
+        return (Lease) a;
+    }
+
+    /** Key ids of {@code n} leases for {@code model}, each settled as answered. */
+    List<String> picksFor(String task, String model, int n) {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Lease l = leaseFor(task, model);
+            ids.add(l.key().keyId());
+            l.settle(new Outcome.Answered(200, 0, 0, false, 1_000_000));
+        }
+        return ids;
+    }
+
     /** Acquires and expects an immediate rejection. */
     Rejection rejection(String task, long tokens, String... excluded) {
         CompletableFuture<Admission> f = acquire(task, tokens, excluded);

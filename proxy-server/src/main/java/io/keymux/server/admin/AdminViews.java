@@ -115,6 +115,11 @@ public final class AdminViews {
             m.put("usage", usage);
             m.put("cooldown_until", k.cooldownUntilMillis() == null ? null : rfc3339(k.cooldownUntilMillis()));
             m.put("spend_today", money(k.spendToday()));
+            if (!k.models().isEmpty()) {
+                Map<String, Object> models = new LinkedHashMap<>();
+                k.models().forEach((pattern, model) -> models.put(pattern, modelView(model)));
+                m.put("models", models);
+            }
             list.add(m);
         }
         Map<String, Object> body = new LinkedHashMap<>();
@@ -174,6 +179,22 @@ public final class AdminViews {
             out[i] = round(values[i], decimals);
         }
         return out;
+    }
+
+    /** One {@code models} bucket of {@code /admin/keys}: {@code {limits, usage, status, cooldown_until}}. */
+    private static Map<String, Object> modelView(KeyStatus.ModelStatus model) {
+        Map<String, Object> limits = new LinkedHashMap<>();
+        limits.put("rpm", model.limits().rpm());
+        limits.put("tpm", model.limits().tpm());
+        Map<String, Object> usage = new LinkedHashMap<>();
+        usage.put("rpm", model.usage().rpm());
+        usage.put("tpm", model.usage().tpm());
+        Map<String, Object> view = new LinkedHashMap<>();
+        view.put("limits", limits);
+        view.put("usage", usage);
+        view.put("status", model.state().apiName());
+        view.put("cooldown_until", model.cooldownUntilMillis() == null ? null : rfc3339(model.cooldownUntilMillis()));
+        return view;
     }
 
     /** {@code /admin/health} over the window ending at {@code nowNanos}. */
@@ -253,7 +274,8 @@ public final class AdminViews {
                     window.highUtilisationShare(),
                     c == null ? 0.0 : (c.inputTokenCost() + c.outputTokenCost()) / 2,
                     c == null ? null : c.dailyBudgetUsd(),
-                    k.spendToday()));
+                    k.spendToday(),
+                    c == null ? null : c.budgetWarnAt()));
         }
         return observed;
     }

@@ -59,12 +59,16 @@ final class DemoScenario {
                 MockKey.healthy("diagnosis_primary", secrets.get("diagnosis_primary"), 0, Duration.ofMillis(60)),
                 new MockKey("diagnosis_secondary", secrets.get("diagnosis_secondary"), 0, Duration.ofMillis(60),
                         MockKey.Fault.SERVER_ERROR, run.multipliedBy(3).dividedBy(10)),
-                MockKey.healthy("xray_vision", secrets.get("xray_vision"), 0, Duration.ofMillis(120)),
+                // The vision provider has an overloaded spell: its 529s send X-rays to the backup pool's upstream.
+                new MockKey("xray_vision", secrets.get("xray_vision"), 0, Duration.ofMillis(120),
+                        MockKey.Fault.OVERLOADED, run.multipliedBy(5).dividedBy(10)),
                 new MockKey("chat_primary", secrets.get("chat_primary"), 0, Duration.ofMillis(30),
                         MockKey.Fault.RATE_LIMITED, run.multipliedBy(4).dividedBy(10)),
                 MockKey.healthy("chat_secondary", secrets.get("chat_secondary"), 0, Duration.ofMillis(30)),
                 MockKey.healthy("scheduling_light", secrets.get("scheduling_light"), 0, latency),
-                MockKey.healthy("scheduling_mini", secrets.get("scheduling_mini"), 0, latency),
+                // The cheapest key's account is out of credit: quota_exhausted, and a top-up recommendation.
+                new MockKey("scheduling_mini", secrets.get("scheduling_mini"), 0, latency,
+                        MockKey.Fault.QUOTA_EXHAUSTED, Duration.ZERO),
                 new MockKey("billing_primary", secrets.get("billing_primary"), 0, latency, MockKey.Fault.INVALID,
                         Duration.ZERO),
                 MockKey.healthy("billing_reserve", secrets.get("billing_reserve"), 0, latency),

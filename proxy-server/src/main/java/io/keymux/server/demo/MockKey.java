@@ -37,7 +37,11 @@ public record MockKey(String label, String apiKey, int rpm, Duration latency, Fa
         /** Every request answers 500 while the fault lasts. */
         SERVER_ERROR,
         /** The key is invalid: 401. */
-        INVALID
+        INVALID,
+        /** The key's account is out of credit: OpenAI's 429 {@code insufficient_quota} while the fault lasts. */
+        QUOTA_EXHAUSTED,
+        /** The provider is overloaded: Anthropic's 529 {@code overloaded_error} while the fault lasts. */
+        OVERLOADED
     }
 
     @Override

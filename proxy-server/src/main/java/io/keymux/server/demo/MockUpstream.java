@@ -92,6 +92,21 @@ public final class MockUpstream implements AutoCloseable {
                             "The server had an error while processing your request.");
                 }
             }
+            case QUOTA_EXHAUSTED -> {
+                if (faultActive) {
+                    return error(response, HttpResponseStatus.TOO_MANY_REQUESTS, "insufficient_quota",
+                            "You exceeded your current quota, please check your plan and billing details.");
+                }
+            }
+            case OVERLOADED -> {
+                if (faultActive) {
+                    return response.status(529)
+                            .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
+                            .sendString(Mono.just("{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                                    + "\"message\":\"Overloaded\"}}"))
+                            .then();
+                }
+            }
             case NONE -> { }
         }
         if (!state.tryTake(System.nanoTime())) {
@@ -180,7 +195,7 @@ public final class MockUpstream implements AutoCloseable {
     }
 
     private static Mono<Void> error(HttpServerResponse response, HttpResponseStatus status, String code, String message) {
-        String json = "{\"error\":{\"message\":\"" + message + "\",\"type\":\"mock_error\",\"code\":\"" + code + "\"}}";
+        String json = "{\"error\":{\"message\":\"" + message + "\",\"type\":\"" + code + "\",\"code\":\"" + code + "\"}}";
         return response.status(status)
                 .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
                 .sendString(Mono.just(json))

@@ -46,7 +46,8 @@ public final class ProxyMetrics {
     /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
     public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     /** The states of SPEC.md section 5's {@code /admin/keys}. */
-    public static final String[] KEY_STATES = {"active", "cooling_down", "circuit_open", "disabled", "budget_exhausted"};
+    public static final String[] KEY_STATES = {"active", "cooling_down", "circuit_open", "disabled", "quota_exhausted",
+        "budget_exhausted"};
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<Tags, Counter> requests = new ConcurrentHashMap<>();

@@ -1,7 +1,8 @@
 package io.keymux.server.pipeline;
 
 import io.keymux.config.model.RetryPolicy;
-import io.keymux.core.ratelimit.RetryAfter;
+import io.keymux.core.health.AnswerClassifier;
+import io.keymux.core.health.AnswerMeaning;
 import io.keymux.core.select.Outcome;
 import java.io.IOException;
 import java.util.Objects;
@@ -44,28 +45,42 @@ public final class FailoverPolicy {
         }
     }
 
-    /**
-     * Judges an upstream status. 401/403 disable the key and always fail over; 429 cools the key down
-     * for what its headers say ({@code null}: the configured default); 5xx count towards the key's
-     * circuit; each is retried only when listed in {@code retry_on} (401/403 always). Any other
-     * status is an answer passed through unchanged, unless {@code retry_on} lists it.
-     *
-     * @param header looks up a response header by lowercase name
-     */
+    private static final byte[] NO_BODY = new byte[0];
+
+    /** {@link #judge(RetryPolicy, int, Function, byte[], int, String, long)} without a look at the body. */
     public static Verdict judge(RetryPolicy retryOn, int status, Function<String, @Nullable String> header,
             long nowMillis) {
+        return judge(retryOn, status, header, NO_BODY, 0, null, nowMillis);
+    }
+
+    /**
+     * Judges an upstream answer by what it means ({@link AnswerClassifier}): 401/403 disable the key
+     * and a quota answer (429 {@code insufficient_quota}, 402) makes it {@code quota_exhausted}, both
+     * always failing over; an overload (529, a 503 naming the provider overloaded) backs its upstream
+     * off and always fails over (the broker offers only keys of other upstreams); a 429 cools the key
+     * (or its model bucket) down for what its headers say ({@code null}: the configured default); other
+     * 5xx count towards the key's circuit; these two are retried only when listed in {@code retry_on}.
+     * Any other status is an answer passed through unchanged, unless {@code retry_on} lists it.
+     *
+     * @param header looks up a response header by lowercase name
+     * @param body the start of the error body when {@link AnswerClassifier#wantsBody} asked for it
+     * @param length valid bytes in {@code body}
+     * @param model the request's {@code model}, or {@code null}
+     */
+    public static Verdict judge(RetryPolicy retryOn, int status, Function<String, @Nullable String> header,
+            byte[] body, int length, @Nullable String model, long nowMillis) {
         String reason = Integer.toString(status);
-        if (status == 401 || status == 403) {
-            return new Verdict(new Outcome.Unauthorized(status), true, reason);
-        }
+        AnswerMeaning meaning = AnswerClassifier.classify(status, header, body, length, model, nowMillis);
         boolean retry = retryOn.retriesStatus(status);
-        if (status == 429) {
-            return new Verdict(new Outcome.RateLimited(RetryAfter.parse(header, nowMillis)), retry, reason);
-        }
-        if (status >= 500) {
-            return new Verdict(new Outcome.ServerError(status), retry, reason);
-        }
-        return new Verdict(null, retry, reason);
+        return switch (meaning.kind()) {
+            case UNAUTHORIZED -> new Verdict(new Outcome.Unauthorized(status), true, reason);
+            case QUOTA_EXHAUSTED -> new Verdict(new Outcome.QuotaExhausted(status), true, reason);
+            case OVERLOADED -> new Verdict(new Outcome.Overloaded(status, meaning.retryAfter()), true, reason);
+            case RATE_LIMITED -> new Verdict(new Outcome.RateLimited(meaning.retryAfter(), meaning.perModel()), retry,
+                    reason);
+            case SERVER_ERROR -> new Verdict(new Outcome.ServerError(status), retry, reason);
+            case ANSWER -> new Verdict(null, retry, reason);
+        };
     }
 
     /** Whether a transport failure is one of the task's timeouts (connect, first byte, idle). */

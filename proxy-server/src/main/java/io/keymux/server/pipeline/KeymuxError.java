@@ -13,7 +13,7 @@ import org.jspecify.annotations.Nullable;
  * An error keymux answers itself (SPEC.md section 4), in OpenAI's shape so every SDK shows it:
  * {@code {"error":{"message":"...","type":"keymux_error","code":"..."}}}. Messages never hold a secret.
  *
- * @param retryAfter for 429s: the {@code Retry-After} to send, or {@code null}
+ * @param retryAfter for 429s and 503 {@code upstream_overloaded}: the {@code Retry-After} to send, or {@code null}
  * @param closeConnection whether to close the client connection after answering (for example when
  *     the rest of an oversized body is deliberately left unread)
  */
@@ -45,6 +45,10 @@ public record KeymuxError(int status, String code, String message, @Nullable Dur
 
     static KeymuxError upstreamUnavailable(String message) {
         return of(502, "upstream_unavailable", message);
+    }
+
+    static KeymuxError upstreamOverloaded(String message, Duration retryAfter) {
+        return new KeymuxError(503, "upstream_overloaded", message, retryAfter, false);
     }
 
     static KeymuxError upstreamTimeout(String message) {

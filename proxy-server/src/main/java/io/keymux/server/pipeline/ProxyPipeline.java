@@ -197,7 +197,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         // usage-only chunk this adds is taken out of the answer again (UsageTap).
         boolean injectUsage = facts.needsIncludeUsage() && RequestInspector.acceptsStreamOptions(classified.forwardPath());
         byte[] upstreamBody = injectUsage ? RequestInspector.withIncludeUsage(bytes) : bytes;
-        Route route = new Route(task, classified.forwardPath(), upstreamBody, estimatedTokens(facts), injectUsage);
+        Route route = new Route(task, classified.forwardPath(), upstreamBody, estimatedTokens(facts), injectUsage,
+                facts.model());
         return attempt(ex, route, 1, Set.of(), null);
     }
 
@@ -283,9 +284,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * What a request needs across attempts.
      *
      * @param body the body sent upstream (with {@code include_usage} added when {@code injectedUsage})
+     * @param model the body's {@code model}: picks a key's {@code models} bucket, and tells a 429 for
+     *     that model from one for the whole key
      */
     private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens,
-            boolean injectedUsage) {}
+            boolean injectedUsage, @Nullable String model) {}
 
     private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, UpstreamAttempt.@Nullable Failure last) {
         if (number > route.task().maxAttempts()) {
@@ -312,7 +315,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     }
 
     private Mono<Admission> selectKey(Exchange ex, Route route, Set<String> tried) {
-        KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried);
+        KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried,
+                route.model());
         long asked = time.nanoTime();
         return onLoop(ex, () -> broker.acquire(request)).doOnNext(admission -> accounting.queued(ex, admission, asked));
     }
@@ -352,6 +356,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             case RATE_LIMITED -> KeymuxError.allKeysExhausted(rejection.message(), rejection.retryAfter());
             case ALL_DISABLED -> KeymuxError.upstreamUnavailable(rejection.message());
             case NO_UNTRIED_KEY -> last != null ? last.error() : KeymuxError.upstreamUnavailable(rejection.message());
+            case UPSTREAM_OVERLOADED -> KeymuxError.upstreamOverloaded(rejection.message(), rejection.retryAfter());
         };
     }
 
@@ -375,7 +380,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         UpstreamTarget target = UpstreamTarget.of(upstream, route.forwardPath(), ex.rawQuery(), key);
         HttpHeaders headers = HeaderRewrite.towardsUpstream(ex.requestHeaders(), config.server().taskHeader(),
                 target, upstream.auth(), key, ex.requestId, route.body().length);
-        UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage());
+        UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage(),
+                route.model());
         return attempt.run(upstreams.forTask(task, ex.loop), target, headers, route.body());
     }
 

@@ -1,6 +1,7 @@
 package io.keymux.server.pipeline;
 
 import io.keymux.config.model.TaskConfig;
+import io.keymux.core.health.AnswerClassifier;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
@@ -19,6 +20,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -80,6 +82,8 @@ final class UpstreamAttempt {
     private final TaskConfig task;
     private final Lease lease;
     private final boolean injectedUsage;
+    /** The request's {@code model}, so a 429 naming it is told from one for the whole key. */
+    private final @Nullable String model;
     private final long started;
 
     private boolean settled;
@@ -98,7 +102,7 @@ final class UpstreamAttempt {
     private boolean timerStopped;
 
     UpstreamAttempt(ProxyPipeline pipeline, RequestAccounting accounting, TimeSource time, Exchange ex,
-            TaskConfig task, Lease lease, boolean injectedUsage) {
+            TaskConfig task, Lease lease, boolean injectedUsage, @Nullable String model) {
         this.pipeline = pipeline;
         this.accounting = accounting;
         this.time = time;
@@ -106,6 +110,7 @@ final class UpstreamAttempt {
         this.task = task;
         this.lease = lease;
         this.injectedUsage = injectedUsage;
+        this.model = model;
         this.started = time.nanoTime();
         this.idleNanos = Math.max(1, task.timeouts().idle().toNanos());
     }
@@ -153,17 +158,65 @@ final class UpstreamAttempt {
         HttpHeaders upstreamHeaders = response.responseHeaders();
         long now = time.currentTimeMillis();
         lease.observe(ProviderLimits.parse(upstreamHeaders::get, now));
-        FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status, upstreamHeaders::get, now);
+        // retain(): the inbound releases each buffer after onNext, but the held first chunk and the
+        // client write outlive that; the write (or the drain of a refused answer) releases our reference.
+        Flux<ByteBuf> inbound = connection.inbound().receive().retain()
+                .doOnNext(chunk -> deadline = System.nanoTime() + idleNanos);
+        if (!AnswerClassifier.wantsBody(status)) {
+            FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status, upstreamHeaders::get, now);
+            return answer(status, upstreamHeaders, verdict, inbound, connection);
+        }
+        // A 429 or 503 means what its body says (rate limit or quota; overloaded or not): hold the first
+        // BODY_LOOK_BYTES, judge, then drain or stream them and the rest as any other answer.
+        int[] seen = {0};
+        return inbound
+                .bufferUntil(chunk -> (seen[0] += chunk.readableBytes()) >= AnswerClassifier.BODY_LOOK_BYTES)
+                .switchOnFirst((first, batches) -> {
+                    // A body that broke before the look is judged by its status and headers alone.
+                    List<ByteBuf> head = first.hasValue() ? Objects.requireNonNull(first.get()) : List.of();
+                    byte[] look = copyHead(head, AnswerClassifier.BODY_LOOK_BYTES);
+                    FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status,
+                            upstreamHeaders::get, look, look.length, model, now);
+                    Flux<ByteBuf> rest = first.isOnError()
+                            ? Flux.error(Objects.requireNonNull(first.getThrowable()))
+                            : batches.concatMapIterable(batch -> batch);
+                    return answer(status, upstreamHeaders, verdict, rest, connection);
+                })
+                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
+    }
+
+    /** A copy of the first {@code limit} readable bytes of {@code chunks}, leaving their indexes alone. */
+    private static byte[] copyHead(List<ByteBuf> chunks, int limit) {
+        int total = 0;
+        for (ByteBuf chunk : chunks) {
+            total += chunk.readableBytes();
+        }
+        byte[] out = new byte[Math.min(total, limit)];
+        int at = 0;
+        for (ByteBuf chunk : chunks) {
+            int n = Math.min(chunk.readableBytes(), out.length - at);
+            if (n <= 0) {
+                break;
+            }
+            chunk.getBytes(chunk.readerIndex(), out, at, n);
+            at += n;
+        }
+        return out;
+    }
+
+    /**
+     * The rest of the attempt once the answer's meaning is known: a refused answer is drained and
+     * retried; any other streams back from {@code inbound} (retained chunks, from the first).
+     */
+    private Mono<Result> answer(int status, HttpHeaders upstreamHeaders, FailoverPolicy.Verdict verdict,
+            Flux<ByteBuf> inbound, Connection connection) {
         if (verdict.retry()) {
-            return refused(status, verdict, connection);
+            return refused(status, verdict, connection, inbound);
         }
         UsageTap usageTap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
                 upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), injectedUsage);
         this.tap = usageTap;
-        // retain(): the inbound releases each buffer after onNext, but the held first chunk and the
-        // client write outlive that; the write releases our reference.
-        Flux<ByteBuf> content = connection.inbound().receive().retain()
-                .doOnNext(chunk -> deadline = System.nanoTime() + idleNanos)
+        Flux<ByteBuf> content = inbound
                 // The answer is in whole: the connection goes back to the pool, the timer must not outlive that.
                 .doOnComplete(this::stopTimer);
         return content.switchOnFirst((first, rest) -> {
@@ -191,11 +244,13 @@ final class UpstreamAttempt {
                             }));
                 })
                 .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
-                .doFinally(signal -> usageTap.close());
+                .doFinally(signal -> usageTap.close())
+                .singleOrEmpty();
     }
 
     /** A status the task retries: settle, then drain the refused answer so the connection goes back to the pool. */
-    private Mono<Result> refused(int status, FailoverPolicy.Verdict verdict, Connection connection) {
+    private Mono<Result> refused(int status, FailoverPolicy.Verdict verdict, Connection connection,
+            Flux<ByteBuf> inbound) {
         accounting.upstreamHeaders(ex, started);
         accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
         Outcome outcome = verdict.outcome();
@@ -204,8 +259,8 @@ final class UpstreamAttempt {
         Result retry = new Result.Retry(failure);
         // An error body that stalls only costs that connection (the idle timer closes it); the retry goes on.
         timeoutAfter(connection.channel(), task.timeouts().idle());
-        return connection.inbound().receive()
-                .doOnNext(chunk -> deadline = System.nanoTime() + idleNanos)
+        // Each retained chunk is released here and turned into a flag, so no discard hook releases it twice.
+        return inbound.map(ReferenceCountUtil::release)
                 .doOnComplete(this::stopTimer)
                 .then(Mono.just(retry))
                 .onErrorReturn(retry);
@@ -298,6 +353,20 @@ final class UpstreamAttempt {
             return new Failure(KeymuxError.upstreamUnavailable("the upstream refused the key of task '" + task.name()
                     + "' (" + status + ") and no other key could answer; check the keys in the config"),
                     verdict.reason());
+        }
+        if (verdict.outcome() instanceof Outcome.QuotaExhausted) {
+            return new Failure(KeymuxError.allKeysExhausted("the upstream says the key tried for task '" + task.name()
+                    + "' is out of quota (" + status + ") and no other key could answer; top up the provider account",
+                    task.health().quotaProbe()), verdict.reason());
+        }
+        if (verdict.outcome() instanceof Outcome.Overloaded overloaded) {
+            Duration retryAfter = task.health().overloadBackoff();
+            if (overloaded.retryAfter() != null && overloaded.retryAfter().compareTo(retryAfter) > 0) {
+                retryAfter = overloaded.retryAfter();
+            }
+            return new Failure(KeymuxError.upstreamOverloaded("the upstream of task '" + task.name() + "' says it is"
+                    + " overloaded (" + status + ") and no key of another upstream could answer; retry after the"
+                    + " Retry-After delay", retryAfter), verdict.reason());
         }
         if (verdict.outcome() instanceof Outcome.RateLimited limited) {
             Duration retryAfter = limited.retryAfter() != null ? limited.retryAfter() : task.health().rateLimitCooldown();

@@ -82,7 +82,8 @@ public record Grant(Status status, @Nullable Reason reason, long retryAfterMilli
         COOLING_DOWN("cooling_down"),
         CIRCUIT_OPEN("circuit_open"),
         DISABLED("disabled"),
-        BUDGET_EXHAUSTED("budget_exhausted");
+        BUDGET_EXHAUSTED("budget_exhausted"),
+        QUOTA_EXHAUSTED("quota_exhausted");
 
         private final String wireName;
 

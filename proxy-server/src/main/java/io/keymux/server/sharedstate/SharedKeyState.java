@@ -1,6 +1,7 @@
 package io.keymux.server.sharedstate;
 
 import io.keymux.config.model.HealthConfig;
+import io.keymux.config.model.ModelLimits;
 import io.keymux.core.select.KeyEffect;
 import io.keymux.core.select.KeyRule;
 import io.lettuce.core.RedisNoScriptException;
@@ -140,15 +141,28 @@ public final class SharedKeyState {
      * {@link Grant#unavailable()} while Redis is down.
      */
     public CompletableFuture<Grant> tryTake(String keyId, SharedLimits limits, long tokens) {
+        return tryTake(keyId, limits, tokens, null, HealthConfig.DEFAULT_QUOTA_PROBE);
+    }
+
+    /**
+     * {@link #tryTake(String, SharedLimits, long)} for a request that also uses the key's
+     * {@code models} bucket {@code model} ({@code null}: key-wide limits only); a
+     * {@code quota_exhausted} key is denied until its next probe time, and the request that takes
+     * the probe moves that time {@code quotaProbe} on, so one replica probes per interval.
+     */
+    public CompletableFuture<Grant> tryTake(String keyId, SharedLimits limits, long tokens,
+            @Nullable ModelLimits model, Duration quotaProbe) {
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(quotaProbe, "quotaProbe");
         if (tokens < 0) {
             throw new IllegalArgumentException("tokens: " + tokens + " (expected: >= 0)");
         }
-        String[] keys = keys(keyId);
+        String[] keys = keys(keyId, model);
         String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
             arg(limits.maxConcurrent()), arg(limits.dailyBudgetUsd()), Long.toString(tokens), replicaId,
             leaseTtlMillis, Long.toString(CONCURRENCY_RETRY_MILLIS), key(keyId, "spend:"), limits.credential(),
-            Long.toString(USAGE_SLOT_MILLIS), expiresAt()};
+            Long.toString(USAGE_SLOT_MILLIS), expiresAt(), model == null ? "" : arg(model.maxRpm()),
+            model == null ? "" : arg(model.maxTpm()), Long.toString(Math.max(1, quotaProbe.toMillis()))};
         return eval(TRY_TAKE, ScriptOutputType.MULTI, keys, args, SharedKeyState::toGrant, Grant.unavailable(),
                 Grant.slow());
     }
@@ -163,6 +177,20 @@ public final class SharedKeyState {
      */
     public CompletableFuture<Boolean> settle(String keyId, SharedLimits limits, KeyEffect effect, boolean probe,
             HealthConfig rules, double costUsd, long usedTokens, boolean releaseConcurrency) {
+        return settle(keyId, limits, null, effect, probe, rules, costUsd, usedTokens, releaseConcurrency);
+    }
+
+    /**
+     * {@link #settle(String, SharedLimits, KeyEffect, boolean, HealthConfig, double, long, boolean)}
+     * for a request that also used the {@code models} bucket {@code model}: its reservation is
+     * corrected too, and a cooldown naming the model ({@link KeyEffect#modelCooldown()}) cools that
+     * bucket only. A {@link KeyEffect#quotaExhausted()} effect makes the key {@code quota_exhausted}
+     * on every replica until {@code rules.quotaProbe()} from now; {@link KeyEffect#accountAnswered()}
+     * ends it.
+     */
+    public CompletableFuture<Boolean> settle(String keyId, SharedLimits limits, @Nullable ModelLimits model,
+            KeyEffect effect, boolean probe, HealthConfig rules, double costUsd, long usedTokens,
+            boolean releaseConcurrency) {
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(effect, "effect");
         Objects.requireNonNull(rules, "rules");
@@ -175,8 +203,11 @@ public final class SharedKeyState {
             probe ? "1" : "0", Integer.toString(rules.failureThreshold()),
             Long.toString(Math.max(1, rules.circuitCooldown().toMillis())),
             effect.disable() ? limits.credential() : "", Double.toString(costUsd), key(keyId, "spend:"),
-            Long.toString(usedTokens), Long.toString(USAGE_SLOT_MILLIS)};
-        return eval(SETTLE, ScriptOutputType.INTEGER, keys(keyId), args, reply -> true, false, false);
+            Long.toString(usedTokens), Long.toString(USAGE_SLOT_MILLIS), model == null ? "" : arg(model.maxRpm()),
+            model == null ? "" : arg(model.maxTpm()), effect.modelCooldown() ? "1" : "0",
+            effect.quotaExhausted() ? Long.toString(Math.max(1, rules.quotaProbe().toMillis()))
+                    : effect.accountAnswered() ? "clear" : ""};
+        return eval(SETTLE, ScriptOutputType.INTEGER, keys(keyId, model), args, reply -> true, false, false);
     }
 
     /**
@@ -210,7 +241,7 @@ public final class SharedKeyState {
         Objects.requireNonNull(limits, "limits");
         String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
             key(keyId, "spend:"), limits.credential(), Long.toString(USAGE_SLOT_MILLIS)};
-        return eval(SNAPSHOT, ScriptOutputType.MULTI, keys(keyId), args,
+        return eval(SNAPSHOT, ScriptOutputType.MULTI, keys(keyId, null), args,
                 reply -> Optional.of(toSnapshot((List<?>) reply)), Optional.empty(), Optional.empty());
     }
 
@@ -228,10 +259,13 @@ public final class SharedKeyState {
         return Long.toString(System.currentTimeMillis() + offset + timeout - margin);
     }
 
-    private String[] keys(String keyId) {
+    private String[] keys(String keyId, @Nullable ModelLimits model) {
+        // Without a models bucket the script ignores KEYS[9] and KEYS[10]; an empty pattern names none.
+        String pattern = model == null ? "" : model.pattern();
         return new String[] {key(keyId, "bucket"), key(keyId, "inflight"), key(keyId, "leases"),
             key(keyId, "cooldown"), key(keyId, "circuit"), key(keyId, "probe"), key(keyId, "disabled"),
-            key(keyId, "usage")};
+            key(keyId, "usage"), key(keyId, "model:" + pattern + ":bucket"), key(keyId, "model:" + pattern + ":cooldown"),
+            key(keyId, "quota")};
     }
 
     private static long ceilMillis(long nanos) {
@@ -352,7 +386,12 @@ public final class SharedKeyState {
                 optionalDouble((String) reply.get(8)),
                 optionalDouble((String) reply.get(9)),
                 Long.parseLong((String) reply.get(10)),
-                Long.parseLong((String) reply.get(11)));
+                Long.parseLong((String) reply.get(11)),
+                quotaAt(Long.parseLong((String) reply.get(12))));
+    }
+
+    private static @Nullable Instant quotaAt(long epochMillis) {
+        return epochMillis == 0 ? null : Instant.ofEpochMilli(epochMillis);
     }
 
     private static @Nullable Double optionalDouble(String value) {

@@ -4,6 +4,7 @@ import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
+import io.keymux.config.model.ModelLimits;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.select.Admission;
@@ -359,7 +360,10 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         SharedLimits limits = limitsOf(key);
         CompletableFuture<Grant> grant;
         try {
-            grant = shared.tryTake(key.keyId(), limits, lease.reservedTokens());
+            KeymuxConfig current = config.get();
+            Duration quotaProbe = current.task(decision.request.task()).map(TaskConfig::health)
+                    .orElse(current.health()).quotaProbe();
+            grant = shared.tryTake(key.keyId(), limits, lease.reservedTokens(), lease.modelLimits(), quotaProbe);
         } catch (IllegalArgumentException unsharable) {
             // A key id Redis cannot namespace (braces): that key stays local.
             LOG.debug("key {} is limited locally only: {}", key.keyId(), unsharable.getMessage());
@@ -462,6 +466,11 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         }
 
         @Override
+        public @Nullable ModelLimits modelLimits() {
+            return local.modelLimits();
+        }
+
+        @Override
         public void observe(ProviderLimits limits) {
             local.observe(limits);
         }
@@ -504,7 +513,8 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 }
             }
             try {
-                shared.settle(key.keyId(), limits, KeyRule.of(outcome, reserved, rules), probe, rules, cost, used, true);
+                shared.settle(key.keyId(), limits, local.modelLimits(), KeyRule.of(outcome, reserved, rules), probe,
+                        rules, cost, used, true);
             } catch (IllegalArgumentException unsharable) {
                 LOG.debug("outcome of key {} not shared: {}", key.keyId(), unsharable.getMessage());
             }
@@ -553,6 +563,9 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         Long sharedUntil = null;
         if (shared.disabled()) {
             sharedState = KeyStatus.State.DISABLED;
+        } else if (shared.quotaProbeAt() != null) {
+            sharedState = KeyStatus.State.QUOTA_EXHAUSTED;
+            sharedUntil = shared.quotaProbeAt().isAfter(shared.redisTime()) ? shared.quotaProbeAt().toEpochMilli() : null;
         } else if (shared.circuit() == CircuitState.OPEN
                 || (shared.circuit() == CircuitState.HALF_OPEN && shared.probeInFlight())) {
             sharedState = KeyStatus.State.CIRCUIT_OPEN;
@@ -571,12 +584,14 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 (int) Math.max(local.usage().inFlight(), Math.min(Integer.MAX_VALUE, shared.inFlight())));
         return new KeyStatus(local.keyId(), local.upstream(), local.taskTypes(), state, local.limits(), usage, until,
                 Math.max(local.spendToday(), shared.spendToday()), local.totalRequests(), local.successes(),
-                local.averageLatencyMillis(), local.promptTokens(), local.completionTokens(), local.totalCost());
+                local.averageLatencyMillis(), local.promptTokens(), local.completionTokens(), local.totalCost(),
+                local.models(), local.budgetWarning());
     }
 
     private static int severity(KeyStatus.State state) {
         return switch (state) {
-            case DISABLED -> 4;
+            case DISABLED -> 5;
+            case QUOTA_EXHAUSTED -> 4;
             case CIRCUIT_OPEN -> 3;
             case COOLING_DOWN -> 2;
             case BUDGET_EXHAUSTED -> 1;
@@ -651,9 +666,18 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                     .tpmBurst(scale(k.tpmBurst(), share))
                     .maxConcurrent(concurrent == null ? null : (int) Math.max(1, (long) Math.floor(concurrent * share)))
                     .dailyBudgetUsd(budget == null ? null : budget * share)
+                    .models(scaledModels(k.models(), share))
                     .build());
         }
         return config.toBuilder().apiKeys(keys).build();
+    }
+
+    private static List<ModelLimits> scaledModels(List<ModelLimits> models, double share) {
+        List<ModelLimits> out = new ArrayList<>();
+        for (ModelLimits m : models) {
+            out.add(new ModelLimits(m.pattern(), scale(m.maxRpm(), share), scale(m.maxTpm(), share)));
+        }
+        return out;
     }
 
     private static @Nullable Long scale(@Nullable Long value, double share) {

@@ -20,6 +20,8 @@ import org.jspecify.annotations.Nullable;
  * @param tpmTokensLeft tokens left in the TPM bucket (negative after a charge); {@code null} when unlimited
  * @param requestsLastMinute requests granted by every replica in the last 50 to 60 s (10 s slots)
  * @param tokensLastMinute tokens settled by every replica in the same window
+ * @param quotaProbeAt when the key is {@code quota_exhausted}: when its next probe may go (possibly
+ *     past); {@code null} when it is not
  */
 public record SharedSnapshot(
         Instant redisTime,
@@ -34,7 +36,8 @@ public record SharedSnapshot(
         @Nullable Double rpmTokensLeft,
         @Nullable Double tpmTokensLeft,
         long requestsLastMinute,
-        long tokensLastMinute) {
+        long tokensLastMinute,
+        @Nullable Instant quotaProbeAt) {
 
     public SharedSnapshot {
         Objects.requireNonNull(redisTime, "redisTime");

@@ -44,8 +44,18 @@ abstract class ObserveTestBase extends KeymuxTestBase {
 
     /** Loads {@code yaml} through {@link ConfigLoader}, with both ports ephemeral on loopback. */
     KeymuxConfig yaml(String yaml) {
-        String text = "server: { port: 0, admin_port: 0, bind: 127.0.0.1 }\n"
-                + "upstreams:\n  stub: { base_url: \"" + stub.baseUrl() + "\", auth: bearer }\n"
+        return yaml(List.of(), yaml);
+    }
+
+    /** {@link #yaml(String)} with more upstreams, each another name for the stub's base URL. */
+    KeymuxConfig yaml(List<String> moreUpstreams, String yaml) {
+        StringBuilder upstreams = new StringBuilder("upstreams:\n  stub: { base_url: \"" + stub.baseUrl()
+                + "\", auth: bearer }\n");
+        for (String name : moreUpstreams) {
+            upstreams.append("  ").append(name).append(": { base_url: \"").append(stub.baseUrl())
+                    .append("\", auth: bearer }\n");
+        }
+        String text = "server: { port: 0, admin_port: 0, bind: 127.0.0.1 }\n" + upstreams
                 + "default_upstream: stub\n" + yaml;
         try {
             Path file = dir.resolve("keymux.yaml");

@@ -39,7 +39,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The contract of {@link KeyRule}: the same outcome sequences fed to the local broker (a fake clock)
  * and to the shared state on a real Redis end in the same key states after every step (active,
- * cooling down, circuit open, disabled), and leave the same number of requests in the key's RPM
+ * cooling down, circuit open, disabled, quota exhausted), and leave the same number of requests in the key's RPM
  * bucket. One rule, two appliers: if either drifts, a sequence here tells which step.
  */
 @ExtendWith(RedisExtension.class)
@@ -114,7 +114,22 @@ class KeyRuleContractTest {
                         List.of(take("a"), settle("a", new Outcome.Unused()), take("b"),
                                 settle("b", new Outcome.Unused()))),
                 Arguments.of("a cancelled request keeps its request spent",
-                        List.of(take("a"), settle("a", new Outcome.Cancelled()))));
+                        List.of(take("a"), settle("a", new Outcome.Cancelled()))),
+                Arguments.of("402 makes the key quota_exhausted",
+                        List.of(take("a"), settle("a", new Outcome.QuotaExhausted(402)))),
+                Arguments.of("insufficient_quota, then the probe is answered",
+                        List.of(take("a"), settle("a", new Outcome.QuotaExhausted(429)), new Elapse(), take("probe"),
+                                settle("probe", OK))),
+                Arguments.of("insufficient_quota, then the probe is out of quota again",
+                        List.of(take("a"), settle("a", new Outcome.QuotaExhausted(429)), new Elapse(), take("probe"),
+                                settle("probe", new Outcome.QuotaExhausted(429)))),
+                Arguments.of("a probe that is rate limited restores the account",
+                        List.of(take("a"), settle("a", new Outcome.QuotaExhausted(402)), new Elapse(), take("probe"),
+                                settle("probe", new Outcome.RateLimited(Duration.ofSeconds(30))))),
+                Arguments.of("an overload leaves the key's own state alone",
+                        List.of(take("a"), settle("a", new Outcome.Overloaded(529, null)), new Elapse())),
+                Arguments.of("a 429 naming the model is the key's without a models bucket",
+                        List.of(take("a"), settle("a", new Outcome.RateLimited(Duration.ofSeconds(30), true)))));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -170,6 +185,9 @@ class KeyRuleContractTest {
         if (s.disabled()) {
             return KeyStatus.State.DISABLED;
         }
+        if (s.quotaProbeAt() != null) {
+            return KeyStatus.State.QUOTA_EXHAUSTED;
+        }
         if (s.circuit() == CircuitState.OPEN || (s.circuit() == CircuitState.HALF_OPEN && s.probeInFlight())) {
             return KeyStatus.State.CIRCUIT_OPEN;
         }
@@ -191,11 +209,15 @@ class KeyRuleContractTest {
         }
     }
 
-    /** One key with a 5-request bucket refilling 1 per minute; 2 failures open for 300 ms. */
+    /**
+     * One key with a 5-request bucket refilling 1 per minute; 2 failures open for 300 ms; a quota
+     * probe every 300 ms; an overload backs off for 300 ms.
+     */
     private KeymuxConfig config() throws IOException {
         Path file = Files.writeString(dir.resolve("keymux.yaml"), """
                 server: { port: 0, admin_port: 0, bind: 127.0.0.1 }
-                health: { failure_threshold: 2, circuit_cooldown: 300ms, rate_limit_cooldown: 40s }
+                health: { failure_threshold: 2, circuit_cooldown: 300ms, rate_limit_cooldown: 40s, quota_probe: 300ms,
+                          overload_backoff: 300ms }
                 upstreams:
                   stub: { base_url: "http://127.0.0.1:1", auth: bearer }
                 default_upstream: stub

@@ -1,5 +1,6 @@
 package io.keymux.server.sharedstate;
 
+import io.keymux.config.model.ModelLimits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -49,6 +50,51 @@ class SharedKeyStateTest {
     @AfterEach
     void stop() {
         replicas.close();
+    }
+
+    @Test
+    void aModelsBucketIsSharedWithinTheKeyWideLimitsAndCoolsDownAlone() {
+        SharedLimits keyWide = new SharedLimits(10L, null, null, null, null, null);
+        ModelLimits gpt4o = new ModelLimits("gpt-4o", 2L, null);
+        ModelLimits mini = new ModelLimits("gpt-4o-mini*", 100L, null);
+        Duration probe = Duration.ofMinutes(10);
+        // Two replicas share gpt-4o's 2 requests; the key and the other model still have room.
+        assertThat(a.tryTake("km1", keyWide, 0, gpt4o, probe).join().isGranted()).isTrue();
+        assertThat(b.tryTake("km1", keyWide, 0, gpt4o, probe).join().isGranted()).isTrue();
+        Grant third = c.tryTake("km1", keyWide, 0, gpt4o, probe).join();
+        assertThat(third.reason()).isEqualTo(Grant.Reason.RATE_LIMITED);
+        assertThat(a.tryTake("km1", keyWide, 0, mini, probe).join().isGranted()).isTrue();
+        // A 429 naming mini cools that bucket only, on every replica.
+        KeyEffect namedModel = KeyRule.of(new Outcome.RateLimited(Duration.ofSeconds(30), true), 0, RULES_3);
+        assertThat(a.settle("km1", keyWide, mini, namedModel, false, RULES_3, 0, 0, true).join()).isTrue();
+        Grant cooling = b.tryTake("km1", keyWide, 0, mini, probe).join();
+        assertThat(cooling.reason()).isEqualTo(Grant.Reason.COOLING_DOWN);
+        assertThat(cooling.retryAfterMillis()).isBetween(28_000L, 30_000L);
+        assertThat(b.tryTake("km1", keyWide, 0).join().isGranted()).isTrue();
+        assertThat(Replicas.await(c.snapshot("km1", keyWide)).orElseThrow().cooldownUntil()).isNull();
+    }
+
+    @Test
+    void aQuotaExhaustedKeyIsSkippedEverywhereUntilOneReplicaTakesTheProbe() {
+        KeyEffect quota = KeyRule.of(new Outcome.QuotaExhausted(402), 0, RULES_3);
+        assertThat(a.tryTake("kq1", RPM_30, 0).join().isGranted()).isTrue();
+        HealthConfig shortProbe = new HealthConfig(3, Duration.ofSeconds(60), Duration.ofSeconds(60),
+                Duration.ofMillis(300), null, HealthConfig.DEFAULT_OVERLOAD_BACKOFF);
+        assertThat(a.settle("kq1", RPM_30, null, quota, false, shortProbe, 0, 0, true).join()).isTrue();
+        Grant denied = b.tryTake("kq1", RPM_30, 0, null, Duration.ofMillis(300)).join();
+        assertThat(denied.reason()).isEqualTo(Grant.Reason.QUOTA_EXHAUSTED);
+        assertThat(denied.retryAfterMillis()).isBetween(1L, 300L);
+        assertThat(Replicas.await(c.snapshot("kq1", RPM_30)).orElseThrow().quotaProbeAt()).isNotNull();
+        // Once the probe time has come, exactly one replica gets it; the others wait another interval.
+        Grant probe = awaitGrantFor(Duration.ofSeconds(10),
+                () -> b.tryTake("kq1", RPM_30, 0, null, Duration.ofMinutes(5)));
+        assertThat(probe.isGranted()).isTrue();
+        assertThat(c.tryTake("kq1", RPM_30, 0, null, Duration.ofMinutes(5)).join().reason())
+                .isEqualTo(Grant.Reason.QUOTA_EXHAUSTED);
+        KeyEffect answered = KeyRule.of(new Outcome.Answered(200, 1, 1, true, 1), 0, RULES_3);
+        assertThat(b.settle("kq1", RPM_30, null, answered, false, RULES_3, 0, 2, true).join()).isTrue();
+        assertThat(c.tryTake("kq1", RPM_30, 0).join().isGranted()).isTrue();
+        assertThat(Replicas.await(a.snapshot("kq1", RPM_30)).orElseThrow().quotaProbeAt()).isNull();
     }
 
     @Test
@@ -360,6 +406,19 @@ class SharedKeyStateTest {
             Mono.delay(Duration.ofMillis(wait + 1)).block(Duration.ofSeconds(10));
         }
         throw new AssertionError("circuit of " + keyId + " still open");
+    }
+
+    /** Asks until granted, waiting out each denial's retry-after, for at most {@code budget}. */
+    private static Grant awaitGrantFor(Duration budget, Supplier<CompletableFuture<Grant>> take) {
+        long deadline = System.nanoTime() + budget.toNanos();
+        while (System.nanoTime() < deadline) {
+            Grant grant = take.get().join();
+            if (grant.isGranted()) {
+                return grant;
+            }
+            Mono.delay(Duration.ofMillis(Math.max(1, Math.min(grant.retryAfterMillis(), 100)))).block(budget);
+        }
+        throw new AssertionError("never granted within " + budget);
     }
 
     private static Grant awaitGrant(Supplier<CompletableFuture<Grant>> take) {

@@ -1,0 +1,184 @@
+package io.keymux.core.health;
+
+import io.keymux.core.ratelimit.ProviderLimits;
+import io.keymux.core.ratelimit.RetryAfter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reads what an upstream answer means for its key and its upstream: status, headers and at most
+ * {@link #BODY_LOOK_BYTES} bytes of the error body in, an {@link AnswerMeaning} out. A pure
+ * function: the server hands over the bytes, nothing here parses JSON in full or allocates per
+ * byte beyond the bounded look.
+ *
+ * <table>
+ *   <caption>The rules, first match wins</caption>
+ *   <tr><th>answer</th><th>meaning</th></tr>
+ *   <tr><td>below 400</td><td>{@code ANSWER}</td></tr>
+ *   <tr><td>401, 403</td><td>{@code UNAUTHORIZED}</td></tr>
+ *   <tr><td>402 (NVIDIA, OpenRouter and others: payment required)</td><td>{@code QUOTA_EXHAUSTED}</td></tr>
+ *   <tr><td>429 whose error {@code code} or {@code type} is {@code insufficient_quota} (OpenAI)</td>
+ *       <td>{@code QUOTA_EXHAUSTED}</td></tr>
+ *   <tr><td>other 429</td><td>{@code RATE_LIMITED}, per model when the error message names the
+ *       request's model (OpenAI's "Rate limit reached for gpt-4o in organization ...")</td></tr>
+ *   <tr><td>529 (Anthropic's {@code overloaded_error})</td><td>{@code OVERLOADED}</td></tr>
+ *   <tr><td>503 whose error body says "overloaded" (type, code or message)</td><td>{@code OVERLOADED}</td></tr>
+ *   <tr><td>other 5xx</td><td>{@code SERVER_ERROR}</td></tr>
+ *   <tr><td>other 4xx</td><td>{@code ANSWER} (passed through)</td></tr>
+ * </table>
+ *
+ * <pre>{@code
+ * if (AnswerClassifier.wantsBody(status)) { ... read up to BODY_LOOK_BYTES ... }
+ * AnswerMeaning m = AnswerClassifier.classify(status, headers::get, head, head.length, "gpt-4o", now);
+ * }</pre>
+ */
+public final class AnswerClassifier {
+    /** At most this many bytes of an error body are looked at. */
+    public static final int BODY_LOOK_BYTES = 8192;
+    /** An error's {@code code}/{@code type} that means the account is out of credit. */
+    public static final String INSUFFICIENT_QUOTA = "insufficient_quota";
+
+    /** {@code "code": "..."}, {@code "type": "..."}, {@code "message": "..."} string members, anywhere. */
+    private static final Pattern MEMBER =
+            Pattern.compile("\"(code|type|message|title|detail)\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.){0,2000})\"");
+    /** OpenAI's "Please try again in 1.234s" / "in 120ms" / "in 6m0s". */
+    private static final Pattern TRY_AGAIN = Pattern.compile("(?i)try again in ((?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+)");
+
+    private AnswerClassifier() {}
+
+    /**
+     * Whether the meaning of {@code status} depends on the body, so the server should hand over a
+     * look at it: 429 (rate limit or quota) and 503 (overloaded or not).
+     */
+    public static boolean wantsBody(int status) {
+        return status == 429 || status == 503;
+    }
+
+    /**
+     * Classifies one answer.
+     *
+     * @param header looks up a response header by its lowercase name; {@code null} if absent
+     * @param body the start of the body (only the first {@code min(length, BODY_LOOK_BYTES)} bytes
+     *     are read; an empty array when not looked at)
+     * @param length how many bytes of {@code body} are valid
+     * @param model the request's {@code model}, or {@code null}
+     * @param nowMillis wall-clock now, for HTTP-date and RFC 3339 reset headers
+     */
+    public static AnswerMeaning classify(int status, Function<String, @Nullable String> header, byte[] body,
+            int length, @Nullable String model, long nowMillis) {
+        Objects.requireNonNull(header, "header");
+        Objects.requireNonNull(body, "body");
+        if (status < 400) {
+            return new AnswerMeaning(AnswerMeaning.Kind.ANSWER, status, null, false);
+        }
+        if (status == 401 || status == 403) {
+            return new AnswerMeaning(AnswerMeaning.Kind.UNAUTHORIZED, status, null, false);
+        }
+        if (status == 402) {
+            return new AnswerMeaning(AnswerMeaning.Kind.QUOTA_EXHAUSTED, status, null, false);
+        }
+        if (status == 429) {
+            ErrorFields error = ErrorFields.read(body, length);
+            if (error.codeOrTypeIs(INSUFFICIENT_QUOTA)) {
+                return new AnswerMeaning(AnswerMeaning.Kind.QUOTA_EXHAUSTED, status, null, false);
+            }
+            Duration wait = RetryAfter.parse(header, nowMillis);
+            if (wait == null) {
+                wait = error.tryAgainIn();
+            }
+            return new AnswerMeaning(AnswerMeaning.Kind.RATE_LIMITED, status, wait, error.namesModel(model));
+        }
+        if (status == 529) {
+            return new AnswerMeaning(AnswerMeaning.Kind.OVERLOADED, status, RetryAfter.parse(header, nowMillis), false);
+        }
+        if (status == 503 && ErrorFields.read(body, length).says("overloaded")) {
+            return new AnswerMeaning(AnswerMeaning.Kind.OVERLOADED, status, RetryAfter.parse(header, nowMillis), false);
+        }
+        if (status >= 500) {
+            return new AnswerMeaning(AnswerMeaning.Kind.SERVER_ERROR, status, null, false);
+        }
+        return new AnswerMeaning(AnswerMeaning.Kind.ANSWER, status, null, false);
+    }
+
+    /** The string members an error body carries, from the bounded look. */
+    private record ErrorFields(List<String> codes, List<String> messages) {
+
+        static ErrorFields read(byte[] body, int length) {
+            int n = Math.max(0, Math.min(Math.min(length, body.length), BODY_LOOK_BYTES));
+            List<String> codes = new ArrayList<>();
+            List<String> messages = new ArrayList<>();
+            if (n == 0) {
+                return new ErrorFields(codes, messages);
+            }
+            String text = new String(body, 0, n, StandardCharsets.UTF_8);
+            Matcher m = MEMBER.matcher(text);
+            while (m.find()) {
+                String value = m.group(2);
+                switch (m.group(1)) {
+                    case "code", "type" -> codes.add(value.toLowerCase(Locale.ROOT));
+                    default -> messages.add(value);
+                }
+            }
+            return new ErrorFields(codes, messages);
+        }
+
+        boolean codeOrTypeIs(String wanted) {
+            return codes.contains(wanted);
+        }
+
+        /** Whether any code, type or message contains {@code word}, ignoring case. */
+        boolean says(String word) {
+            for (String code : codes) {
+                if (code.contains(word)) {
+                    return true;
+                }
+            }
+            for (String message : messages) {
+                if (message.toLowerCase(Locale.ROOT).contains(word)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Whether a message names {@code model} as a whole word ("gpt-4o" is not named by "gpt-4o-mini"). */
+        boolean namesModel(@Nullable String model) {
+            if (model == null || model.isEmpty()) {
+                return false;
+            }
+            String wanted = model.toLowerCase(Locale.ROOT);
+            for (String message : messages) {
+                String text = message.toLowerCase(Locale.ROOT);
+                for (int at = text.indexOf(wanted); at >= 0; at = text.indexOf(wanted, at + 1)) {
+                    int end = at + wanted.length();
+                    if ((at == 0 || !modelChar(text.charAt(at - 1))) && (end == text.length() || !modelChar(text.charAt(end)))) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+
+        private static boolean modelChar(char c) {
+            return Character.isLetterOrDigit(c) || c == '-' || c == '_' || c == '.' || c == '/' || c == ':';
+        }
+
+        @Nullable Duration tryAgainIn() {
+            for (String message : messages) {
+                Matcher m = TRY_AGAIN.matcher(message);
+                if (m.find()) {
+                    return ProviderLimits.parseOpenAiDuration(m.group(1));
+                }
+            }
+            return null;
+        }
+    }
+}
