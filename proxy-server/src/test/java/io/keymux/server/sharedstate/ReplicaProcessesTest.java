@@ -79,7 +79,9 @@ class ReplicaProcessesTest {
 
         /** Whether a line from the {@code mark}-th on contains {@code text}. */
         boolean loggedSince(int mark, String text) {
-            return lines.subList(Math.min(mark, lines.size()), lines.size()).stream().anyMatch(l -> l.contains(text));
+            // A snapshot: a subList view of the list the log reader keeps appending to would throw.
+            List<String> seen = List.copyOf(lines);
+            return seen.subList(Math.min(mark, seen.size()), seen.size()).stream().anyMatch(l -> l.contains(text));
         }
     }
 
