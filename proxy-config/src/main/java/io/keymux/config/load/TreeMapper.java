@@ -207,13 +207,6 @@ final class TreeMapper {
             warnings.add("admin.token is not set: /admin/* answers 403");
         }
         warnKeysSentToAnotherVendor(apiKeys, upstreams);
-        for (int i = 0; i < tasks.size(); i++) {
-            if (tasks.get(i).cache().enabled()) {
-                // Accepted so configs written against SPEC.md load, but said plainly: nothing is cached yet.
-                warnings.add(taskPaths.get(i) + ".cache.enabled: response caching is not implemented in this"
-                        + " version; answers are not cached and X-Keymux-Cache is not sent");
-            }
-        }
         return new KeymuxConfig(
                 server, health, admin, limits, cacheStore, upstreams, defaultUpstream, defaultTask, tasks, apiKeys, clients);
     }
