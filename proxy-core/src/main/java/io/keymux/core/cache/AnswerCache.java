@@ -19,10 +19,13 @@ import java.util.concurrent.Executor;
  *
  * <pre>{@code
  * AnswerCache cache = AnswerCache.create(256 << 20, TimeSource.system());
- * switch (cache.lookup(key, Duration.ofMinutes(10))) {
- *     case CacheLookup.Hit hit -> send(hit.answer());
- *     case CacheLookup.Join join -> join.flight().join(listener);
- *     case CacheLookup.Lead lead -> forwardAndFeed(lead.flight());
+ * CacheLookup lookup = cache.lookup(key, Duration.ofMinutes(10));
+ * if (lookup instanceof CacheLookup.Hit hit) {
+ *     send(hit.answer());                       // no upstream call
+ * } else if (lookup instanceof CacheLookup.Join join) {
+ *     join.flight().join(listener);             // wait for the identical request in flight
+ * } else {
+ *     forwardAndFeed(((CacheLookup.Lead) lookup).flight());
  * }
  * }</pre>
  */
@@ -127,6 +130,15 @@ public final class AnswerCache {
     /** Requests in flight that others may join. */
     public int flights() {
         return flights.size();
+    }
+
+    /** Requests waiting on flights (leaders' own clients not counted): how many were coalesced right now. */
+    public int waiting() {
+        int n = 0;
+        for (Flight f : flights.values()) {
+            n += f.waiting();
+        }
+        return n;
     }
 
     /** Runs pending evictions and expirations now. */

@@ -1,5 +1,6 @@
 package io.keymux.server.pipeline;
 
+import io.keymux.core.cache.Flight;
 import io.netty.handler.codec.http.HttpHeaders;
 import org.jspecify.annotations.Nullable;
 import reactor.netty.http.server.HttpServerRequest;
@@ -36,6 +37,10 @@ final class Exchange {
     volatile long queueNanos;
     /** Time from sending each attempt upstream to its response headers (or failure), summed. */
     volatile long upstreamNanos;
+    /** The audit {@code cache} value and {@code X-Keymux-Cache} header ({@code off}: no header). */
+    volatile String cache = "off";
+    /** The flight this request leads (its answer feeds identical requests and the cache), or {@code null}. */
+    volatile @Nullable Flight flight;
 
     Exchange(HttpServerRequest request, HttpServerResponse response, String requestId, long startNanos) {
         this.request = request;

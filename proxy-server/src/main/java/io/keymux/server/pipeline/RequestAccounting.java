@@ -70,6 +70,9 @@ final class RequestAccounting {
     void finish(Exchange ex) {
         long now = time.nanoTime();
         metrics.request(label(ex.task), label(ex.keyId), ex.status);
+        if (!"off".equals(ex.cache)) {
+            metrics.cacheRequest(label(ex.task), ex.cache);
+        }
         String client = Exchange.NO_CLIENT.equals(ex.client) ? null : ex.client;
         audit.record(new AuditRecord(
                 ex.startMillis,
@@ -87,7 +90,7 @@ final class RequestAccounting {
                 ex.promptTokens < 0 ? null : ex.promptTokens,
                 ex.completionTokens < 0 ? null : ex.completionTokens,
                 ex.costUsd < 0 ? null : ex.costUsd,
-                "off"));
+                ex.cache));
     }
 
     private static String label(@Nullable String value) {
