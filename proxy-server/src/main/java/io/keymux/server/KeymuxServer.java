@@ -108,7 +108,7 @@ public final class KeymuxServer implements AutoCloseable {
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
             LOG.info("network transport: {}", LoopResources.hasNativeSupport() ? "native (epoll)" : "NIO");
         }
-        this.loops = LoopResources.create("keymux", LoopResources.DEFAULT_IO_WORKER_COUNT, true);
+        this.loops = LoopResources.create("keymux", eventLoops(), true);
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         SharedLimitBroker.registerMetrics(metrics, broker);
         if (broker instanceof SharedLimitBroker shared) {
@@ -170,6 +170,19 @@ public final class KeymuxServer implements AutoCloseable {
                 })
                 .bindNow(), proxy);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /**
+     * One event loop per CPU the JVM may use (nginx's one worker per core), unless
+     * {@code -Dreactor.netty.ioWorkerCount} says otherwise: an exchange stays on one loop from
+     * accept to last byte, so more loops than CPUs only add context switches.
+     */
+    private static int eventLoops() {
+        String configured = System.getProperty("reactor.netty.ioWorkerCount");
+        if (configured != null) {
+            return LoopResources.DEFAULT_IO_WORKER_COUNT;
+        }
+        return Math.max(1, Runtime.getRuntime().availableProcessors());
     }
 
     private ProxyPipeline newPipeline(KeymuxConfig next) {

@@ -1,6 +1,11 @@
 package io.keymux.server.audit;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.Appender;
+import ch.qos.logback.core.OutputStreamAppender;
+import java.io.IOException;
 import java.time.Instant;
+import java.util.Iterator;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
@@ -19,7 +24,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes {@link AuditRecord}s as JSON lines on the logger {@code keymux.audit}. Request threads
  * (Netty event loops) only enqueue; one daemon thread drains the queue every 20 ms, formats and
- * writes, so a slow stdout never blocks an event loop and no request pays a thread wake-up. The queue is bounded by {@code capacity}: past it a line is dropped and
+ * writes, so a slow stdout never blocks an event loop and no request pays a thread wake-up. A drained
+ * batch goes out in one write ({@link BatchedStdoutAppender}), flushed before the writer sleeps and
+ * when it is {@linkplain #close closed}. The queue is bounded by {@code capacity}: past it a line is dropped and
  * counted ({@link #dropped()}) rather than letting memory grow without limit.
  */
 public final class AuditLog implements AutoCloseable {
@@ -83,17 +90,42 @@ public final class AuditLog implements AutoCloseable {
     }
 
     private void drainLoop() {
+        boolean unflushed = false;
         while (true) {
             AuditRecord record = queue.poll();
             if (record != null) {
                 queued.decrementAndGet();
                 write(record);
+                unflushed = true;
                 continue;
+            }
+            if (unflushed) {
+                // One write for the whole batch (BatchedStdoutAppender), once the queue is empty.
+                flush();
+                unflushed = false;
             }
             if (!running.get()) {
                 return;
             }
             LockSupport.parkNanos(this, DRAIN_INTERVAL_NANOS);
+        }
+    }
+
+    /** Flushes the appenders of the audit logger that do not flush per line. Writer thread only. */
+    private void flush() {
+        if (!(logger instanceof ch.qos.logback.classic.Logger logback)) {
+            return;
+        }
+        Iterator<Appender<ILoggingEvent>> appenders = logback.iteratorForAppenders();
+        while (appenders.hasNext()) {
+            if (appenders.next() instanceof OutputStreamAppender<ILoggingEvent> stream && !stream.isImmediateFlush()
+                    && stream.isStarted()) {
+                try {
+                    stream.getOutputStream().flush();
+                } catch (IOException e) {
+                    // stdout is gone (closed pipe): nothing left to write to, and nothing to tell.
+                }
+            }
         }
     }
 

@@ -7,6 +7,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.ByteArrayOutputStream;
+import java.util.concurrent.Executor;
 import java.util.function.DoubleConsumer;
 import java.util.function.IntConsumer;
 import reactor.core.publisher.Flux;
@@ -31,19 +32,20 @@ public final class CoalescedAnswer {
     /**
      * Waits on {@code flight} and answers with its answer.
      *
+     * @param loop the waiting request's event loop: what the flight tells (on the leader's loop) hops
+     *     there, in order, before it touches this request
      * @param commit called with the status just before the headers go out (keymux's own headers are
      *     added there)
      * @param saved called with the original answer's cost once this request got all of it
      * @return {@code true} when this request was answered; {@code false} when the flight's answer did
      *     not come (not a 2xx, broken before anything was sent here): the request goes on by itself
      */
-    public static Mono<Boolean> answer(Flight flight, HttpServerResponse response, IntConsumer commit,
+    public static Mono<Boolean> answer(Flight flight, Executor loop, HttpServerResponse response, IntConsumer commit,
             DoubleConsumer saved) {
         Flux<Object> events = Flux.create(sink -> {
-            FlightListener listener = new Listener(sink);
+            FlightListener listener = new Listener(sink, loop);
             if (!flight.join(listener)) {
-                sink.next(ABANDONED);
-                sink.complete();
+                listener.onAbandon();
                 return;
             }
             sink.onDispose(() -> flight.leave(listener));
@@ -92,27 +94,34 @@ public final class CoalescedAnswer {
         }).next().defaultIfEmpty(false);
     }
 
-    private record Listener(FluxSink<Object> sink) implements FlightListener {
+    /** Hands each signal to the waiting request's loop; one FIFO executor keeps them in order. */
+    private record Listener(FluxSink<Object> sink, Executor loop) implements FlightListener {
         @Override
         public void onStart(int status, String contentType, boolean eventStream) {
-            sink.next(new Start(status, contentType, eventStream));
+            Start start = new Start(status, contentType, eventStream);
+            loop.execute(() -> sink.next(start));
         }
 
         @Override
         public void onChunk(byte[] chunk) {
-            sink.next(chunk);
+            loop.execute(() -> sink.next(chunk));
         }
 
         @Override
         public void onComplete(double costUsd) {
-            sink.next(new Done(costUsd));
-            sink.complete();
+            Done done = new Done(costUsd);
+            loop.execute(() -> {
+                sink.next(done);
+                sink.complete();
+            });
         }
 
         @Override
         public void onAbandon() {
-            sink.next(ABANDONED);
-            sink.complete();
+            loop.execute(() -> {
+                sink.next(ABANDONED);
+                sink.complete();
+            });
         }
     }
 }

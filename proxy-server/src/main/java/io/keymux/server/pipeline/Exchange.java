@@ -1,16 +1,19 @@
 package io.keymux.server.pipeline;
 
 import io.keymux.core.cache.Flight;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
  * One client request as it moves through the pipeline: the server's request and response plus what
- * the steps learned, for the response headers and the audit line. Confined to the request's chain
- * (one step at a time), so plain fields suffice; {@code volatile} because steps may run on different
- * event loops (server side, client side, timer).
+ * the steps learned, for the response headers and the audit line. An exchange lives on its client
+ * connection's event loop ({@link #loop}) from accept to last byte, its upstream connection comes from
+ * that loop's pool, and whatever completes elsewhere (a queue wake-up, a Redis answer) hops back to
+ * the loop before touching it: so plain fields suffice.
  */
 final class Exchange {
     /** {@link #client} until authentication names the client; the audit line then says {@code null}. */
@@ -20,29 +23,34 @@ final class Exchange {
     final HttpServerResponse response;
     final String requestId;
     final long startNanos;
-    volatile String client = NO_CLIENT;
-    volatile @Nullable String task;
-    volatile @Nullable String keyId;
-    volatile @Nullable String upstream;
-    volatile int attempts;
-    volatile int status;
-    volatile long firstByteNanos = -1;
-    volatile long promptTokens = -1;
-    volatile long completionTokens = -1;
+    /** The client connection's event loop, where every step of this exchange runs. */
+    final EventLoop loop;
+    String client = NO_CLIENT;
+    @Nullable String task;
+    @Nullable String keyId;
+    @Nullable String upstream;
+    int attempts;
+    int status;
+    long firstByteNanos = -1;
+    long promptTokens = -1;
+    long completionTokens = -1;
     /** USD of the settled usage, or {@code -1} when the answer carried none. */
-    volatile double costUsd = -1;
+    double costUsd = -1;
     /** Wall-clock arrival, epoch millis, for the audit line's {@code ts}. */
-    volatile long startMillis;
+    long startMillis;
     /** Time spent waiting for a key (all attempts), excluded from the overhead. */
-    volatile long queueNanos;
+    long queueNanos;
     /** Time from sending each attempt upstream to its response headers (or failure), summed. */
-    volatile long upstreamNanos;
+    long upstreamNanos;
     /** The audit {@code cache} value and {@code X-Keymux-Cache} header ({@code off}: no header). */
-    volatile String cache = "off";
+    String cache = "off";
     /** The flight this request leads (its answer feeds identical requests and the cache), or {@code null}. */
-    volatile @Nullable Flight flight;
+    @Nullable Flight flight;
 
     Exchange(HttpServerRequest request, HttpServerResponse response, String requestId, long startNanos) {
+        EventLoop[] own = {null};
+        request.withConnection(connection -> own[0] = connection.channel().eventLoop());
+        this.loop = Objects.requireNonNull(own[0], "the request has no connection");
         this.request = request;
         this.response = response;
         this.requestId = requestId;

@@ -9,7 +9,6 @@ import io.keymux.core.classify.Classification;
 import io.keymux.core.classify.RequestFacts;
 import io.keymux.core.classify.TaskClassifier;
 import io.keymux.core.ratelimit.ClientDecision;
-import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.ratelimit.TokenEstimate;
 import io.keymux.core.select.Admission;
 import io.keymux.core.select.KeyBroker;
@@ -31,38 +30,28 @@ import io.keymux.server.upstream.UpstreamClients;
 import io.keymux.server.upstream.UpstreamTarget;
 import io.keymux.server.wire.InspectedRequest;
 import io.keymux.server.wire.RequestInspector;
-import io.keymux.server.wire.SseUsageScanner;
-import io.keymux.server.wire.TokenUsage;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.HashSet;
-import io.netty.handler.timeout.ReadTimeoutHandler;
-import java.util.concurrent.TimeUnit;
-import io.netty.handler.timeout.ReadTimeoutException;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
 import reactor.core.scheduler.Schedulers;
-import reactor.netty.NettyPipeline;
 import reactor.netty.channel.AbortedException;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
@@ -80,9 +69,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     /** JSON bodies up to this size are inspected on the event loop (well under a millisecond). */
     private static final int INLINE_PARSE_BYTES = 256 * 1024;
     /** Audit status of a request whose client went away before an answer started (nginx's 499). */
-    private static final int CLIENT_CLOSED_REQUEST = 499;
-    /** The upstream connection's read timeout between body chunks (removed when the exchange ends). */
-    private static final String BODY_TIMEOUT = "keymux.bodyTimeout";
+    private static final int CLIENT_CLOSED_REQUEST = UpstreamAttempt.CLIENT_CLOSED_REQUEST;
 
     private final KeymuxConfig config;
     private final ClientAuthenticator authenticator;
@@ -178,17 +165,19 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 return fail(ex, bodyTooLarge(limit));
             }
             byte[] bytes = body.bytes();
-            return inspect(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE))
+            return inspect(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE), ex.loop)
                     .flatMap(inspected -> route(ex, admitted, bytes, inspected));
         });
     }
 
     /** Small bodies are read on the event loop; large ones on a CPU worker so the loop keeps moving. */
-    private static Mono<InspectedRequest> inspect(byte[] bytes, @Nullable String contentType) {
+    private static Mono<InspectedRequest> inspect(byte[] bytes, @Nullable String contentType, EventLoop loop) {
         if (bytes.length <= INLINE_PARSE_BYTES) {
             return Mono.just(RequestInspector.inspect(contentType, bytes));
         }
-        return Mono.fromCallable(() -> RequestInspector.inspect(contentType, bytes)).subscribeOn(Schedulers.parallel());
+        return Mono.fromCallable(() -> RequestInspector.inspect(contentType, bytes)).subscribeOn(Schedulers.parallel())
+                // Back on the exchange's loop before the next step touches it.
+                .publishOn(Schedulers.fromExecutor(loop));
     }
 
     /** Classify, check the client may use the task, then the attempt loop. */
@@ -237,7 +226,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         Mono<CacheStep> decided = Mono.fromSupplier(() -> cache.decide(task, ex.client, ex.request.method().name(),
                 pathAndQuery, bytes, facts.json() && !facts.malformed(), facts.stream(), ex.requestHeaders()));
         if (bytes.length > INLINE_PARSE_BYTES) {
-            decided = decided.subscribeOn(Schedulers.parallel());
+            decided = decided.subscribeOn(Schedulers.parallel()).publishOn(Schedulers.fromExecutor(ex.loop));
         }
         return decided.flatMap(step -> {
             ex.cache = step.label();
@@ -245,7 +234,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 return answerFromCache(ex, task, hit.answer());
             }
             if (step instanceof CacheStep.Join join) {
-                return CoalescedAnswer.answer(join.flight(), ex.response, status -> cacheCommitted(ex, status),
+                return CoalescedAnswer.answer(join.flight(), ex.loop, ex.response, status -> cacheCommitted(ex, status),
                                 cost -> cache.saved(task.name(), cost))
                         .flatMap(answered -> {
                             if (answered) {
@@ -284,7 +273,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     }
 
     /** No client to answer: it hung up, and no coalesced request waits for this answer either. */
-    private static boolean nobodyToAnswer(Exchange ex) {
+    static boolean nobodyToAnswer(Exchange ex) {
         Flight flight = ex.flight;
         return clientGone(ex) && (flight == null || flight.waiting() == 0);
     }
@@ -377,21 +366,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens,
             boolean injectedUsage) {}
 
-    /**
-     * Why an attempt did not deliver an answer, and what the client gets if it was the last.
-     *
-     * @param reason the {@code retry_on} name, for {@code keymux_failovers_total}
-     */
-    private record Failure(KeymuxError error, String reason) {}
-
-    /** The result of one attempt: delivered (possibly broken mid-stream), or retry with another key. */
-    private sealed interface AttemptResult {}
-
-    private record Delivered() implements AttemptResult {}
-
-    private record Retry(Failure failure) implements AttemptResult {}
-
-    private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, @Nullable Failure last) {
+    private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, UpstreamAttempt.@Nullable Failure last) {
         if (number > route.task().maxAttempts()) {
             return fail(ex, Objects.requireNonNull(last, "last").error());
         }
@@ -404,7 +379,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             Set<String> nowTried = new HashSet<>(tried);
             nowTried.add(lease.key().keyId());
             return forward(ex, route, lease).flatMap(result -> {
-                if (!(result instanceof Retry retry)) {
+                if (!(result instanceof UpstreamAttempt.Result.Retry retry)) {
                     return Mono.empty();
                 }
                 if (number < route.task().maxAttempts()) {
@@ -417,13 +392,41 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     private Mono<Admission> selectKey(Exchange ex, Route route, Set<String> tried) {
         KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried);
-        // Cancelling the Mono cancels the future, which takes the request out of the broker's queue.
         long asked = time.nanoTime();
-        return Mono.fromFuture(() -> broker.acquire(request))
-                .doOnNext(admission -> accounting.queued(ex, admission, asked));
+        return onLoop(ex, () -> broker.acquire(request)).doOnNext(admission -> accounting.queued(ex, admission, asked));
     }
 
-    private KeymuxError rejectionError(Rejection rejection, @Nullable Failure last) {
+    /**
+     * A future's value on the exchange's event loop: at once when it is already done (a key was
+     * free), otherwise handed back to the loop by whoever completes it (the queue's timer, another
+     * exchange's settle, a Redis answer). Cancelling the Mono cancels the future, which takes the
+     * request out of the broker's queue.
+     */
+    private static <T> Mono<T> onLoop(Exchange ex, java.util.function.Supplier<CompletableFuture<T>> call) {
+        return Mono.create(sink -> {
+            CompletableFuture<T> future = call.get();
+            sink.onCancel(() -> future.cancel(true));
+            future.whenComplete((value, error) -> {
+                if (ex.loop.inEventLoop()) {
+                    emit(sink, value, error);
+                } else {
+                    ex.loop.execute(() -> emit(sink, value, error));
+                }
+            });
+        });
+    }
+
+    private static <T> void emit(MonoSink<T> sink, @Nullable T value, @Nullable Throwable error) {
+        if (error != null) {
+            sink.error(error instanceof CompletionException && error.getCause() != null ? error.getCause() : error);
+        } else if (value != null) {
+            sink.success(value);
+        } else {
+            sink.success();
+        }
+    }
+
+    private KeymuxError rejectionError(Rejection rejection, UpstreamAttempt.@Nullable Failure last) {
         return switch (rejection.reason()) {
             case RATE_LIMITED -> KeymuxError.allKeysExhausted(rejection.message(), rejection.retryAfter());
             case ALL_DISABLED -> KeymuxError.upstreamUnavailable(rejection.message());
@@ -432,263 +435,31 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     }
 
     /**
-     * One attempt: inject the key, send, then either stream the answer back or report a retryable
-     * failure. Nothing goes to the client before the answer's first body chunk has arrived (or the
-     * body ended empty): until then a refused status, a stall or a broken connection fails over
-     * invisibly to another key.
+     * One attempt: inject the key, then hand over to an {@link UpstreamAttempt} on this exchange's
+     * event loop's upstream pool.
      */
-    private Mono<AttemptResult> forward(Exchange ex, Route route, Lease lease) {
+    private Mono<UpstreamAttempt.Result> forward(Exchange ex, Route route, Lease lease) {
         TaskConfig task = route.task();
         String keyId = lease.key().keyId();
         UpstreamConfig upstream = config.upstream(lease.key().upstream()).orElse(null);
         if (upstream == null) {
             lease.settle(new Outcome.Cancelled());
-            return Mono.just(new Retry(new Failure(KeymuxError.upstreamUnavailable(
+            return Mono.just(new UpstreamAttempt.Result.Retry(new UpstreamAttempt.Failure(KeymuxError.upstreamUnavailable(
                     "key '" + keyId + "' names an upstream that is not configured"), FailoverPolicy.CONNECT_ERROR)));
         }
         ex.keyId = keyId;
         ex.upstream = upstream.name();
-        AtomicBoolean settled = new AtomicBoolean();
-        Settle settle = outcome -> {
-            if (settled.compareAndSet(false, true)) {
-                lease.settle(outcome);
-            }
-        };
-        // Set once the first chunk is on its way to the client: from then on there is no retry.
-        AtomicBoolean committed = new AtomicBoolean();
         // InjectKey: the target URI and headers carry the pool key and never the client's.
         String key = lease.key().apiKey().reveal();
         UpstreamTarget target = UpstreamTarget.of(upstream, route.forwardPath(), ex.rawQuery(), key);
         HttpHeaders headers = HeaderRewrite.towardsUpstream(ex.requestHeaders(), config.server().taskHeader(),
                 target, upstream.auth(), key, ex.requestId, route.body().length);
-        long started = time.nanoTime();
-        return upstreams.forTask(task)
-                .headers(h -> h.set(headers))
-                .request(ex.request.method())
-                .uri(target.uri())
-                .send((req, out) -> {
-                    req.responseTimeout(task.timeouts().firstByte());
-                    return route.body().length == 0 ? out : out.sendByteArray(Mono.just(route.body()));
-                })
-                .responseConnection((response, connection) -> {
-                    // Headers are in; the first chunk gets its own first-byte timeout below.
-                    connection.removeHandler(NettyPipeline.ResponseTimeoutHandler);
-                    int status = response.status().code();
-                    HttpHeaders upstreamHeaders = response.responseHeaders();
-                    long now = time.currentTimeMillis();
-                    lease.observe(ProviderLimits.parse(upstreamHeaders::get, now));
-                    FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status, upstreamHeaders::get, now);
-                    if (verdict.retry()) {
-                        accounting.upstreamHeaders(ex, started);
-                        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
-                        Outcome outcome = verdict.outcome();
-                        settle.accept(outcome != null ? outcome
-                                : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
-                        Failure failure = statusFailure(task, status, verdict);
-                        // Drain the refused answer so the connection can go back to the pool; an error
-                        // body that stalls only costs that connection, the retry goes on.
-                        connection.addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
-                        return connection.inbound().receive()
-                                .then(Mono.<AttemptResult>just(new Retry(failure)))
-                                .onErrorReturn(new Retry(failure));
-                    }
-                    UsageTap tap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
-                            upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), route.injectedUsage());
-                    AtomicBoolean whole = new AtomicBoolean();
-                    // Settled as soon as the upstream has sent everything (not once the client has it
-                    // all): the key's slot is free and its usage known at that point.
-                    Runnable onWhole = () -> {
-                        whole.set(true);
-                        delivered(ex, lease, status, verdict, tap, settle, started);
-                    };
-                    // retain(): the inbound releases each buffer after onNext, but the held first
-                    // chunk and the client write outlive that; the write releases our reference.
-                    // The first chunk gets first_byte, each later one idle: timed by a Netty handler on the
-                    // connection's own event loop (no Reactor timer, so no thread hop per chunk).
-                    connection.addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().firstByte()));
-                    AtomicBoolean firstChunk = new AtomicBoolean(true);
-                    Flux<ByteBuf> content = connection.inbound().receive().retain()
-                            .doOnNext(chunk -> {
-                                if (firstChunk.compareAndSet(true, false)) {
-                                    connection.removeHandler(BODY_TIMEOUT)
-                                            .addHandlerLast(BODY_TIMEOUT, readTimeout(task.timeouts().idle()));
-                                }
-                            });
-                    return content.switchOnFirst((first, rest) -> {
-                                if (first.isOnError()) {
-                                    // Nothing reached the client: this fails over like a connect failure.
-                                    return Mono.<AttemptResult>error(Objects.requireNonNull(first.getThrowable()));
-                                }
-                                if (nobodyToAnswer(ex)) {
-                                    // Nobody to answer: stop here (the held chunk is released as discarded).
-                                    settle.accept(new Outcome.Cancelled());
-                                    ex.status = CLIENT_CLOSED_REQUEST;
-                                    return Mono.just((AttemptResult) new Delivered());
-                                }
-                                accounting.upstreamHeaders(ex, started);
-                                committed.set(true);
-                                return streamBack(ex, task, status, upstreamHeaders, rest, tap, onWhole)
-                                        .then(Mono.fromSupplier(() -> {
-                                            if (!whole.get()) {
-                                                // The write ended before the upstream did: the client went away.
-                                                settle.accept(new Outcome.Cancelled());
-                                            }
-                                            return (AttemptResult) new Delivered();
-                                        }));
-                            })
-                            .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
-                            .doFinally(signal -> tap.close());
-                })
-                .singleOrEmpty()
-                .onErrorResume(error -> {
-                    if (!committed.get()) {
-                        accounting.upstreamHeaders(ex, started);
-                    }
-                    return attemptError(ex, task, settle, committed, error);
-                })
-                .doOnCancel(() -> settle.accept(new Outcome.Cancelled()));
-    }
-
-    /** A read timeout on the upstream connection's event loop; it fails the inbound with {@link ReadTimeoutException}. */
-    private static ReadTimeoutHandler readTimeout(Duration timeout) {
-        return new ReadTimeoutHandler(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
-    }
-
-    /** Settles an answer the upstream has sent whole, with its usage. */
-    private void delivered(Exchange ex, Lease lease, int status, FailoverPolicy.Verdict verdict, UsageTap tap,
-            Settle settle, long started) {
-        Outcome passedThrough = verdict.outcome();
-        if (passedThrough != null) {
-            // A 429 or 5xx the task does not retry still tells the broker about the key.
-            settle.accept(passedThrough);
-            return;
-        }
-        TokenUsage usage = tap.usage();
-        boolean known = usage.isComplete();
-        long prompt = known ? Objects.requireNonNull(usage.promptTokens()) : 0;
-        long completion = known ? Objects.requireNonNull(usage.completionTokens()) : 0;
-        if (known) {
-            recordUsage(ex, lease, prompt, completion);
-        }
-        long latency = time.nanoTime() - started;
-        accounting.upstreamLatency(ex, lease, latency);
-        settle.accept(new Outcome.Answered(status, prompt, completion, known, latency));
-    }
-
-    /**
-     * Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. If
-     * the upstream breaks mid-answer (idle timeout, reset), an SSE stream ends with a {@code data:}
-     * event holding the error; any other body is cut off by closing the connection. Either way the
-     * returned Mono then fails with the cause, so the lease is settled with it. {@code onWhole} runs
-     * once the upstream has sent everything, before the last bytes reach the client.
-     */
-    private Mono<Void> streamBack(Exchange ex, TaskConfig task, int status, HttpHeaders upstreamHeaders,
-            Flux<ByteBuf> content, UsageTap tap, Runnable onWhole) {
-        HttpServerResponse response = ex.response;
-        response.status(HttpResponseStatus.valueOf(status));
-        HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
-        addKeymuxHeaders(ex);
-        ex.status = status;
-        ex.firstByteNanos = time.nanoTime();
-        boolean sse = SseUsageScanner.isEventStream(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE));
-        if (tap.changesLength()) {
-            // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
-            response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
-        }
-        AtomicReference<@Nullable Throwable> broken = new AtomicReference<>();
-        // Each chunk is already retained; the tap hands back the reference the write releases.
-        Flux<ByteBuf> body = content.map(tap::feed)
-                .concatWith(Mono.fromSupplier(tap::finish))
-                .doOnComplete(onWhole)
-                .filter(chunk -> {
-                    if (chunk.isReadable()) {
-                        return true;
-                    }
-                    chunk.release();
-                    return false;
-                })
-                .onErrorResume(error -> {
-                    broken.set(error);
-                    // The connection closes once the answer ends, so nothing can follow the broken stream.
-                    response.keepAlive(false);
-                    if (!sse) {
-                        return Flux.error(error);
-                    }
-                    String event = "data: " + brokenError(task, error).bodyString() + "\n\n";
-                    return Flux.just(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
-                })
-                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
-        // Flush per chunk so SSE events go out at once.
-        Flight flight = ex.flight;
-        Mono<Void> sent = flight == null ? response.send(body, buf -> true).then()
-                : FlightRelay.through(flight, status, String.valueOf(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE)),
-                        sse, body, relayed -> response.send(relayed, buf -> true).then(), () -> broken.get() == null,
-                        () -> ex.costUsd);
-        return sent.then(Mono.defer(() -> {
-            Throwable error = broken.get();
-            return error == null ? Mono.<Void>empty() : Mono.<Void>error(error);
-        }));
-    }
-
-    private static KeymuxError brokenError(TaskConfig task, Throwable error) {
-        return FailoverPolicy.isTimeout(error)
-                ? KeymuxError.upstreamTimeout("the upstream stopped sending for longer than tasks[].timeouts.idle"
-                        + " on task '" + task.name() + "'")
-                : KeymuxError.upstreamUnavailable("the upstream connection broke mid-answer on task '"
-                        + task.name() + "'");
-    }
-
-    /** What the client gets if this refused status was the last attempt. */
-    private static Failure statusFailure(TaskConfig task, int status, FailoverPolicy.Verdict verdict) {
-        if (status == 401 || status == 403) {
-            return new Failure(KeymuxError.upstreamUnavailable("the upstream refused the key of task '" + task.name()
-                    + "' (" + status + ") and no other key could answer; check the keys in the config"),
-                    verdict.reason());
-        }
-        if (verdict.outcome() instanceof Outcome.RateLimited limited) {
-            Duration retryAfter = limited.retryAfter() != null ? limited.retryAfter() : task.health().rateLimitCooldown();
-            return new Failure(KeymuxError.allKeysExhausted("every key tried for task '" + task.name()
-                    + "' is rate limited by the upstream (429); retry after the Retry-After delay", retryAfter),
-                    verdict.reason());
-        }
-        return new Failure(KeymuxError.upstreamUnavailable(
-                "the upstream answered " + status + " on every attempt for task '" + task.name() + "'"),
-                verdict.reason());
-    }
-
-    /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
-    private Mono<AttemptResult> attemptError(Exchange ex, TaskConfig task, Settle settle, AtomicBoolean committed,
-            Throwable error) {
-        if (nobodyToAnswer(ex)) {
-            // The client hung up, and the upstream exchange broke because of that: not the key's fault,
-            // so no failure towards its circuit, and nobody left to retry for.
-            settle.accept(new Outcome.Cancelled());
-            if (ex.status == 0) {
-                ex.status = CLIENT_CLOSED_REQUEST;
-            }
-            return Mono.just(new Delivered());
-        }
-        if (!FailoverPolicy.isTransportFailure(error)) {
-            // keymux's own failure, not the key's: refund and leave the key's health alone.
-            settle.accept(new Outcome.Cancelled());
-            return Mono.error(error);
-        }
-        settle.accept(FailoverPolicy.transportOutcome(error));
-        KeymuxError keymuxError = FailoverPolicy.isTimeout(error)
-                ? KeymuxError.upstreamTimeout("the upstream did not answer in time for task '" + task.name()
-                        + "' (tasks[].timeouts)")
-                : KeymuxError.upstreamUnavailable("could not reach the upstream for task '" + task.name() + "'");
-        if (committed.get() || ex.response.hasSentHeaders()) {
-            return brokenStream(ex).then(Mono.just(new Delivered()));
-        }
-        if (!FailoverPolicy.retriesTransport(task.retryOn(), error)) {
-            return fail(ex, keymuxError).then(Mono.just(new Delivered()));
-        }
-        return Mono.just(new Retry(new Failure(keymuxError, FailoverPolicy.transportReason(error))));
+        UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage());
+        return attempt.run(upstreams.forTask(task, ex.loop), target, headers, route.body());
     }
 
     /** Whether the client's connection is closed. */
-    private static boolean clientGone(Exchange ex) {
+    static boolean clientGone(Exchange ex) {
         boolean[] gone = {false};
         ex.request.withConnection(connection -> gone[0] = !connection.channel().isActive());
         return gone[0];
@@ -696,10 +467,10 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     /**
      * An answer that broke after bytes went out cannot be retried. An SSE stream already got its
-     * error event from {@link #streamBack} and ends normally (the connection then closes); any other
+     * error event from {@link UpstreamAttempt} and ends normally (the connection then closes); any other
      * body is cut off by closing the connection, so the client cannot mistake it for complete.
      */
-    private static Mono<Void> brokenStream(Exchange ex) {
+    static Mono<Void> brokenStream(Exchange ex) {
         ex.response.keepAlive(false);
         String contentType = ex.response.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE);
         if (contentType != null && contentType.startsWith("text/event-stream")) {
@@ -708,13 +479,9 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         return Mono.fromRunnable(() -> ex.request.withConnection(connection -> connection.dispose()));
     }
 
-    private interface Settle {
-        void accept(Outcome outcome);
-    }
-
     // ---- Answering with keymux's own errors -------------------------------------------------------
 
-    private void addKeymuxHeaders(Exchange ex) {
+    void addKeymuxHeaders(Exchange ex) {
         HttpHeaders headers = ex.response.responseHeaders();
         if (ex.task != null) {
             headers.set("X-Keymux-Task", ex.task);
@@ -732,7 +499,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         headers.set(RequestAccounting.OVERHEAD_HEADER, accounting.overheadMs(ex));
     }
 
-    private Mono<Void> fail(Exchange ex, KeymuxError error) {
+    Mono<Void> fail(Exchange ex, KeymuxError error) {
         if (ex.response.hasSentHeaders()) {
             return brokenStream(ex);
         }

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# The data-path benchmark (issue 12): keymux alone on core 1 (`taskset -c 1`, so its JVM sees one
+# CPU), wrk, the mock upstream, nginx and the fixed-rate client on core 0. Everything on 127.0.0.1.
+#
+#   bench/dataplane.sh [all|warmup|steady|syscalls|rate|streams|many]
+#
+# Phases (all by default, in this order; each prints its own lines, prefixed by the phase):
+#   warmup   a fresh keymux under wrk for WARMUP seconds (default 90) in 5 s windows: req/s and
+#            CPU µs per request per window (the warm-up curve), from the first request on
+#   steady   CYCLES (default 3) cycles of direct / nginx / keymux, RUN seconds each (default 10),
+#            interleaved; req/s, CPU µs per request of nginx's worker and of keymux (utime+stime of
+#            every thread, /proc/PID/stat), ratios
+#   syscalls strace -c -f on keymux and on nginx's worker for 5 s of wrk: syscalls per request
+#   rate     bench/BenchClient.java at a fixed 1,000 req/s for 20 s over 16 connections, direct /
+#            nginx / keymux: latency and TTFB p50/p99 (from the time each request was due), JSON
+#            and SSE
+#   streams  a fresh keymux (and nginx, and direct), 2,000 SSE streams opened over 2 s, the mock
+#            holding each about 1.4 s (first byte after 400 ms): TTFB p50/p99, all complete?, RSS
+#            growth per open stream
+#   many     a fresh keymux with -Xmx512m, MANY (default 10000) streams opened over 5 s, each held
+#            about 7 s by the mock: all complete?
+#
+# keymux runs the bench config: one task, four keys with limits far above the load, a client key,
+# failover, usage injection, limits, metrics and the audit log (to a file) all on.
+# KEYMUX_OPTS adds JVM options to keymux (e.g. an -agentpath for async-profiler).
+# Needs wrk, nginx, strace (installed with apt when missing and root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PHASES=${1:-all}
+WARMUP=${WARMUP:-90}
+CYCLES=${CYCLES:-3}
+RUN=${RUN:-10}
+MANY=${MANY:-10000}
+CONNS=${CONNS:-32}
+KEYMUX_OPTS=${KEYMUX_OPTS:-}
+MOCK_PORT=18181       # answers at once
+SLOW_MOCK_PORT=18182  # 400 ms to the first byte, ~1.4 s per stream
+VSLOW_MOCK_PORT=18183 # 2 s to the first byte, ~7 s per stream
+NGINX_PORT=18185
+NGINX_SLOW_PORT=18186
+KEYMUX_PORT=18187
+ADMIN_PORT=18188
+CORE_LOAD=0
+CORE_KEYMUX=1
+
+missing=()
+for tool in wrk nginx strace; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+JAR=${JAR:-proxy-server/target/keymux.jar}
+[ -f "$JAR" ] || ./mvnw -q -B -DskipTests package >&2
+
+work=$(mktemp -d)
+pids=()
+keymux_pid=
+cleanup() {
+  [ -n "$keymux_pid" ] && kill "$keymux_pid" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "port $1 did not open" >&2
+  return 1
+}
+
+# utime+stime of every thread of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+rss_kib() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+# ---- the fixed parts: mocks, nginx, bodies ----------------------------------------------------
+
+for spec in "$MOCK_PORT 0" "$SLOW_MOCK_PORT 400" "$VSLOW_MOCK_PORT 2000"; do
+  set -- $spec
+  taskset -c $CORE_LOAD java -Xmx512m -cp "$JAR" io.keymux.server.demo.MockUpstreamMain "$1" "$2" \
+    bench-upstream-key 2>"$work/mock-$1.log" &
+  pids+=($!)
+done
+for p in $MOCK_PORT $SLOW_MOCK_PORT $VSLOW_MOCK_PORT; do wait_port "$p"; done
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  keepalive_timeout 600s;
+  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 64; keepalive_requests 10000000; }
+  upstream slow { server 127.0.0.1:$SLOW_MOCK_PORT; keepalive 64; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer bench-upstream-key";
+      proxy_buffering off;
+    }
+  }
+  server {
+    listen 127.0.0.1:$NGINX_SLOW_PORT;
+    location / {
+      proxy_pass http://slow;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer bench-upstream-key";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+taskset -c $CORE_LOAD "$NGINX" -c "$work/nginx.conf" -p "$work" -g 'daemon on;'
+wait_port "$NGINX_PORT"
+nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+
+# A ~1 KB chat completion (the issue's request size).
+filler=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 32))
+printf '{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"%s"}]}' \
+  "$filler" >"$work/json.body"
+printf '{"model":"bench","stream":true,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"%s"}]}' \
+  "$filler" >"$work/sse.body"
+cat >"$work/post.lua" <<LUA
+local f = io.open("$work/" .. (os.getenv("BENCH_BODY") or "json") .. ".body", "r")
+wrk.method = "POST"
+wrk.body   = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "")
+LUA
+
+start_keymux() { # upstream-port [max_connections]
+  cat >"$work/keymux.yaml" <<YAML
+server: { port: $KEYMUX_PORT, admin_port: $ADMIN_PORT, bind: 127.0.0.1, max_connections: ${2:-4096} }
+upstreams:
+  mock: { base_url: "http://127.0.0.1:$1", auth: bearer }
+default_upstream: mock
+default_task: chat
+tasks:
+  - name: chat
+    max_attempts: 3
+    retry_on: [429, 500, 502, 503, 504, connect_error, timeout]
+api_keys:
+  - { key_id: bench_a, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+  - { key_id: bench_b, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+  - { key_id: bench_c, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+  - { key_id: bench_d, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+clients:
+  - { name: bench, key: bench-client-key }
+YAML
+  # shellcheck disable=SC2086
+  taskset -c $CORE_KEYMUX java -Xmx512m $KEYMUX_OPTS -jar "$JAR" serve --config "$work/keymux.yaml" \
+    >>"$work/audit.jsonl" 2>"$work/keymux.log" &
+  keymux_pid=$!
+  # Ready means /readyz answers 200 (after any warm-up keymux does before it).
+  for _ in $(seq 1 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz" 2>/dev/null)" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "keymux did not become ready" >&2
+  cat "$work/keymux.log" >&2
+  return 1
+}
+
+stop_keymux() {
+  kill "$keymux_pid" 2>/dev/null || true
+  wait "$keymux_pid" 2>/dev/null || true
+  keymux_pid=
+}
+
+# wrk for $2 seconds at $1's port; prints "req/s requests non2xx"
+wrk_run() { # port seconds [body]
+  BENCH_KEY=$([ "$1" = "$KEYMUX_PORT" ] && echo bench-client-key || echo bench-upstream-key) BENCH_BODY=${3:-json} \
+    taskset -c $CORE_LOAD wrk -t2 -c"$CONNS" -d"${2}s" --latency -s "$work/post.lua" \
+    "http://127.0.0.1:$1/v1/chat/completions" >"$work/wrk.txt" 2>&1 || true
+  awk '/Requests\/sec/ { rps = $2 } /requests in/ { n = $1 } /Non-2xx/ { e = $NF }
+       END { printf "%s %s %s\n", rps, n, (e == "" ? 0 : e) }' "$work/wrk.txt"
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "dataplane: $(nproc) cores, load average $(loadavg), $(java -version 2>&1 | head -1), $(date -u +%FT%TZ)"
+
+want() { [ "$PHASES" = all ] || [[ ",$PHASES," == *",$1,"* ]]; }
+
+# ---- warm-up curve -------------------------------------------------------------------------------
+if want warmup || want steady || want syscalls || want rate; then
+  start_keymux $MOCK_PORT
+fi
+if want warmup; then
+  echo "warmup: fresh keymux, wrk $CONNS connections, ${WARMUP}s in 5 s windows (seconds since first request: req/s, keymux CPU µs/request)"
+  t=0
+  while [ $t -lt "$WARMUP" ]; do
+    c0=$(cpu_ticks "$keymux_pid")
+    read -r rps n errs < <(wrk_run $KEYMUX_PORT 5)
+    c1=$(cpu_ticks "$keymux_pid")
+    t=$((t + 5))
+    awk -v t=$t -v r="$rps" -v n="$n" -v e="$errs" -v c=$(( (c1 - c0) * TICK_US )) \
+      'BEGIN { printf "warmup %3ds %9.0f req/s %7.1f us/req non2xx %s\n", t, r, (n > 0 ? c / n : 0), e }'
+  done
+fi
+
+# ---- steady cycles --------------------------------------------------------------------------------
+if want steady; then
+  echo "steady: $CYCLES cycles of direct / nginx / keymux, ${RUN}s each (load average $(loadavg))"
+  for cycle in $(seq 1 "$CYCLES"); do
+    read -r d_rps _ _ < <(wrk_run $MOCK_PORT "$RUN")
+    c0=$(cpu_ticks "$nginx_worker")
+    read -r n_rps n_n _ < <(wrk_run $NGINX_PORT "$RUN")
+    c1=$(cpu_ticks "$nginx_worker")
+    k0=$(cpu_ticks "$keymux_pid")
+    read -r k_rps k_n k_e < <(wrk_run $KEYMUX_PORT "$RUN")
+    k1=$(cpu_ticks "$keymux_pid")
+    awk -v c=$cycle -v d="$d_rps" -v n="$n_rps" -v k="$k_rps" -v nn="$n_n" -v kn="$k_n" -v ke="$k_e" \
+      -v nc=$(( (c1 - c0) * TICK_US )) -v kc=$(( (k1 - k0) * TICK_US )) 'BEGIN {
+      printf "steady cycle %d: direct %.0f  nginx %.0f (%.1f us/req)  keymux %.0f (%.1f us/req, non2xx %s)  keymux/nginx %.2f  keymux/direct %.2f\n",
+        c, d, n, nc / nn, k, kc / kn, ke, k / n, k / d }'
+  done
+  echo "steady: load average after $(loadavg)"
+fi
+
+# ---- syscalls per request ----------------------------------------------------------------------------
+if want syscalls; then
+  for target in nginx keymux; do
+    if [ $target = nginx ]; then pid=$nginx_worker; port=$NGINX_PORT; else pid=$keymux_pid; port=$KEYMUX_PORT; fi
+    strace -c -f -p "$pid" -o "$work/strace-$target.txt" 2>/dev/null &
+    spid=$!
+    sleep 1
+    read -r _ n _ < <(wrk_run $port 5)
+    kill -INT $spid; wait $spid 2>/dev/null || true
+    total=$(awk '$NF == "total" { print $4 }' "$work/strace-$target.txt")
+    top=$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ { print $(NF) ":" ($5 ~ /^[0-9]+$/ && NF == 6 ? $4 : $4) }' \
+      "$work/strace-$target.txt" | head -8 | tr '\n' ' ')
+    awk -v t="$total" -v n="$n" -v who=$target -v top="$top" \
+      'BEGIN { printf "syscalls %s: %.2f per request (%d calls, %d requests under strace; top: %s)\n", who, t / n, t, n, top }'
+  done
+fi
+
+# ---- fixed rate ---------------------------------------------------------------------------------------
+client() { taskset -c $CORE_LOAD java -XX:+UseSerialGC -Xmx256m bench/BenchClient.java "$@"; }
+if want rate; then
+  for body in json sse; do
+    for target in direct nginx keymux; do
+      case $target in direct) port=$MOCK_PORT key=bench-upstream-key ;; nginx) port=$NGINX_PORT key=x ;;
+        keymux) port=$KEYMUX_PORT key=bench-client-key ;; esac
+      client rate $port /v1/chat/completions $key "$work/$body.body" 1000 20 16 >"$work/rate.txt"
+      awk -v who=$target -v body=$body '/errors/ { ok = $0 } /^latency_us/ { l50 = $3; l99 = $7 } /^ttfb_us/ { t50 = $3; t99 = $7 }
+        END { printf "rate %s %-6s 1000/s: latency p50 %d us p99 %d us, ttfb p50 %d us p99 %d us (%s)\n", body, who, l50, l99, t50, t99, ok }' "$work/rate.txt"
+    done
+  done
+fi
+if [ -n "$keymux_pid" ]; then stop_keymux; fi
+
+# ---- many streams on a fresh process ----------------------------------------------------------------------
+streams() { # label port pid count seconds
+  local base peak sampler
+  base=$(rss_kib "$3")
+  ( peak=0; while kill -0 "$3" 2>/dev/null; do r=$(rss_kib "$3" 2>/dev/null || echo 0); [ "$r" -gt "$peak" ] && peak=$r && echo $peak >"$work/peak"; sleep 0.05; done ) &
+  sampler=$!
+  client streams "$2" /v1/chat/completions "$6" "$work/sse.body" "$4" "$5" >"$work/streams.txt"
+  kill $sampler 2>/dev/null; wait $sampler 2>/dev/null || true
+  peak=$(cat "$work/peak" 2>/dev/null || echo "$base")
+  awk -v who="$1" -v base="$base" -v peak="$peak" '/complete/ { head = $0 } /^ttfb_us/ { t50 = $3; t99 = $7 } /^max_open/ { open = $2 }
+    END { printf "streams %s: %s; ttfb p50 %.1f ms p99 %.1f ms; rss %d -> %d KiB, %.1f KiB per open stream\n",
+      who, head, t50 / 1000, t99 / 1000, base, peak, (open > 0 ? (peak - base) / open : 0) }' "$work/streams.txt"
+  rm -f "$work/peak"
+}
+if want streams; then
+  echo "streams: 2000 SSE streams over 2 s, first byte after 400 ms at the mock (load average $(loadavg))"
+  client streams $SLOW_MOCK_PORT /v1/chat/completions bench-upstream-key "$work/sse.body" 2000 2 >/dev/null # warms the mock's JVM
+  streams direct $SLOW_MOCK_PORT "${pids[1]}" 2000 2 bench-upstream-key
+  streams nginx $NGINX_SLOW_PORT "$nginx_worker" 2000 2 x
+  start_keymux $SLOW_MOCK_PORT
+  streams keymux-fresh $KEYMUX_PORT "$keymux_pid" 2000 2 bench-client-key
+  stop_keymux
+fi
+if want many; then
+  echo "many: $MANY SSE streams over 5 s at keymux (-Xmx512m, fresh), each held ~7 s by the mock (load average $(loadavg))"
+  start_keymux $VSLOW_MOCK_PORT 20000
+  streams keymux-many $KEYMUX_PORT "$keymux_pid" "$MANY" 5 bench-client-key
+  grep -c '"status":200' "$work/audit.jsonl" >/dev/null || true
+  stop_keymux
+fi
