@@ -97,9 +97,10 @@ public final class KeymuxServer implements AutoCloseable {
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final int warmUpExchanges;
 
     private KeymuxServer(KeymuxConfig config, TimeSource time, BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers,
-            @Nullable ConfigSource source) {
+            @Nullable ConfigSource source, int warmUpRequests, Duration warmUpBudget) {
         this.config = config;
         this.time = time;
         this.source = source;
@@ -132,26 +133,18 @@ public final class KeymuxServer implements AutoCloseable {
                 // instead the headers flag it and the pipeline answers SPEC.md's JSON 400 bad_request.
                 .setUseRfc9112TransferEncoding(false)
                 .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
-        this.proxy = bindOrCleanUp(() -> withTls(HttpServer.create(), server.tls())
-                .runOn(loops)
-                // Answers go out in several flushes (headers, then each chunk): without NODELAY, Nagle
-                // holds each small write until the client's delayed ACK, adding milliseconds a request.
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .host(server.bind())
-                .port(server.port())
-                // Keep-alive connections with no request for this long are closed.
-                .idleTimeout(server.idleTimeout())
-                .httpRequestDecoder(spec -> spec.maxInitialLineLength(server.maxUriBytes())
-                        .maxHeaderSize(server.maxHeaderBytes()))
-                // Same codec as Reactor Netty's, plus headers that flag Content-Length + Transfer-Encoding.
-                .doOnChannelInit((observer, channel, address) -> {
-                    if (channel.pipeline().get(NettyPipeline.HttpCodec) instanceof HttpServerCodec) {
-                        channel.pipeline().replace(NettyPipeline.HttpCodec, NettyPipeline.HttpCodec,
-                                new HttpServerCodec(decoder.clone()));
-                    }
-                    // SPEC.md section 4's JSON answers for malformed or slow requests, and the connection cap.
-                    HttpGuard.install(channel, server.requestHeaderTimeout(), connections);
-                })
+        int warmed = 0;
+        if (warmUpRequests > 0) {
+            try {
+                warmed = WarmUp.run(loops, upstreams, time, warmUpRequests, warmUpBudget,
+                        warm -> proxyListener(server, decoder, "127.0.0.1", 0, null)
+                                .handle(warm).bindNow());
+            } catch (RuntimeException e) {
+                LOG.warn("warm-up failed, serving cold: {}", e.toString());
+            }
+        }
+        this.warmUpExchanges = warmed;
+        this.proxy = bindOrCleanUp(() -> proxyListener(server, decoder, server.bind(), server.port(), server.tls())
                 // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
                 .handle((request, response) -> pipeline.get().apply(request, response))
                 .bindNow(), null);
@@ -183,6 +176,31 @@ public final class KeymuxServer implements AutoCloseable {
             return LoopResources.DEFAULT_IO_WORKER_COUNT;
         }
         return Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The proxy listener's setup (codec, guard, options), shared by the real listener and the warm-up's. */
+    private HttpServer proxyListener(ServerConfig server, HttpDecoderConfig decoder, String host, int port,
+            @Nullable TlsConfig tls) {
+        return withTls(HttpServer.create(), tls)
+                .runOn(loops)
+                // Answers go out in several flushes (headers, then each chunk): without NODELAY, Nagle
+                // holds each small write until the client's delayed ACK, adding milliseconds a request.
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .host(host)
+                .port(port)
+                // Keep-alive connections with no request for this long are closed.
+                .idleTimeout(server.idleTimeout())
+                .httpRequestDecoder(spec -> spec.maxInitialLineLength(server.maxUriBytes())
+                        .maxHeaderSize(server.maxHeaderBytes()))
+                // Same codec as Reactor Netty's, plus headers that flag Content-Length + Transfer-Encoding.
+                .doOnChannelInit((observer, channel, address) -> {
+                    if (channel.pipeline().get(NettyPipeline.HttpCodec) instanceof HttpServerCodec) {
+                        channel.pipeline().replace(NettyPipeline.HttpCodec, NettyPipeline.HttpCodec,
+                                new HttpServerCodec(decoder.clone()));
+                    }
+                    // SPEC.md section 4's JSON answers for malformed or slow requests, and the connection cap.
+                    HttpGuard.install(channel, server.requestHeaderTimeout(), connections);
+                });
     }
 
     private ProxyPipeline newPipeline(KeymuxConfig next) {
@@ -231,6 +249,8 @@ public final class KeymuxServer implements AutoCloseable {
         private TimeSource time = TimeSource.system();
         private BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers = SharedLimitBroker::create;
         private @Nullable ConfigSource source;
+        private int warmUpRequests;
+        private Duration warmUpBudget = Duration.ZERO;
 
         private Builder(KeymuxConfig config) {
             this.config = config;
@@ -257,10 +277,29 @@ public final class KeymuxServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Before listening, runs up to {@code requests} synthetic exchanges for at most {@code budget}
+         * through the real request path against an in-process stub, so the first real requests meet
+         * compiled code (default: none; {@code keymux serve} turns it on).
+         */
+        public Builder warmUp(int requests, Duration budget) {
+            if (requests < 0) {
+                throw new IllegalArgumentException("warm-up requests: " + requests + " (expected: >= 0)");
+            }
+            this.warmUpRequests = requests;
+            this.warmUpBudget = Objects.requireNonNull(budget, "budget");
+            return this;
+        }
+
         /** Binds the proxy and admin ports and returns the running server. */
         public KeymuxServer start() {
-            return new KeymuxServer(config, time, brokers, source);
+            return new KeymuxServer(config, time, brokers, source, warmUpRequests, warmUpBudget);
         }
+    }
+
+    /** How many synthetic exchanges the warm-up ({@link Builder#warmUp}) completed before listening. */
+    public int warmUpExchanges() {
+        return warmUpExchanges;
     }
 
     /** The bound proxy port (the real one when {@code server.port} is 0). */

@@ -52,6 +52,11 @@ public final class AuditLog implements AutoCloseable {
         this(LoggerFactory.getLogger(LOGGER), capacity);
     }
 
+    /** An audit log that writes nowhere (keymux's warm-up exchanges). */
+    public static AuditLog discarding() {
+        return new AuditLog(org.slf4j.helpers.NOPLogger.NOP_LOGGER, 1024);
+    }
+
     AuditLog(Logger logger, int capacity) {
         this.logger = logger;
         this.capacity = capacity;

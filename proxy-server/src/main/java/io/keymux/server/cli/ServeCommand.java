@@ -9,12 +9,14 @@ import io.keymux.server.KeymuxServer;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
@@ -39,6 +41,15 @@ public final class ServeCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
+    @Option(names = "--warm-up", defaultValue = "10", paramLabel = "SECONDS",
+            description = "Before listening, run synthetic exchanges through the request path for up to this many"
+                    + " seconds (at most " + WARM_UP_REQUESTS + "), so the first clients meet compiled code;"
+                    + " 0 turns it off (default: ${DEFAULT-VALUE}).")
+    private int warmUpSeconds = 10;
+
+    /** Enough exchanges for C2 to compile the path on one CPU; the time bound usually ends it first. */
+    private static final int WARM_UP_REQUESTS = 40_000;
+
     @Override
     public Integer call() throws InterruptedException {
         ConfigSource source = ConfigSource.of(options.config(), options.envFiles(), System.getenv(),
@@ -56,7 +67,16 @@ public final class ServeCommand implements Callable<Integer> {
         for (String w : result.warnings()) {
             LOG.warn("{}", w);
         }
-        try (KeymuxServer server = KeymuxServer.builder(config).configSource(source).start();
+        if (warmUpSeconds < 0) {
+            err.println("--warm-up: " + warmUpSeconds + " (expected: >= 0)");
+            err.flush();
+            return 1;
+        }
+        KeymuxServer.Builder builder = KeymuxServer.builder(config).configSource(source);
+        if (warmUpSeconds > 0) {
+            builder.warmUp(WARM_UP_REQUESTS, Duration.ofSeconds(warmUpSeconds));
+        }
+        try (KeymuxServer server = builder.start();
                 ConfigWatcher watcher = watch(source, server)) {
             LOG.info("keymux {} serving on {}:{} (admin {}), {} tasks, {} keys", KeymuxMain.version(),
                     config.server().bind(), server.proxyPort(), server.adminPort(), config.tasks().size(),

@@ -57,10 +57,28 @@ import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
- * The proxy's request path, top to bottom: {@link #authenticate}, {@link #readBody},
- * {@link #classify}, then the attempt loop of {@link #selectKey} → {@link #forward} (which injects
- * the key and streams the answer back), with failover before the first byte reaches the client.
- * Stateless apart from the configuration it was built for; one instance serves every request.
+ * The proxy's request path, top to bottom. Before the attempt loop, in this order:
+ *
+ * <ol>
+ *   <li>{@link #authenticate} the client key;</li>
+ *   <li>refuse request smuggling (Content-Length with Transfer-Encoding) and a declared body over
+ *   {@code server.max_body_bytes};</li>
+ *   <li>{@link #readBody} once, bounded;</li>
+ *   <li>{@link #inspect} it (model, stream, token estimate: only the fields classification and
+ *   accounting need);</li>
+ *   <li>{@link #classify} into a task, check the client may use it and its own limit;</li>
+ *   <li>build the {@link Route} (the upstream body, with {@code include_usage} injected for a stream).</li>
+ * </ol>
+ *
+ * <p>Then the attempt loop ({@link #attempt}): {@link #selectKey} (which may queue), then one
+ * {@link UpstreamAttempt} per key ({@link #forward} injects the key), whose
+ * {@link UpstreamAttempt.Result} says delivered or retry with another key; failover happens only
+ * before the first byte reaches the client. A step that would come before the attempt loop (a
+ * response cache, say) slots in after the route is built.
+ *
+ * <p>An exchange runs on its client connection's event loop from accept to last byte (see
+ * {@link Exchange}). Stateless apart from the configuration it was built for; one instance serves
+ * every request.
  */
 public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyPipeline.class);

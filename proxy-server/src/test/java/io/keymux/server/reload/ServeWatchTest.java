@@ -133,10 +133,11 @@ class ServeWatchTest {
     /** Runs {@code keymux serve --config FILE} in its own JVM, its output collected into {@link #lines}. */
     private void serve(Path config, Map<String, String> env) throws java.io.IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        // The production logging config (INFO on stderr), not the tests' warnings-only one.
+        // The production logging config (INFO on stderr), not the tests' warnings-only one. No warm-up:
+        // these tests are about watching and signals, and a busy machine would stretch it (WarmUpTest covers it).
         ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Dlogback.configurationFile=logback.xml",
-                "-cp", System.getProperty("java.class.path"), "io.keymux.server.cli.KeymuxMain", "serve", "--config",
-                config.toString()))
+                "-cp", System.getProperty("java.class.path"), "io.keymux.server.cli.KeymuxMain", "serve",
+                "--warm-up", "0", "--config", config.toString()))
                 .directory(dir.toFile())
                 .redirectErrorStream(true);
         builder.environment().putAll(env);
