@@ -11,8 +11,13 @@ import java.util.Objects;
  * @param costUsd the original answer's cost in USD, 0 when its usage was unknown
  */
 public record StoredAnswer(int status, String contentType, byte[] body, boolean eventStream, double costUsd) {
-    /** Heap an entry takes beyond its body (key, record, Caffeine node), counted in its weight. */
-    static final int OVERHEAD_BYTES = 160;
+    /**
+     * Heap an entry takes beyond its body, counted in its weight so small answers cannot overrun
+     * {@code cache.max_bytes}: Caffeine's node (~100 bytes with expiry and weight), the key (object
+     * plus a 32-byte digest array, ~70), the entry and this record (~60), the body's array header
+     * and the content type string (~60), rounded up.
+     */
+    static final int OVERHEAD_BYTES = 320;
 
     public StoredAnswer {
         Objects.requireNonNull(contentType, "contentType");
