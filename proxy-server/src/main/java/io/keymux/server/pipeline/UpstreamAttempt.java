@@ -183,10 +183,7 @@ final class UpstreamAttempt {
                     }
                     accounting.upstreamHeaders(ex, started);
                     committed = true;
-                    ByteBuf head = first.get();
-                    boolean oneChunk = head != null && upstreamHeaders.getInt(HttpHeaderNames.CONTENT_LENGTH, -1)
-                            == head.readableBytes();
-                    return streamBack(status, upstreamHeaders, rest, usageTap, verdict, oneChunk)
+                    return streamBack(status, upstreamHeaders, rest, usageTap, verdict)
                             .then(Mono.fromSupplier(() -> {
                                 if (!whole) {
                                     // The write ended before the upstream did: the client went away.
@@ -243,11 +240,9 @@ final class UpstreamAttempt {
      * event holding the error; any other body is cut off by closing the connection. Either way the
      * returned Mono then fails with the cause, so the lease is settled with it. The lease is settled
      * once the upstream has sent everything, before the last bytes reach the client.
-     *
-     * @param oneChunk the first chunk holds the whole declared {@code Content-Length}
      */
     private Mono<Void> streamBack(int status, HttpHeaders upstreamHeaders, Flux<ByteBuf> content, UsageTap usageTap,
-            FailoverPolicy.Verdict verdict, boolean oneChunk) {
+            FailoverPolicy.Verdict verdict) {
         HttpServerResponse response = ex.response;
         response.status(HttpResponseStatus.valueOf(status));
         io.keymux.server.upstream.HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
@@ -282,13 +277,12 @@ final class UpstreamAttempt {
                     return Flux.just(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
                 })
                 .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
-        // An answer whose first chunk is its whole declared length (most JSON answers) goes out as one
-        // full response: head and body in one write. Otherwise flush per chunk so SSE events go out at once.
+        // Flush per chunk so SSE events go out at once. (Reactor Netty flushes the head on its own here;
+        // send(Mono) would write head and body as one full response, but it left keep-alive connections
+        // hanging on their next request in the benchmark, so it is not used.)
         // A request others wait for (coalescing) sends its answer through its flight (FlightRelay).
         Flight flight = ex.flight;
-        Mono<Void> sent = flight == null
-                ? response.send(oneChunk && !sse && !usageTap.changesLength() ? body.singleOrEmpty() : body,
-                        buf -> true).then()
+        Mono<Void> sent = flight == null ? response.send(body, buf -> true).then()
                 : FlightRelay.through(flight, status, String.valueOf(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE)),
                         sse, body, relayed -> response.send(relayed, buf -> true).then(), () -> broken[0] == null,
                         () -> ex.costUsd);
