@@ -18,6 +18,8 @@ import io.keymux.server.reload.RestartOnly;
 import io.keymux.server.admin.InsightSampler;
 import io.keymux.server.admin.ReadinessSignals;
 import io.keymux.server.audit.AuditLog;
+import io.keymux.server.cache.CachePurgeRoute;
+import io.keymux.server.cache.ResponseCache;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.metrics.RecordingBroker;
@@ -95,6 +97,8 @@ public final class KeymuxServer implements AutoCloseable {
     private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
     private final ReadinessSignals readinessSignals = new ReadinessSignals();
     private final InsightSampler insights;
+    /** The response cache, one per process and kept across reloads (its size is read at start). */
+    private final ResponseCache cache;
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -125,6 +129,7 @@ public final class KeymuxServer implements AutoCloseable {
                 AuditLog::dropped);
         this.insights = new InsightSampler(broker, time);
         this.queueLimited = new RecordingBroker(new QueueLimitedBroker(broker, config), metrics.history());
+        this.cache = new ResponseCache(config.cache().maxBytes(), time, metrics);
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
         this.adminConnections = new ConnectionGate(server.maxConnections());
@@ -154,6 +159,7 @@ public final class KeymuxServer implements AutoCloseable {
                             readinessSignals, inFlight::draining, time);
                     // First, so no broader admin route can shadow it; same token check as /admin/*.
                     routes.post("/admin/reload", new ReloadRoute(adminRoutes::refusal, this::reloadFromSource));
+                    routes.delete("/admin/cache", new CachePurgeRoute(adminRoutes::refusal, cache));
                     adminRoutes.accept(routes);
                 })
                 .bindNow(), proxy);
@@ -208,7 +214,7 @@ public final class KeymuxServer implements AutoCloseable {
     }
 
     private ProxyPipeline newPipeline(KeymuxConfig next) {
-        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics, audit);
+        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics, audit, cache);
     }
 
     /** Serves TLS with the PEM pair when configured, plain HTTP otherwise. */
@@ -393,6 +399,11 @@ public final class KeymuxServer implements AutoCloseable {
     /** The metrics registry behind {@code /metrics} (for example for {@link ProxyMetrics#redisUp}). */
     public ProxyMetrics metrics() {
         return metrics;
+    }
+
+    /** This replica's response cache (SPEC.md section 3.8). */
+    public ResponseCache responseCache() {
+        return cache;
     }
 
     /** Where components report {@code degraded} for {@code /readyz} (for example the Redis backend). */

@@ -149,13 +149,6 @@ final class TreeMapper extends SectionMapper {
             diag.warn("admin.token is not set: /admin/* answers 403");
         }
         VendorKeyWarnings.warn(diag, apiKeys, upstreams);
-        for (int i = 0; i < tasks.size(); i++) {
-            if (tasks.get(i).cache().enabled()) {
-                // Accepted so configs written against SPEC.md load, but said plainly: nothing is cached yet.
-                diag.warn(taskPaths.get(i) + ".cache.enabled: response caching is not implemented in this"
-                        + " version; answers are not cached and X-Keymux-Cache is not sent");
-            }
-        }
         return KeymuxConfig.builder()
                 .server(server)
                 .health(health)

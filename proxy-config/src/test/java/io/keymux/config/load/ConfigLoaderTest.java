@@ -359,7 +359,7 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void enablingTheResponseCacheLoadsButSaysItIsNotImplemented() {
+    void enablingTheResponseCacheLoadsWithoutAWarning() {
         LoadResult result = fx.yaml("""
                 server: { allow_unauthenticated: true }
                 admin: { token: t }
@@ -368,8 +368,7 @@ class ConfigLoaderTest {
                   - { name: batch, cache: { enabled: true, ttl: 5m } }
                 api_keys: [{ key_id: k, api_key: s, task_types: [chat, batch] }]
                 """);
-        assertThat(result.warnings()).containsExactly("tasks[1].cache.enabled: response caching is not implemented"
-                + " in this version; answers are not cached and X-Keymux-Cache is not sent");
+        assertThat(result.warnings()).isEmpty();
         assertThat(result.configOrThrow().task("batch").orElseThrow().cache().enabled()).isTrue();
     }
 

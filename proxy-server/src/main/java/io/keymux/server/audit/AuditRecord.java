@@ -10,7 +10,7 @@ import org.jspecify.annotations.Nullable;
  * @param client the client's configured name, or {@code null} when authentication failed
  * @param keyId the key of the last attempt, or {@code null} when no key was chosen
  * @param ttfbMs time to the first byte sent to the client, or {@code null} when none was
- * @param cache {@code off}, {@code hit} or {@code miss}
+ * @param cache {@code off}, {@code miss}, {@code hit}, {@code coalesced} or {@code bypass}
  */
 public record AuditRecord(
         long tsMillis,

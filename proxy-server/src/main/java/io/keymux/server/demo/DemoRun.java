@@ -281,6 +281,26 @@ public final class DemoRun {
         }
         out.print(perTask.render());
 
+        TextTable cached = new TextTable("Cache: repeated requests answered once", "task", "hits", "coalesced",
+                "misses", "bypass", "saved USD");
+        Map<String, Double> saved = PrometheusText.sumBy(prometheus, "keymux_cache_saved_cost_usd_total", "task");
+        Map<String, Map<String, Double>> results = new LinkedHashMap<>();
+        for (PrometheusText.Sample s : prometheus) {
+            if (s.name().equals("keymux_cache_requests_total")) {
+                results.computeIfAbsent(s.labels().get("task"), t -> new LinkedHashMap<>())
+                        .merge(s.labels().get("result"), s.value(), Double::sum);
+            }
+        }
+        for (TaskConfig task : config.tasks()) {
+            Map<String, Double> r = results.get(task.name());
+            if (task.cache().enabled() && r != null) {
+                cached.row(task.name(), Math.round(r.getOrDefault("hit", 0.0)),
+                        Math.round(r.getOrDefault("coalesced", 0.0)), Math.round(r.getOrDefault("miss", 0.0)),
+                        Math.round(r.getOrDefault("bypass", 0.0)), usd(saved.getOrDefault(task.name(), 0.0)));
+            }
+        }
+        out.print(cached.render());
+
         out.printf(Locale.ROOT, "%nHealth: %s, score %d/100, %d of %d keys active; total cost %s over %d requests,"
                         + " success %s%n",
                 health.path("status").asText("?"), health.path("health_score").asInt(),

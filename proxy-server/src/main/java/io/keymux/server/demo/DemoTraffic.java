@@ -89,11 +89,21 @@ final class DemoTraffic {
         return mix.get(mix.size() - 1);
     }
 
+    /** Share of requests that repeat one of a few common questions (a resend, a double click, a batch). */
+    static final double REPEAT_SHARE = 0.35;
+    /** How many common questions each task has. */
+    static final int COMMON_QUESTIONS = 4;
+
     private Mono<Void> send(TaskMix m) {
-        boolean stream = ThreadLocalRandom.current().nextDouble() < m.streamShare();
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        boolean stream = random.nextDouble() < m.streamShare();
+        // Most questions are new; some repeat a common one, which a caching task answers from memory.
+        String question = random.nextDouble() < REPEAT_SHARE
+                ? "common question " + random.nextInt(COMMON_QUESTIONS)
+                : "question " + Long.toHexString(random.nextLong());
         String body = "{\"model\":\"demo-model\"," + (stream ? "\"stream\":true," : "")
                 + "\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"" + m.task()
-                + " request from the DentaMind demo\"}]}";
+                + " " + question + " from the DentaMind demo\"}]}";
         String path = m.byPath() ? "/tasks/" + m.task() + "/v1/chat/completions" : "/v1/chat/completions";
         tally.sent.increment();
         return client.headers(h -> {

@@ -35,6 +35,10 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code keymux_redis_latency_seconds} (histogram) and {@code keymux_replicas}, only with
  *       {@code limits.backend: redis} ({@link #redisLatency}, {@link #replicas})
  *   <li>{@code keymux_audit_dropped_total}: audit lines dropped because the writer fell behind
+ *   <li>{@code keymux_cache_requests_total{task,result}}: requests of caching tasks by {@code hit},
+ *       {@code coalesced}, {@code miss} or {@code bypass}
+ *   <li>{@code keymux_cache_bytes}: bytes the response cache holds
+ *   <li>{@code keymux_cache_saved_cost_usd_total{task}}: what hits and coalesced answers would have cost
  * </ul>
  *
  * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
@@ -85,6 +89,8 @@ public final class ProxyMetrics {
             history.clientRequest(task, status, latencyNanos);
         }
     }
+    private final Map<Tags, Counter> cacheRequests = new ConcurrentHashMap<>();
+    private final Map<String, Counter> cacheSaved = new ConcurrentHashMap<>();
 
     /** One answer given to a client (or an attempt's final status). */
     public void request(String task, String keyId, int status) {
@@ -221,6 +227,31 @@ public final class ProxyMetrics {
                 .minimumExpectedValue(Duration.ofNanos(50_000)).maximumExpectedValue(Duration.ofSeconds(5))
                 .register(registry);
         return nanos -> timer.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A request of a caching task, by its cache result. */
+    public void cacheRequest(String task, String result) {
+        cacheRequests.computeIfAbsent(Tags.of("task", task, "result", result),
+                        tags -> Counter.builder("keymux.cache.requests")
+                                .description("Requests of caching tasks by cache result").tags(tags).register(registry))
+                .increment();
+    }
+
+    /** The original cost of an answer given again from the cache or to a coalesced request. */
+    public void cacheSaved(String task, double usd) {
+        cacheSaved.computeIfAbsent(task,
+                        t -> Counter.builder("keymux.cache.saved.cost.usd")
+                                .description("USD not spent upstream thanks to cache hits and coalescing")
+                                .tag("task", t).register(registry))
+                .increment(usd);
+    }
+
+    /** Registers {@code keymux_cache_bytes}, read from {@code source} at scrape time (held strongly). */
+    public <T> void cacheBytes(T source, ToDoubleFunction<T> bytes) {
+        if (registry.find("keymux.cache.bytes").gauge() == null) {
+            Gauge.builder("keymux.cache.bytes", source, bytes).description("Bytes held by the response cache")
+                    .strongReference(true).register(registry);
+        }
     }
 
     /** The Prometheus text exposition. */

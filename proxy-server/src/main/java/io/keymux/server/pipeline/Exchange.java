@@ -1,5 +1,6 @@
 package io.keymux.server.pipeline;
 
+import io.keymux.core.cache.Flight;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.Objects;
@@ -41,6 +42,10 @@ final class Exchange {
     long queueNanos;
     /** Time from sending each attempt upstream to its response headers (or failure), summed. */
     long upstreamNanos;
+    /** The audit {@code cache} value and {@code X-Keymux-Cache} header ({@code off}: no header). */
+    String cache = "off";
+    /** The flight this request leads (its answer feeds identical requests and the cache), or {@code null}. */
+    @Nullable Flight flight;
 
     Exchange(HttpServerRequest request, HttpServerResponse response, String requestId, long startNanos) {
         EventLoop[] own = {null};

@@ -17,7 +17,13 @@ import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
+import io.keymux.core.cache.Flight;
+import io.keymux.core.cache.StoredAnswer;
 import io.keymux.server.audit.AuditLog;
+import io.keymux.server.cache.CacheStep;
+import io.keymux.server.cache.CoalescedAnswer;
+import io.keymux.server.cache.FlightRelay;
+import io.keymux.server.cache.ResponseCache;
 import io.keymux.server.upstream.HeaderRewrite;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.upstream.UpstreamClients;
@@ -27,6 +33,7 @@ import io.keymux.server.wire.RequestInspector;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.HashSet;
@@ -37,6 +44,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.BiFunction;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
@@ -90,10 +98,22 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private final InFlight inFlight;
     private final ProxyMetrics metrics;
     private final RequestAccounting accounting;
+    private final ResponseCache cache;
 
-    /** Builds the pipeline for one configuration; {@code audit} gets one line per request. */
+    /** Builds the pipeline for one configuration with a response cache of its own (tests). */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
             InFlight inFlight, ProxyMetrics metrics, AuditLog audit) {
+        this(config, broker, upstreams, time, inFlight, metrics, audit,
+                new ResponseCache(config.cache().maxBytes(), time, metrics));
+    }
+
+    /**
+     * Builds the pipeline for one configuration; {@code audit} gets one line per request, and
+     * {@code cache} (kept across reloads) answers the tasks that cache.
+     */
+    public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
+            InFlight inFlight, ProxyMetrics metrics, AuditLog audit, ResponseCache cache) {
+        this.cache = Objects.requireNonNull(cache, "cache");
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = ClientAuthenticator.of(config);
         this.classifier = TaskClassifier.of(config);
@@ -189,17 +209,91 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             return fail(ex, KeymuxError.of(403, "task_forbidden", "client '" + admitted.clientName()
                     + "' may not use task '" + classified.task() + "' (see clients[].allowed_tasks)"));
         }
+        TaskConfig task = config.task(classified.task()).orElseThrow();
+        Supplier<Mono<Void>> upstream = () -> goUpstream(ex, admitted, task, classified.forwardPath(), bytes, facts);
+        return task.cache().enabled() ? lookUpCache(ex, task, classified.forwardPath(), bytes, facts, upstream)
+                : upstream.get();
+    }
+
+    /** Past the cache: the client's own limits, then the attempt loop. */
+    private Mono<Void> goUpstream(Exchange ex, AuthDecision.Admitted admitted, TaskConfig task, String forwardPath,
+            byte[] bytes, InspectedRequest facts) {
         if (broker.clients().admit(admitted.clientName()) instanceof ClientDecision.Refused refused) {
             return fail(ex, new KeymuxError(429, refused.code(), refused.message(), refused.retryAfter(), false));
         }
-        TaskConfig task = config.task(classified.task()).orElseThrow();
         // Ask a streaming completions upstream for usage so the reservation settles exactly; the
         // usage-only chunk this adds is taken out of the answer again (UsageTap).
-        boolean injectUsage = facts.needsIncludeUsage() && RequestInspector.acceptsStreamOptions(classified.forwardPath());
+        boolean injectUsage = facts.needsIncludeUsage() && RequestInspector.acceptsStreamOptions(forwardPath);
         byte[] upstreamBody = injectUsage ? RequestInspector.withIncludeUsage(bytes) : bytes;
-        Route route = new Route(task, classified.forwardPath(), upstreamBody, estimatedTokens(facts), injectUsage,
-                facts.model());
+        Route route = new Route(task, forwardPath, upstreamBody, estimatedTokens(facts), injectUsage, facts.model());
         return attempt(ex, route, 1, Set.of(), null);
+    }
+
+    // ---- Cache and coalescing (SPEC.md section 3.8): one lookup before a key is chosen -----------
+
+    /**
+     * A hit is answered from memory (no key, no client limit, no cost); a request identical to one in
+     * flight waits for it; otherwise the request goes upstream, as the leader of a flight others may
+     * join, or bypassing the cache. The key is the client's body, so one that asked for usage and one
+     * that did not never share an answer (keymux's own include_usage is added after this).
+     */
+    private Mono<Void> lookUpCache(Exchange ex, TaskConfig task, String forwardPath, byte[] bytes,
+            InspectedRequest facts, Supplier<Mono<Void>> upstream) {
+        String query = ex.rawQuery();
+        String pathAndQuery = query == null ? forwardPath : forwardPath + "?" + query;
+        Mono<CacheStep> decided = Mono.fromSupplier(() -> cache.decide(task, ex.client, ex.request.method().name(),
+                pathAndQuery, bytes, facts.json() && !facts.malformed(), facts.stream(), ex.requestHeaders()));
+        if (bytes.length > INLINE_PARSE_BYTES) {
+            decided = decided.subscribeOn(Schedulers.parallel()).publishOn(Schedulers.fromExecutor(ex.loop));
+        }
+        return decided.flatMap(step -> {
+            ex.cache = step.label();
+            if (step instanceof CacheStep.Hit hit) {
+                return answerFromCache(ex, task, hit.answer());
+            }
+            if (step instanceof CacheStep.Join join) {
+                return CoalescedAnswer.answer(join.flight(), ex.loop, ex.response, status -> cacheCommitted(ex, status),
+                                cost -> cache.saved(task.name(), cost))
+                        .flatMap(answered -> {
+                            if (answered) {
+                                return Mono.empty();
+                            }
+                            // The answer waited for did not come: go on by ourselves, as a miss.
+                            ex.cache = "miss";
+                            Flight alone = cache.alone(join.flight(), task);
+                            ex.flight = alone;
+                            return FlightRelay.lead(alone, upstream.get());
+                        });
+            }
+            if (step instanceof CacheStep.Lead lead) {
+                ex.flight = lead.flight();
+                return FlightRelay.lead(lead.flight(), upstream.get());
+            }
+            return upstream.get();
+        });
+    }
+
+    private Mono<Void> answerFromCache(Exchange ex, TaskConfig task, StoredAnswer answer) {
+        HttpServerResponse response = ex.response;
+        response.status(HttpResponseStatus.valueOf(answer.status()));
+        response.responseHeaders().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
+        response.responseHeaders().set(HttpHeaderNames.CONTENT_LENGTH, answer.body().length);
+        cacheCommitted(ex, answer.status());
+        cache.saved(task.name(), answer.costUsd());
+        return response.sendByteArray(Mono.just(answer.body())).then();
+    }
+
+    /** A hit or coalesced answer's headers are about to go out. */
+    private void cacheCommitted(Exchange ex, int status) {
+        ex.status = status;
+        ex.firstByteNanos = time.nanoTime();
+        addKeymuxHeaders(ex);
+    }
+
+    /** No client to answer: it hung up, and no coalesced request waits for this answer either. */
+    static boolean nobodyToAnswer(Exchange ex) {
+        Flight flight = ex.flight;
+        return clientGone(ex) && (flight == null || flight.waiting() == 0);
     }
 
     // ---- Authenticate -------------------------------------------------------------------------
@@ -416,8 +510,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         if (ex.keyId != null && config.server().exposeKeyId()) {
             headers.set("X-Keymux-Key-Id", ex.keyId);
         }
-        if (ex.attempts > 0) {
+        if (ex.attempts > 0 || CacheStep.answeredFromCache(ex.cache)) {
             headers.set("X-Keymux-Attempts", Integer.toString(ex.attempts));
+        }
+        if (!"off".equals(ex.cache)) {
+            headers.set("X-Keymux-Cache", ex.cache);
         }
         headers.set("X-Request-Id", ex.requestId);
         headers.set(RequestAccounting.OVERHEAD_HEADER, accounting.overheadMs(ex));

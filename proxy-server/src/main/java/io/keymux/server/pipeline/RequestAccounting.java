@@ -71,6 +71,9 @@ final class RequestAccounting {
         long now = time.nanoTime();
         metrics.request(label(ex.task), label(ex.keyId), ex.status);
         metrics.clientRequest(ex.task, ex.status, now - ex.startNanos);
+        if (!"off".equals(ex.cache)) {
+            metrics.cacheRequest(label(ex.task), ex.cache);
+        }
         String client = Exchange.NO_CLIENT.equals(ex.client) ? null : ex.client;
         audit.record(new AuditRecord(
                 ex.startMillis,
@@ -88,7 +91,7 @@ final class RequestAccounting {
                 ex.promptTokens < 0 ? null : ex.promptTokens,
                 ex.completionTokens < 0 ? null : ex.completionTokens,
                 ex.costUsd < 0 ? null : ex.costUsd,
-                "off"));
+                ex.cache));
     }
 
     private static String label(@Nullable String value) {

@@ -1,5 +1,7 @@
 package io.keymux.server.pipeline;
 
+import io.keymux.core.cache.Flight;
+import io.keymux.server.cache.FlightRelay;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.core.health.AnswerClassifier;
 import io.keymux.core.ratelimit.ProviderLimits;
@@ -226,7 +228,7 @@ final class UpstreamAttempt {
                     }
                     // The first chunk (or the empty end) is in: from now on the idle timeout applies.
                     timeoutAfter(connection.channel(), task.timeouts().idle());
-                    if (pipeline.clientGone(ex)) {
+                    if (ProxyPipeline.nobodyToAnswer(ex)) {
                         // Nobody to answer: stop here (the held chunk is released as discarded).
                         settle(new Outcome.Cancelled());
                         ex.status = CLIENT_CLOSED_REQUEST;
@@ -333,7 +335,13 @@ final class UpstreamAttempt {
         // Flush per chunk so SSE events go out at once. (Reactor Netty flushes the head on its own here;
         // send(Mono) would write head and body as one full response, but it left keep-alive connections
         // hanging on their next request in the benchmark, so it is not used.)
-        return response.send(body, buf -> true).then().then(Mono.defer(() -> {
+        // A request others wait for (coalescing) sends its answer through its flight (FlightRelay).
+        Flight flight = ex.flight;
+        Mono<Void> sent = flight == null ? response.send(body, buf -> true).then()
+                : FlightRelay.through(flight, status, String.valueOf(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE)),
+                        sse, body, relayed -> response.send(relayed, buf -> true).then(), () -> broken[0] == null,
+                        () -> ex.costUsd);
+        return sent.then(Mono.defer(() -> {
             Throwable error = broken[0];
             return error == null ? Mono.<Void>empty() : Mono.<Void>error(error);
         }));
@@ -381,7 +389,7 @@ final class UpstreamAttempt {
 
     /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
     private Mono<Result> failed(Throwable error) {
-        if (pipeline.clientGone(ex)) {
+        if (ProxyPipeline.nobodyToAnswer(ex)) {
             // The client hung up, and the upstream exchange broke because of that: not the key's fault,
             // so no failure towards its circuit, and nobody left to retry for.
             settle(new Outcome.Cancelled());

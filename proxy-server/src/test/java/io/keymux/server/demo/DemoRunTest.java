@@ -55,6 +55,9 @@ class DemoRunTest {
                 .contains("Queue wait by task priority")
                 .contains("Keys: state, tokens and cost")
                 .contains("Tasks: tokens and cost")
+                .contains("Cache: repeated requests answered once")
+                // chat and scheduling cache; a third of their traffic repeats a common question.
+                .containsPattern("(?m)^\\W*chat\\W+[1-9]\\d*\\W+\\d+\\W+[1-9]\\d*\\W+\\d+\\W+\\$?0\\.\\d*[1-9]")
                 .contains("Recommendations (optimization score")
                 .containsPattern("(\\d+) of \\1 requests answered: \\d+ by an upstream, \\d+ by a deliberate keymux"
                         + " error, 0 lost")

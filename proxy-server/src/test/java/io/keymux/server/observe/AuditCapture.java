@@ -19,14 +19,14 @@ import org.slf4j.LoggerFactory;
  * provider), for the duration of a test. The tests' logback config turns the logger off; this turns
  * it on and restores it on {@link #close()}.
  */
-final class AuditCapture implements AutoCloseable {
+public final class AuditCapture implements AutoCloseable {
     private final Logger logger = (Logger) LoggerFactory.getLogger(AuditLog.LOGGER);
     private final Level previous = logger.getLevel();
     private final boolean additive = logger.isAdditive();
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     private final OutputStreamAppender<ILoggingEvent> appender = new OutputStreamAppender<>();
 
-    AuditCapture() {
+    public AuditCapture() {
         LoggerContext context = logger.getLoggerContext();
         LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
         encoder.setContext(context);
@@ -44,7 +44,7 @@ final class AuditCapture implements AutoCloseable {
     }
 
     /** The lines written so far (complete once the server that wrote them is closed). */
-    List<String> lines() {
+    public List<String> lines() {
         synchronized (out) {
             return out.toString(StandardCharsets.UTF_8).lines().toList();
         }
