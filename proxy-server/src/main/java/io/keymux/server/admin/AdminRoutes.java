@@ -141,10 +141,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
             Function<AdminViews, Map<String, Object>> view) {
         KeymuxError refusal = refusal(req);
         if (refusal != null) {
-            if (refusal.status() == 401) {
-                res.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keymux-admin\"");
-            }
-            return send(res, refusal.status(), "application/json", refusal.body());
+            return AdminAnswers.refused(res, refusal);
         }
         AdminViews views = new AdminViews(config.get(), broker.keyStates(), broker.metrics(), broker.liveReplicas());
         return json(res, 200, view.apply(views));
@@ -183,12 +180,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
     }
 
     private static Mono<Void> send(HttpServerResponse res, int status, String contentType, byte[] bytes) {
-        return res.status(status)
-                .header(HttpHeaderNames.CONTENT_TYPE, contentType)
-                .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(bytes.length))
-                .header(HttpHeaderNames.CACHE_CONTROL, "no-store")
-                .sendByteArray(Mono.just(bytes))
-                .then();
+        return AdminAnswers.send(res, status, contentType, bytes);
     }
 
     private static byte[] readDashboard() {

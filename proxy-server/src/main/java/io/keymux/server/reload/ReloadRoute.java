@@ -2,8 +2,8 @@ package io.keymux.server.reload;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keymux.server.admin.AdminAnswers;
 import io.keymux.server.pipeline.KeymuxError;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.BiFunction;
@@ -42,27 +42,16 @@ public final class ReloadRoute implements BiFunction<HttpServerRequest, HttpServ
     public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
         KeymuxError refused = refusal.apply(request);
         if (refused != null) {
-            if (refused.status() == 401) {
-                response.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keymux-admin\"");
-            }
-            return send(response, refused.status(), refused.body());
+            return AdminAnswers.refused(response, refused);
         }
         return Mono.fromSupplier(reload)
                 .subscribeOn(Schedulers.boundedElastic())
                 .flatMap(result -> {
                     try {
-                        return send(response, result.status(), JSON.writeValueAsBytes(result.body()));
+                        return AdminAnswers.json(response, result.status(), JSON.writeValueAsBytes(result.body()));
                     } catch (JsonProcessingException e) {
                         return Mono.error(e);
                     }
                 });
-    }
-
-    private static Mono<Void> send(HttpServerResponse response, int status, byte[] body) {
-        return response.status(status)
-                .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
-                .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length))
-                .sendByteArray(Mono.just(body))
-                .then();
     }
 }

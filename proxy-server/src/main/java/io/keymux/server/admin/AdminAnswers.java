@@ -1,0 +1,38 @@
+package io.keymux.server.admin;
+
+import io.keymux.server.pipeline.KeymuxError;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerResponse;
+
+/**
+ * How every admin route answers: one whole body that is never cached, and the {@code /admin/*}
+ * token refusal (with {@code WWW-Authenticate} on a 401) given the same way by every route, so a
+ * new route cannot answer a refused caller differently.
+ */
+public final class AdminAnswers {
+
+    private AdminAnswers() {}
+
+    /** A JSON body with its length, marked {@code no-store}. */
+    public static Mono<Void> json(HttpServerResponse res, int status, byte[] body) {
+        return send(res, status, "application/json", body);
+    }
+
+    /** The answer to a caller that {@link AdminRoutes#refusal} turned away (401 or 403). */
+    public static Mono<Void> refused(HttpServerResponse res, KeymuxError refusal) {
+        if (refusal.status() == 401) {
+            res.header(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keymux-admin\"");
+        }
+        return json(res, refusal.status(), refusal.body());
+    }
+
+    static Mono<Void> send(HttpServerResponse res, int status, String contentType, byte[] body) {
+        return res.status(status)
+                .header(HttpHeaderNames.CONTENT_TYPE, contentType)
+                .header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length))
+                .header(HttpHeaderNames.CACHE_CONTROL, "no-store")
+                .sendByteArray(Mono.just(body))
+                .then();
+    }
+}
