@@ -1,13 +1,11 @@
 package io.keymux.server.cache;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
-import io.keymux.config.load.ConfigLoader;
-import io.keymux.config.load.LoadResult;
+import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.KeymuxServer;
@@ -16,10 +14,8 @@ import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -88,15 +84,7 @@ abstract class CacheTestBase extends KeymuxTestBase {
         String text = "server: { port: 0, admin_port: 0, bind: 127.0.0.1 }\n"
                 + "upstreams:\n  stub: { base_url: \"" + stub.baseUrl() + "\", auth: bearer }\n"
                 + "default_upstream: stub\nadmin: { token: \"${ADMIN_TOKEN}\" }\n" + yaml;
-        try {
-            Path file = dir.resolve("keymux.yaml");
-            Files.writeString(file, text);
-            LoadResult result = ConfigLoader.load(file, List.of(), ENV, dir);
-            assertThat(result.problems()).as("config problems").isEmpty();
-            return result.configOrThrow();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return YamlConfig.load(dir, text, ENV);
     }
 
     KeymuxServer start(String extraYaml) {

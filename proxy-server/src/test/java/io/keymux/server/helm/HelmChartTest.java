@@ -27,7 +27,8 @@ class HelmChartTest {
     private static final Path CHART = Paths.get("../helm/keymux");
     private static final YAMLMapper YAML = new YAMLMapper();
 
-    private static List<JsonNode> render(UnaryOperator<TemplateCommand> options) throws IOException {
+    /** The chart rendered with {@code options}, one node per manifest that has a kind. */
+    static List<JsonNode> render(UnaryOperator<TemplateCommand> options) throws IOException {
         String manifests = options.apply(new Helm(CHART).template().withName("demo").withNamespace("llm")
                 // helm-java templates for Kubernetes 1.20 unless told; the chart needs 1.25+.
                 .withKubeVersion("v1.31.0")).call();

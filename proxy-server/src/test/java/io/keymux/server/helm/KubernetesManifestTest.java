@@ -3,10 +3,7 @@ package io.keymux.server.helm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import com.marcnuri.helm.Helm;
-import com.marcnuri.helm.TemplateCommand;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
@@ -27,7 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.json.JsonMapper;
@@ -62,21 +58,6 @@ class KubernetesManifestTest {
             "Deployment", new Kind("apps/v1", Deployment.class),
             "HorizontalPodAutoscaler", new Kind("autoscaling/v2", HorizontalPodAutoscaler.class),
             "PodDisruptionBudget", new Kind("policy/v1", PodDisruptionBudget.class));
-
-    private static List<JsonNode> render(UnaryOperator<TemplateCommand> options) throws IOException {
-        String manifests = options.apply(new Helm(CHART).template().withName("demo").withNamespace("llm")
-                .withKubeVersion("v1.31.0")).call();
-        List<JsonNode> docs = new ArrayList<>();
-        try (MappingIterator<JsonNode> it = YAML.readerFor(JsonNode.class).readValues(manifests)) {
-            while (it.hasNext()) {
-                JsonNode doc = it.next();
-                if (doc != null && doc.hasNonNull("kind")) {
-                    docs.add(doc);
-                }
-            }
-        }
-        return docs;
-    }
 
     private static List<String> problems(List<JsonNode> docs) {
         List<String> problems = new ArrayList<>();
@@ -169,7 +150,7 @@ class KubernetesManifestTest {
 
     @Test
     void defaultValuesRenderValidKubernetesObjects() throws IOException {
-        List<JsonNode> docs = render(t -> t);
+        List<JsonNode> docs = HelmChartTest.render(t -> t);
         assertThat(docs).extracting(d -> d.path("kind").asText())
                 .contains("ConfigMap", "Service", "ServiceAccount", "Deployment", "PodDisruptionBudget");
         assertThat(problems(docs)).isEmpty();
@@ -177,7 +158,7 @@ class KubernetesManifestTest {
 
     @Test
     void everyOptionRendersValidKubernetesObjects() throws IOException {
-        List<JsonNode> docs = render(t -> t.withValuesFile(EVERY_OPTION));
+        List<JsonNode> docs = HelmChartTest.render(t -> t.withValuesFile(EVERY_OPTION));
         assertThat(docs).extracting(d -> d.path("kind").asText())
                 .contains("ConfigMap", "Service", "ServiceAccount", "Deployment", "PodDisruptionBudget",
                         "HorizontalPodAutoscaler", "ServiceMonitor");
@@ -186,14 +167,14 @@ class KubernetesManifestTest {
 
     @Test
     void aFieldKubernetesDoesNotHaveIsCaught() throws IOException {
-        List<JsonNode> docs = render(t -> t);
+        List<JsonNode> docs = HelmChartTest.render(t -> t);
         JsonNode deployment = docs.stream().filter(d -> d.path("kind").asText().equals("Deployment")).findFirst()
                 .orElseThrow();
         ((com.fasterxml.jackson.databind.node.ObjectNode) deployment.at("/spec/template/spec")).put("restartPolicyy", "Always");
         ((com.fasterxml.jackson.databind.node.ObjectNode) deployment.at("/spec")).put("replicas", "three");
         assertThat(problems(List.of(deployment)))
                 .anyMatch(p -> p.contains("restartPolicyy") || p.contains("replicas"));
-        JsonNode typo = render(t -> t).stream().filter(d -> d.path("kind").asText().equals("Service")).findFirst()
+        JsonNode typo = HelmChartTest.render(t -> t).stream().filter(d -> d.path("kind").asText().equals("Service")).findFirst()
                 .orElseThrow();
         ((com.fasterxml.jackson.databind.node.ObjectNode) typo.at("/spec")).put("clusterIPP", "None");
         assertThat(problems(List.of(typo))).singleElement().asString().contains("clusterIPP");

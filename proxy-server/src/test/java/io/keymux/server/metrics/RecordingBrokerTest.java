@@ -2,8 +2,7 @@ package io.keymux.server.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.load.ConfigLoader;
-import io.keymux.config.load.LoadResult;
+import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.core.history.AttemptKind;
 import io.keymux.core.history.HistorySnapshot;
@@ -14,7 +13,6 @@ import io.keymux.core.select.KeyRequest;
 import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.time.TimeSource;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -47,7 +45,7 @@ class RecordingBrokerTest {
     }
 
     private KeyBroker start() throws Exception {
-        Path file = Files.writeString(dir.resolve("keymux.yaml"), """
+        KeymuxConfig config = YamlConfig.load(dir, """
                 upstreams:
                   up: { base_url: "http://127.0.0.1:9", auth: bearer }
                 default_upstream: up
@@ -61,10 +59,7 @@ class RecordingBrokerTest {
                     max_concurrent: 1
                     cost_per_input_token: 0.001
                     cost_per_output_token: 0.002
-                """);
-        LoadResult result = ConfigLoader.load(file, List.of(), Map.of(), dir);
-        assertThat(result.problems()).isEmpty();
-        KeymuxConfig config = result.configOrThrow();
+                """, Map.of());
         broker = new RecordingBroker(KeyBroker.create(config, TimeSource.system()), history);
         return broker;
     }

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.load.ConfigLoader;
-import io.keymux.config.load.LoadResult;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.testing.Await;
 import io.keymux.server.testing.KeymuxTestBase;
@@ -13,7 +13,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -57,15 +56,7 @@ abstract class ObserveTestBase extends KeymuxTestBase {
         }
         String text = "server: { port: 0, admin_port: 0, bind: 127.0.0.1 }\n" + upstreams
                 + "default_upstream: stub\n" + yaml;
-        try {
-            Path file = dir.resolve("keymux.yaml");
-            Files.writeString(file, text);
-            LoadResult result = ConfigLoader.load(file, List.of(), ENV, dir);
-            assertThat(result.problems()).as("config problems").isEmpty();
-            return result.configOrThrow();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return YamlConfig.load(dir, text, ENV);
     }
 
     /** GET on the admin port with {@code Authorization: Bearer token} when {@code token} is not null. */

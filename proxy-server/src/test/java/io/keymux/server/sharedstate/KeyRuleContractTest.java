@@ -2,8 +2,7 @@ package io.keymux.server.sharedstate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.load.ConfigLoader;
-import io.keymux.config.load.LoadResult;
+import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.core.select.Admission;
@@ -16,7 +15,6 @@ import io.keymux.core.select.Outcome;
 import io.keymux.core.time.TimeSource;
 import io.lettuce.core.RedisURI;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -214,7 +212,7 @@ class KeyRuleContractTest {
      * probe every 300 ms; an overload backs off for 300 ms.
      */
     private KeymuxConfig config() throws IOException {
-        Path file = Files.writeString(dir.resolve("keymux.yaml"), """
+        return YamlConfig.load(dir, """
                 server: { port: 0, admin_port: 0, bind: 127.0.0.1 }
                 health: { failure_threshold: 2, circuit_cooldown: 300ms, rate_limit_cooldown: 40s, quota_probe: 300ms,
                           overload_backoff: 300ms }
@@ -228,10 +226,7 @@ class KeyRuleContractTest {
                   - { key_id: k1, api_key: sk-contract, task_types: [chat], max_rpm: 1, rpm_burst: %d }
                 clients:
                   - { name: app, key: ck-contract }
-                """.formatted(BURST));
-        LoadResult result = ConfigLoader.load(file, List.of(), Map.of(), dir);
-        assertThat(result.problems()).isEmpty();
-        return result.configOrThrow();
+                """.formatted(BURST), Map.of());
     }
 
     /** A clock that moves only when told. */
