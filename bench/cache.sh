@@ -29,32 +29,15 @@ ADMIN_PORT=$(free_port)
 JAR=proxy-server/target/keymux.jar
 [ -f "$JAR" ] || ./mvnw -q -B -DskipTests package >&2
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 600); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "port $1 did not open" >&2
-  return 1
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 java -Xmx256m -cp "$JAR" io.keymux.server.demo.MockUpstreamMain "$MOCK_PORT" 0 bench-upstream-key 2>"$work/mock.log" &
 pids+=($!)
 java -Xmx256m -cp "$JAR" io.keymux.server.demo.MockUpstreamMain "$SLOW_MOCK_PORT" 400 bench-upstream-key 2>"$work/slow.log" &
 pids+=($!)
-wait_port "$MOCK_PORT"
-wait_port "$SLOW_MOCK_PORT"
+wait_port "$MOCK_PORT" 600
+wait_port "$SLOW_MOCK_PORT" 600
 
 cat >"$work/keymux.yaml" <<YAML
 server: { port: $KEYMUX_PORT, admin_port: $ADMIN_PORT, bind: 127.0.0.1 }
@@ -77,7 +60,7 @@ YAML
 java -Xmx512m -jar "$JAR" serve --config "$work/keymux.yaml" >/dev/null 2>"$work/keymux.log" &
 keymux_pid=$!
 pids+=($keymux_pid)
-wait_port "$KEYMUX_PORT" || { cat "$work/keymux.log" >&2; exit 1; }
+wait_port "$KEYMUX_PORT" 600 || { cat "$work/keymux.log" >&2; exit 1; }
 
 BODY='{"model":"gpt-4o","temperature":0,"max_tokens":64,"messages":[{"role":"user","content":"classify: the patient reports pain in the lower left molar"}]}'
 cat >"$work/same.lua" <<LUA

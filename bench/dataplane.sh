@@ -57,30 +57,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 JAR=${JAR:-proxy-server/target/keymux.jar}
 [ -f "$JAR" ] || ./mvnw -q -B -DskipTests package >&2
 
-work=$(mktemp -d)
-pids=()
-keymux_pid=
-cleanup() {
-  [ -n "$keymux_pid" ] && kill "$keymux_pid" 2>/dev/null || true
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "port $1 did not open" >&2
-  return 1
-}
-
-# utime+stime of every thread of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 rss_kib() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 # ---- the fixed parts: mocks, nginx, bodies ----------------------------------------------------

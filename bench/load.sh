@@ -28,28 +28,12 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 JAR=proxy-server/target/keymux.jar
 [ -f "$JAR" ] || ./mvnw -q -B -DskipTests package >&2
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "port $1 did not open" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 java -Xmx512m -cp "$JAR" io.keymux.server.demo.MockUpstreamMain "$MOCK_PORT" bench-upstream-key 2>"$work/mock.log" &
 pids+=($!)
-wait_port "$MOCK_PORT"
+wait_port "$MOCK_PORT" 100
 
 cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
@@ -72,7 +56,7 @@ http {
 }
 NGINX
 "$NGINX" -c "$work/nginx.conf" -p "$work" -g 'daemon on;'
-wait_port "$NGINX_PORT"
+wait_port "$NGINX_PORT" 100
 
 cat >"$work/keymux.yaml" <<YAML
 server: { port: $KEYMUX_PORT, admin_port: $ADMIN_PORT, bind: 127.0.0.1 }
@@ -90,7 +74,8 @@ clients:
 YAML
 java -Xmx512m -jar "$JAR" serve --config "$work/keymux.yaml" >/dev/null 2>"$work/keymux.log" &
 pids+=($!)
-wait_port "$KEYMUX_PORT"
+# keymux binds only after its warm-up (serve --warm-up, 10 s by default).
+wait_port "$KEYMUX_PORT" 600
 
 if [ "$MODE" = stream ]; then
   body='{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello there"}]}'
