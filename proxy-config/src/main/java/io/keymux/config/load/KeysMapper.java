@@ -31,46 +31,14 @@ final class KeysMapper extends SectionMapper {
         super(diag, interpolator);
     }
 
-    /** An api_keys entry before its upstream can be resolved (that needs every task). */
-    record KeyDraft(
-            String path,
-            String keyId,
-            Secret apiKey,
-            @Nullable String ownUpstream,
-            List<String> taskTypes,
-            @Nullable Long maxRpm,
-            @Nullable Long maxTpm,
-            @Nullable Long rpmBurst,
-            @Nullable Long tpmBurst,
-            @Nullable Integer maxConcurrent,
-            int priority,
-            int weight,
-            @Nullable Double costPerToken,
-            @Nullable Double costPerInputToken,
-            @Nullable Double costPerOutputToken,
-            @Nullable Double dailyBudgetUsd,
-            List<ModelLimits> models,
-            @Nullable Double budgetWarnAt) {
+    /**
+     * An api_keys entry before its upstream can be resolved (that needs every task): everything
+     * else is already in {@code key}.
+     */
+    record KeyDraft(String path, @Nullable String ownUpstream, List<String> taskTypes, ApiKeyConfig.Builder key) {
 
         ApiKeyConfig build(String upstream) {
-            // An unset burst is the per-minute limit, as SPEC.md section 2 says.
-            return ApiKeyConfig.builder(keyId, apiKey)
-                    .upstream(upstream)
-                    .taskTypes(taskTypes)
-                    .maxRpm(maxRpm)
-                    .maxTpm(maxTpm)
-                    .rpmBurst(rpmBurst != null ? rpmBurst : maxRpm)
-                    .tpmBurst(tpmBurst != null ? tpmBurst : maxTpm)
-                    .maxConcurrent(maxConcurrent)
-                    .priority(priority)
-                    .weight(weight)
-                    .costPerToken(costPerToken)
-                    .costPerInputToken(costPerInputToken)
-                    .costPerOutputToken(costPerOutputToken)
-                    .dailyBudgetUsd(dailyBudgetUsd)
-                    .models(models)
-                    .budgetWarnAt(budgetWarnAt)
-                    .build();
+            return key.upstream(upstream).build();
         }
     }
 
@@ -134,25 +102,27 @@ final class KeysMapper extends SectionMapper {
             if (tpmBurst != null && maxTpm == null && !o.has("max_tpm")) {
                 problem(path + ".tpm_burst", "requires max_tpm");
             }
-            keys.add(new KeyDraft(
-                    path,
-                    keyId == null ? "" : keyId,
-                    Secret.of(apiKey == null ? "" : apiKey),
-                    string(o, "upstream", path + ".upstream"),
-                    taskTypes == null ? List.of() : taskTypes,
-                    maxRpm,
-                    maxTpm,
-                    rpmBurst,
-                    tpmBurst,
-                    positiveInt(o, "max_concurrent", path + ".max_concurrent"),
-                    intOr(integerIn(o, "priority", path + ".priority", Integer.MIN_VALUE, Integer.MAX_VALUE), 0),
-                    intOr(positiveInt(o, "weight", path + ".weight"), 1),
-                    nonNegative(o, "cost_per_token", path + ".cost_per_token"),
-                    nonNegative(o, "cost_per_input_token", path + ".cost_per_input_token"),
-                    nonNegative(o, "cost_per_output_token", path + ".cost_per_output_token"),
-                    nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd"),
-                    modelLimits(field(o, "models"), path + ".models"),
-                    budgetWarnAt(o, path)));
+            String ownUpstream = string(o, "upstream", path + ".upstream");
+            List<String> types = taskTypes == null ? List.of() : taskTypes;
+            // An unset burst is the per-minute limit, as SPEC.md section 2 says.
+            ApiKeyConfig.Builder key = ApiKeyConfig.builder(keyId == null ? "" : keyId,
+                            Secret.of(apiKey == null ? "" : apiKey))
+                    .taskTypes(types)
+                    .maxRpm(maxRpm)
+                    .maxTpm(maxTpm)
+                    .rpmBurst(rpmBurst != null ? rpmBurst : maxRpm)
+                    .tpmBurst(tpmBurst != null ? tpmBurst : maxTpm)
+                    .maxConcurrent(positiveInt(o, "max_concurrent", path + ".max_concurrent"))
+                    .priority(intOr(integerIn(o, "priority", path + ".priority", Integer.MIN_VALUE,
+                            Integer.MAX_VALUE), 0))
+                    .weight(intOr(positiveInt(o, "weight", path + ".weight"), 1))
+                    .costPerToken(nonNegative(o, "cost_per_token", path + ".cost_per_token"))
+                    .costPerInputToken(nonNegative(o, "cost_per_input_token", path + ".cost_per_input_token"))
+                    .costPerOutputToken(nonNegative(o, "cost_per_output_token", path + ".cost_per_output_token"))
+                    .dailyBudgetUsd(nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd"))
+                    .models(modelLimits(field(o, "models"), path + ".models"))
+                    .budgetWarnAt(budgetWarnAt(o, path));
+            keys.add(new KeyDraft(path, ownUpstream, types, key));
         }
         return keys;
     }
