@@ -58,6 +58,31 @@ public final class BenchClient {
             status = 0;
         }
 
+        /**
+         * One ready event: writes what is left of the request, or reads and parses what arrived.
+         * Returns the time the answer completed, or -1 while it is not complete yet.
+         */
+        long step(SelectionKey k, ByteBuffer in, String closedMessage) throws IOException {
+            if (k.isWritable()) {
+                ch.write(out);
+                if (!out.hasRemaining()) {
+                    k.interestOps(SelectionKey.OP_READ);
+                }
+                return -1;
+            }
+            in.clear();
+            int n = ch.read(in);
+            long t = System.nanoTime();
+            if (n < 0) {
+                throw new IOException(closedMessage);
+            }
+            if (firstByte < 0) {
+                firstByte = t;
+            }
+            in.flip();
+            return feed(in) ? t : -1;
+        }
+
         /** Feeds bytes; returns true when the response is complete. */
         boolean feed(ByteBuffer in) {
             while (in.hasRemaining()) {
@@ -206,24 +231,8 @@ public final class BenchClient {
                 SelectionKey k = it.next();
                 it.remove();
                 Conn c = (Conn) k.attachment();
-                if (k.isWritable()) {
-                    c.ch.write(c.out);
-                    if (!c.out.hasRemaining()) {
-                        k.interestOps(SelectionKey.OP_READ);
-                    }
-                    continue;
-                }
-                in.clear();
-                int n = c.ch.read(in);
-                long t = System.nanoTime();
-                if (n < 0) {
-                    throw new IOException("connection closed by the server");
-                }
-                if (c.firstByte < 0) {
-                    c.firstByte = t;
-                }
-                in.flip();
-                if (c.feed(in)) {
+                long t = c.step(k, in, "connection closed by the server");
+                if (t >= 0) {
                     if (c.status == 200) {
                         latency[done] = t - c.due;
                         ttfb[done] = c.firstByte - c.due;
@@ -288,24 +297,7 @@ public final class BenchClient {
                         k.interestOps(SelectionKey.OP_WRITE);
                         continue;
                     }
-                    if (k.isWritable()) {
-                        c.ch.write(c.out);
-                        if (!c.out.hasRemaining()) {
-                            k.interestOps(SelectionKey.OP_READ);
-                        }
-                        continue;
-                    }
-                    in.clear();
-                    int n = c.ch.read(in);
-                    long t = System.nanoTime();
-                    if (n < 0) {
-                        throw new IOException("closed before the end of the answer");
-                    }
-                    if (c.firstByte < 0) {
-                        c.firstByte = t;
-                    }
-                    in.flip();
-                    if (c.feed(in)) {
+                    if (c.step(k, in, "closed before the end of the answer") >= 0) {
                         if (c.status == 200) {
                             ttfb[done++] = c.firstByte - c.due;
                         } else {
