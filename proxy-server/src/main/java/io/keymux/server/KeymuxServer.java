@@ -120,8 +120,8 @@ public final class KeymuxServer implements AutoCloseable {
         SharedLimitBroker.registerMetrics(metrics, broker);
         if (broker instanceof SharedLimitBroker shared) {
             // /readyz stays 200 but says "degraded" while each replica runs on local_share of the limits.
-            shared.onRedisChange(up -> markRedis(up));
-            markRedis(shared.redisUp());
+            shared.onRedisChange(up -> markRedis(shared));
+            markRedis(shared);
         }
         this.upstreams = new UpstreamClients(config, loops);
         this.inFlight = new InFlight();
@@ -411,8 +411,14 @@ public final class KeymuxServer implements AutoCloseable {
         return readinessSignals;
     }
 
-    private void markRedis(boolean up) {
-        if (up) {
+    /**
+     * Sets the "redis" readiness mark from Redis's state as it is now. It reads the state itself,
+     * under a lock, instead of trusting a value read earlier: the start-up call and the listener on
+     * Redis's thread can interleave, and whichever runs last must write the current state, or a
+     * replica could report "degraded" for good while Redis answers.
+     */
+    private synchronized void markRedis(SharedLimitBroker shared) {
+        if (shared.redisUp()) {
             readinessSignals.recovered("redis");
         } else {
             readinessSignals.degraded("redis", "redis unreachable: each replica uses local_share ("
