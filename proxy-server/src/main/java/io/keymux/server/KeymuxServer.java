@@ -123,7 +123,7 @@ public final class KeymuxServer implements AutoCloseable {
             shared.onRedisChange(up -> markRedis(shared));
             markRedis(shared);
         }
-        this.upstreams = new UpstreamClients(config, loops);
+        this.upstreams = new UpstreamClients(loops);
         this.inFlight = new InFlight();
         metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
                 AuditLog::dropped);

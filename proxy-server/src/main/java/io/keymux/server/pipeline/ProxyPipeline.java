@@ -476,7 +476,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 target, upstream.auth(), key, ex.requestId, route.body().length);
         UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage(),
                 route.model());
-        return attempt.run(upstreams.forTask(task, ex.loop), target, headers, route.body());
+        return attempt.run(upstreams.on(ex.loop), target, headers, route.body());
     }
 
     /** Whether the client's connection is closed. */

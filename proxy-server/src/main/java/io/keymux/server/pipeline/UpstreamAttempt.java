@@ -1,61 +1,76 @@
 package io.keymux.server.pipeline;
 
-import io.keymux.core.cache.Flight;
-import io.keymux.server.cache.FlightRelay;
 import io.keymux.config.model.TaskConfig;
+import io.keymux.core.cache.Flight;
 import io.keymux.core.health.AnswerClassifier;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.time.TimeSource;
+import io.keymux.server.cache.FlightRelay;
+import io.keymux.server.upstream.HeaderRewrite;
+import io.keymux.server.upstream.UpstreamConnection;
+import io.keymux.server.upstream.UpstreamPool;
 import io.keymux.server.upstream.UpstreamTarget;
 import io.keymux.server.wire.SseUsageScanner;
 import io.keymux.server.wire.TokenUsage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.ReadTimeoutException;
-import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.List;
+import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
-import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxSink;
 import reactor.core.publisher.Mono;
-import reactor.netty.Connection;
-import reactor.netty.http.client.HttpClient;
-import reactor.netty.http.client.HttpClientResponse;
+import reactor.core.publisher.MonoSink;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
  * One upstream attempt of an exchange, with one key: send, then either stream the answer back or
- * report a retryable failure, as a {@link Result} value. It owns what an attempt must do exactly
- * once or in order:
+ * report a retryable failure, as a {@link Result} value. It is the {@link UpstreamConnection.Answer}
+ * of its connection, so the answer arrives as plain calls on the exchange's event loop, in phases:
+ *
+ * <pre>
+ * CONNECTING → WAITING_HEAD → LOOKING ─┬→ STREAMING → DONE   (the client gets the answer)
+ *                                      └→ DRAINING  → DONE   (refused: Retry once drained)
+ * </pre>
+ *
+ * It owns what an attempt must do exactly once or in order:
  *
  * <ul>
  *   <li><b>settle once</b>: the lease is settled by the first of answer-complete, failure or
  *   cancel ({@link #settle});</li>
  *   <li><b>the first-byte commit</b>: nothing reaches the client before the answer's first body
- *   chunk (or its empty end); until then a refused status, a stall or a broken connection is a
- *   {@link Result.Retry} and fails over invisibly; after it ({@link #committed}) there is no retry;</li>
+ *   byte (or its empty end); until then ({@code LOOKING}) a refused status, a stall or a broken
+ *   connection is a {@link Result.Retry} and fails over invisibly; after it ({@link #committed})
+ *   there is no retry. A 429 or 503 is judged on its first {@link AnswerClassifier#BODY_LOOK_BYTES}
+ *   (rate limit or quota; overloaded or not);</li>
  *   <li><b>the usage tap</b>, which reads usage from the answer on its way through;</li>
- *   <li><b>the timeouts</b>: one timer on the upstream connection's event loop, armed for
- *   {@code first_byte} when the request is sent and again when the headers arrive, then
- *   {@code idle} between chunks (a chunk only moves the deadline; no handler is added or removed
- *   per request).</li>
+ *   <li><b>the timeouts</b>: one timer on the loop, armed for {@code first_byte} when the request
+ *   is sent and again when the headers arrive, then {@code idle} between chunks (a chunk only moves
+ *   the deadline);</li>
+ *   <li><b>back-pressure</b>: when the client's side stops asking for chunks the upstream connection
+ *   stops reading, and reads again when asked.</li>
  * </ul>
  *
  * <p>An exchange and its upstream connection share one event loop ({@link
  * io.keymux.server.upstream.UpstreamClients}), so the fields below are plain.
  */
-final class UpstreamAttempt {
+final class UpstreamAttempt implements UpstreamConnection.Answer {
     /** Audit status of a request whose client went away before an answer started (nginx's 499). */
     static final int CLIENT_CLOSED_REQUEST = 499;
 
@@ -76,6 +91,11 @@ final class UpstreamAttempt {
     }
 
     private static final Result DELIVERED = new Result.Delivered();
+    /** Not a result the attempt loop sees (compared by identity): the answer is good, stream it. */
+    private static final Result STREAM = new Result.Delivered();
+
+    /** Where the answer is (see the class comment). */
+    private enum Phase { CONNECTING, WAITING_HEAD, LOOKING, DRAINING, STREAMING, DONE }
 
     private final ProxyPipeline pipeline;
     private final RequestAccounting accounting;
@@ -88,19 +108,44 @@ final class UpstreamAttempt {
     private final @Nullable String model;
     private final long started;
 
+    private Phase phase = Phase.CONNECTING;
+    /** Until the answer's meaning is known: then it gets the Retry, the Delivered, or "stream it". */
+    private @Nullable MonoSink<Result> decided;
+    private @Nullable UpstreamConnection connection;
+    /** The client left before the answer's meaning was known. */
+    private boolean cancelled;
     private boolean settled;
-    /** Set once the first chunk is on its way to the client: from then on there is no retry. */
+    /** Set once the first byte is on its way to the client: from then on there is no retry. */
     private boolean committed;
     /** Set once the upstream has sent the whole answer. */
     private boolean whole;
-    private @Nullable UsageTap tap;
 
-    // The timeout: one scheduled task on the upstream connection's loop; chunks only move the deadline.
-    private @Nullable Channel upstream;
+    // The answer as it comes in.
+    private int status;
+    private @Nullable HttpHeaders upstreamHeaders;
+    /** The verdict on a status that needs no body look, known at the head. */
+    private FailoverPolicy.@Nullable Verdict verdict;
+    /** Body bytes needed before the answer is judged: 1 (the first byte), or the 429/503 look. */
+    private int lookBytes;
+    /** Chunks held while looking, or until the client's body subscription starts. */
+    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>(2);
+    private int heldBytes;
+    /** The upstream sent its last content while chunks were held. */
+    private boolean ended;
+    private @Nullable Result retry;
+    private @Nullable UsageTap tap;
+    /** The client's body, once subscribed. */
+    private @Nullable FluxSink<ByteBuf> body;
+    /** The body was completed or failed by this attempt (so its disposal is not a hang-up). */
+    private boolean bodyEnded;
+    /** The upstream broke after the commit; the exchange then ends with this cause. */
+    private @Nullable Throwable broken;
+
+    // The timeout: one scheduled task on the loop; chunks only move the deadline.
     private @Nullable ScheduledFuture<?> timer;
     private long timerAt;
     private long deadline;
-    private long idleNanos;
+    private final long idleNanos;
     private boolean timerStopped;
 
     UpstreamAttempt(ProxyPipeline pipeline, RequestAccounting accounting, TimeSource time, Exchange ex,
@@ -117,29 +162,24 @@ final class UpstreamAttempt {
         this.idleNanos = Math.max(1, task.timeouts().idle().toNanos());
     }
 
-    /** Sends the request (head and body in one write) and handles the answer. */
-    Mono<Result> run(HttpClient client, UpstreamTarget target, HttpHeaders headers, byte[] body) {
-        return client
-                .request(ex.request.method())
-                .uri(target.uri())
-                .send((req, out) -> {
-                    // Headers on the request itself, not on the client's configuration (no copy per request).
-                    req.headers(headers);
-                    String host = headers.get(HttpHeaderNames.HOST);
-                    if (host != null) {
-                        req.header(HttpHeaderNames.HOST, host);
+    /** Sends the request (head and body in one write) on a connection of {@code pool} and handles the answer. */
+    Mono<Result> run(UpstreamPool pool, UpstreamTarget target, HttpHeaders headers, byte[] requestBody) {
+        return Mono.<Result>create(sink -> {
+                    decided = sink;
+                    sink.onCancel(this::cancelledBeforeCommit);
+                    EventLoop loop = pool.loop();
+                    if (loop.inEventLoop()) {
+                        connect(pool, target, headers, requestBody);
+                    } else {
+                        loop.execute(() -> connect(pool, target, headers, requestBody));
                     }
-                    out.withConnection(connection -> timeoutAfter(connection.channel(), task.timeouts().firstByte()));
-                    // A Mono body goes out as one full request: head and body in one write.
-                    return body.length == 0 ? out : out.send(Mono.just(Unpooled.wrappedBuffer(body)));
                 })
-                .responseConnection(this::answer)
-                .singleOrEmpty()
+                .flatMap(result -> result == STREAM ? streamBack() : Mono.just(result))
                 .onErrorResume(error -> {
                     if (!committed) {
                         accounting.upstreamHeaders(ex, started);
                     }
-                    return failed(error);
+                    return afterFailure(error);
                 })
                 .doOnCancel(() -> settle(new Outcome.Cancelled()))
                 .doFinally(signal -> stopTimer());
@@ -153,42 +193,377 @@ final class UpstreamAttempt {
         }
     }
 
-    private Publisher<Result> answer(HttpClientResponse response, Connection connection) {
-        // Headers are in; the first chunk gets its own first_byte budget.
-        timeoutAfter(connection.channel(), task.timeouts().firstByte());
-        int status = response.status().code();
-        HttpHeaders upstreamHeaders = response.responseHeaders();
-        long now = time.currentTimeMillis();
-        lease.observe(ProviderLimits.parse(upstreamHeaders::get, now));
-        // retain(): the inbound releases each buffer after onNext, but the held first chunk and the
-        // client write outlive that; the write (or the drain of a refused answer) releases our reference.
-        Flux<ByteBuf> inbound = connection.inbound().receive().retain()
-                .doOnNext(chunk -> deadline = System.nanoTime() + idleNanos);
-        if (!AnswerClassifier.wantsBody(status)) {
-            FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status, upstreamHeaders::get, now);
-            return answer(status, upstreamHeaders, verdict, inbound, connection);
+    // ---- Before the answer's meaning is known ------------------------------------------------------
+
+    private void connect(UpstreamPool pool, UpstreamTarget target, HttpHeaders headers, byte[] requestBody) {
+        if (cancelled) {
+            return;
         }
-        // A 429 or 503 means what its body says (rate limit or quota; overloaded or not): hold the first
-        // BODY_LOOK_BYTES, judge, then drain or stream them and the rest as any other answer.
-        int[] seen = {0};
-        return inbound
-                .bufferUntil(chunk -> (seen[0] += chunk.readableBytes()) >= AnswerClassifier.BODY_LOOK_BYTES)
-                .switchOnFirst((first, batches) -> {
-                    // A body that broke before the look is judged by its status and headers alone.
-                    List<ByteBuf> head = first.hasValue() ? Objects.requireNonNull(first.get()) : List.of();
-                    byte[] look = copyHead(head, AnswerClassifier.BODY_LOOK_BYTES);
-                    FailoverPolicy.Verdict verdict = FailoverPolicy.judge(task.retryOn(), status,
-                            upstreamHeaders::get, look, look.length, model, now);
-                    Flux<ByteBuf> rest = first.isOnError()
-                            ? Flux.error(Objects.requireNonNull(first.getThrowable()))
-                            : batches.concatMapIterable(batch -> batch);
-                    return answer(status, upstreamHeaders, verdict, rest, connection);
-                })
-                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
+        int connectMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, task.timeouts().connect().toMillis()));
+        Future<UpstreamConnection> acquired = pool.acquire(target.origin(), connectMillis);
+        if (acquired.isDone()) {
+            connected(acquired, target, headers, requestBody);
+        } else {
+            acquired.addListener(done -> connected(acquired, target, headers, requestBody));
+        }
+    }
+
+    private void connected(Future<UpstreamConnection> acquired, UpstreamTarget target, HttpHeaders headers,
+            byte[] requestBody) {
+        if (!acquired.isSuccess()) {
+            decideError(acquired.cause());
+            return;
+        }
+        UpstreamConnection c = acquired.getNow();
+        if (cancelled) {
+            c.release(); // unused: back to the pool
+            return;
+        }
+        connection = c;
+        phase = Phase.WAITING_HEAD;
+        timeoutAfter(task.timeouts().firstByte());
+        // A full request: the codec writes head and body in one flush.
+        c.send(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, ex.request.method(), target.requestTarget(),
+                requestBody.length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(requestBody), headers,
+                EmptyHttpHeaders.INSTANCE), this);
+    }
+
+    @Override
+    public void head(HttpResponse head) {
+        if (phase != Phase.WAITING_HEAD) {
+            return;
+        }
+        // Headers are in; the first chunk gets its own first_byte budget.
+        timeoutAfter(task.timeouts().firstByte());
+        status = head.status().code();
+        HttpHeaders headers = head.headers();
+        upstreamHeaders = headers;
+        long now = time.currentTimeMillis();
+        lease.observe(ProviderLimits.parse(headers::get, now));
+        phase = Phase.LOOKING;
+        if (AnswerClassifier.wantsBody(status)) {
+            lookBytes = AnswerClassifier.BODY_LOOK_BYTES;
+            return;
+        }
+        FailoverPolicy.Verdict known = FailoverPolicy.judge(task.retryOn(), status, headers::get, now);
+        if (known.retry()) {
+            refused(known);
+        } else {
+            verdict = known;
+            lookBytes = 1;
+        }
+    }
+
+    @Override
+    public void content(ByteBuf content, boolean last) {
+        deadline = System.nanoTime() + idleNanos;
+        if (last) {
+            // The connection is back in its pool: nothing of this attempt may touch it any more.
+            stopTimer();
+        }
+        switch (phase) {
+            case LOOKING -> {
+                hold(content, last);
+                if (heldBytes >= lookBytes || last) {
+                    judged(judgement());
+                }
+            }
+            case DRAINING -> {
+                content.release();
+                if (last) {
+                    stopTimer();
+                    phase = Phase.DONE;
+                    decide(Objects.requireNonNull(retry, "retry"));
+                }
+            }
+            case STREAMING -> {
+                FluxSink<ByteBuf> sink = body;
+                if (sink == null) {
+                    hold(content, last);
+                } else {
+                    push(sink, content);
+                    if (last) {
+                        finishBody(sink);
+                    } else if (sink.requestedFromDownstream() <= 0) {
+                        Objects.requireNonNull(connection, "connection").pause(this);
+                    }
+                }
+            }
+            default -> content.release();
+        }
+    }
+
+    @Override
+    public void failed(Throwable error) {
+        switch (phase) {
+            case CONNECTING, WAITING_HEAD -> decideError(error);
+            case LOOKING -> {
+                // A 429/503 body that broke before the look is judged by its status, headers and what came.
+                FailoverPolicy.Verdict judgement = judgement();
+                releaseHeld();
+                if (judgement.retry()) {
+                    ended = true;
+                    refused(judgement);
+                } else {
+                    decideError(error);
+                }
+            }
+            case DRAINING -> {
+                // An error body that broke or stalled only costs its connection; the retry goes on.
+                phase = Phase.DONE;
+                decide(Objects.requireNonNull(retry, "retry"));
+            }
+            case STREAMING -> brokeMidAnswer(error);
+            default -> { }
+        }
+    }
+
+    private void hold(ByteBuf content, boolean last) {
+        if (content.isReadable()) {
+            held.add(content);
+            heldBytes += content.readableBytes();
+        } else {
+            content.release();
+        }
+        ended |= last;
+    }
+
+    private void releaseHeld() {
+        ByteBuf chunk;
+        while ((chunk = held.poll()) != null) {
+            chunk.release();
+        }
+        heldBytes = 0;
+    }
+
+    /** The verdict on the answer: known at the head, or judged on the look held so far. */
+    private FailoverPolicy.Verdict judgement() {
+        FailoverPolicy.Verdict known = verdict;
+        if (known != null) {
+            return known;
+        }
+        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
+        byte[] look = copyHead(held, AnswerClassifier.BODY_LOOK_BYTES);
+        return FailoverPolicy.judge(task.retryOn(), status, headers::get, look, look.length, model,
+                time.currentTimeMillis());
+    }
+
+    /** The answer's meaning is known: refuse it (retry), or commit and stream it. */
+    private void judged(FailoverPolicy.Verdict judgement) {
+        if (judgement.retry()) {
+            releaseHeld();
+            refused(judgement);
+            return;
+        }
+        verdict = judgement;
+        // The first byte (or the empty end) is in: from now on the idle timeout applies.
+        timeoutAfter(task.timeouts().idle());
+        if (ProxyPipeline.nobodyToAnswer(ex)) {
+            // Nobody to answer: stop here.
+            releaseHeld();
+            settle(new Outcome.Cancelled());
+            ex.status = CLIENT_CLOSED_REQUEST;
+            phase = Phase.DONE;
+            closeUnlessWhole();
+            decide(DELIVERED);
+            return;
+        }
+        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
+        tap = UsageTap.of(headers.get(HttpHeaderNames.CONTENT_TYPE), headers.get(HttpHeaderNames.CONTENT_ENCODING),
+                injectedUsage);
+        accounting.upstreamHeaders(ex, started);
+        committed = true;
+        phase = Phase.STREAMING;
+        decide(STREAM);
+    }
+
+    /** A status the task retries: settle, then drain the refused answer so the connection goes back to the pool. */
+    private void refused(FailoverPolicy.Verdict judgement) {
+        accounting.upstreamHeaders(ex, started);
+        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
+        Outcome outcome = judgement.outcome();
+        settle(outcome != null ? outcome : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
+        retry = new Result.Retry(statusFailure(status, judgement));
+        if (ended) {
+            stopTimer();
+            phase = Phase.DONE;
+            decide(retry);
+            return;
+        }
+        // An error body that stalls only costs that connection (the idle timer closes it).
+        phase = Phase.DRAINING;
+        timeoutAfter(task.timeouts().idle());
+    }
+
+    private void decide(Result result) {
+        MonoSink<Result> sink = decided;
+        decided = null;
+        if (sink != null) {
+            sink.success(result);
+        }
+    }
+
+    private void decideError(Throwable error) {
+        phase = Phase.DONE;
+        MonoSink<Result> sink = decided;
+        decided = null;
+        if (sink != null) {
+            sink.error(error);
+        }
+    }
+
+    /** The client left before the answer's meaning was known: give up the upstream exchange. */
+    private void cancelledBeforeCommit() {
+        cancelled = true;
+        decided = null;
+        settle(new Outcome.Cancelled());
+        releaseHeld();
+        if (phase != Phase.DONE) {
+            phase = Phase.DONE;
+            closeUnlessWhole();
+        }
+    }
+
+    /** A connection whose answer is not in whole cannot serve another request: close it. */
+    private void closeUnlessWhole() {
+        UpstreamConnection c = connection;
+        if (c != null && !ended) {
+            c.abandon(this);
+        }
+    }
+
+    // ---- Streaming the answer back ------------------------------------------------------------------
+
+    /**
+     * Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. If
+     * the upstream breaks mid-answer (idle timeout, reset), an SSE stream ends with a {@code data:}
+     * event holding the error; any other body is cut off by closing the connection. Either way the
+     * returned Mono then fails with the cause, so the lease is settled with it. The lease is settled
+     * once the upstream has sent everything, before the last bytes reach the client.
+     */
+    private Mono<Result> streamBack() {
+        HttpServerResponse response = ex.response;
+        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
+        UsageTap usageTap = Objects.requireNonNull(tap, "tap");
+        response.status(HttpResponseStatus.valueOf(status));
+        HeaderRewrite.towardsClient(headers, response.responseHeaders());
+        pipeline.addKeymuxHeaders(ex);
+        ex.status = status;
+        ex.firstByteNanos = time.nanoTime();
+        boolean sse = SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE));
+        if (usageTap.changesLength()) {
+            // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
+            response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
+        }
+        Flux<ByteBuf> answer = Flux.create(this::bodySubscribed, FluxSink.OverflowStrategy.BUFFER);
+        // Flush per chunk so SSE events go out at once. A request others wait for (coalescing) sends
+        // its answer through its flight (FlightRelay).
+        Flight flight = ex.flight;
+        Mono<Void> sent = flight == null ? response.send(answer, buf -> true).then()
+                : FlightRelay.through(flight, status, String.valueOf(headers.get(HttpHeaderNames.CONTENT_TYPE)),
+                        sse, answer, relayed -> response.send(relayed, buf -> true).then(), () -> broken == null,
+                        () -> ex.costUsd);
+        return sent.doFinally(signal -> usageTap.close()).then(Mono.defer(() -> {
+            Throwable error = broken;
+            if (error != null) {
+                return Mono.error(error);
+            }
+            if (!whole) {
+                // The write ended before the upstream did: the client went away.
+                settle(new Outcome.Cancelled());
+            }
+            return Mono.just(DELIVERED);
+        }));
+    }
+
+    /** The client's side subscribed to the body: hand over what was held, then chunks as they come. */
+    private void bodySubscribed(FluxSink<ByteBuf> sink) {
+        body = sink;
+        sink.onRequest(n -> {
+            UpstreamConnection c = connection;
+            if (c != null) {
+                c.resume(this);
+            }
+        });
+        sink.onDispose(this::bodyDisposed);
+        ByteBuf chunk;
+        while ((chunk = held.poll()) != null) {
+            push(sink, chunk);
+        }
+        heldBytes = 0;
+        Throwable error = broken;
+        if (error != null) {
+            breakBody(sink, error);
+        } else if (ended) {
+            finishBody(sink);
+        }
+    }
+
+    /** One chunk through the usage tap to the client (the tap hands back the reference the write releases). */
+    private void push(FluxSink<ByteBuf> sink, ByteBuf chunk) {
+        ByteBuf out = Objects.requireNonNull(tap, "tap").feed(chunk);
+        if (out.isReadable()) {
+            sink.next(out);
+        } else {
+            out.release();
+        }
+    }
+
+    /** The upstream sent everything: the timer stops, the lease settles, the body ends. */
+    private void finishBody(FluxSink<ByteBuf> sink) {
+        stopTimer();
+        UsageTap usageTap = Objects.requireNonNull(tap, "tap");
+        ByteBuf rest = usageTap.finish();
+        if (rest.isReadable()) {
+            sink.next(rest);
+        } else {
+            rest.release();
+        }
+        delivered(status, Objects.requireNonNull(verdict, "verdict"), usageTap);
+        phase = Phase.DONE;
+        bodyEnded = true;
+        sink.complete();
+    }
+
+    private void brokeMidAnswer(Throwable error) {
+        broken = error;
+        phase = Phase.DONE;
+        // The connection closes once the answer ends, so nothing can follow the broken stream.
+        ex.response.keepAlive(false);
+        FluxSink<ByteBuf> sink = body;
+        if (sink != null) {
+            breakBody(sink, error);
+        } // else: bodySubscribed ends the body with it
+    }
+
+    private void breakBody(FluxSink<ByteBuf> sink, Throwable error) {
+        releaseHeld();
+        bodyEnded = true;
+        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
+        if (!SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE))) {
+            sink.error(error);
+            return;
+        }
+        String event = "data: " + brokenError(error).bodyString() + "\n\n";
+        sink.next(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
+        sink.complete();
+    }
+
+    /** The body subscription ended: if not by this attempt, the client went away mid-answer. */
+    private void bodyDisposed() {
+        body = null;
+        releaseHeld();
+        if (bodyEnded) {
+            return;
+        }
+        bodyEnded = true;
+        phase = Phase.DONE;
+        settle(new Outcome.Cancelled());
+        closeUnlessWhole();
     }
 
     /** A copy of the first {@code limit} readable bytes of {@code chunks}, leaving their indexes alone. */
-    private static byte[] copyHead(List<ByteBuf> chunks, int limit) {
+    private static byte[] copyHead(Iterable<ByteBuf> chunks, int limit) {
         int total = 0;
         for (ByteBuf chunk : chunks) {
             total += chunk.readableBytes();
@@ -204,68 +579,6 @@ final class UpstreamAttempt {
             at += n;
         }
         return out;
-    }
-
-    /**
-     * The rest of the attempt once the answer's meaning is known: a refused answer is drained and
-     * retried; any other streams back from {@code inbound} (retained chunks, from the first).
-     */
-    private Mono<Result> answer(int status, HttpHeaders upstreamHeaders, FailoverPolicy.Verdict verdict,
-            Flux<ByteBuf> inbound, Connection connection) {
-        if (verdict.retry()) {
-            return refused(status, verdict, connection, inbound);
-        }
-        UsageTap usageTap = UsageTap.of(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE),
-                upstreamHeaders.get(HttpHeaderNames.CONTENT_ENCODING), injectedUsage);
-        this.tap = usageTap;
-        Flux<ByteBuf> content = inbound
-                // The answer is in whole: the connection goes back to the pool, the timer must not outlive that.
-                .doOnComplete(this::stopTimer);
-        return content.switchOnFirst((first, rest) -> {
-                    if (first.isOnError()) {
-                        // Nothing reached the client: this fails over like a connect failure.
-                        return Mono.<Result>error(Objects.requireNonNull(first.getThrowable()));
-                    }
-                    // The first chunk (or the empty end) is in: from now on the idle timeout applies.
-                    timeoutAfter(connection.channel(), task.timeouts().idle());
-                    if (ProxyPipeline.nobodyToAnswer(ex)) {
-                        // Nobody to answer: stop here (the held chunk is released as discarded).
-                        settle(new Outcome.Cancelled());
-                        ex.status = CLIENT_CLOSED_REQUEST;
-                        return Mono.just(DELIVERED);
-                    }
-                    accounting.upstreamHeaders(ex, started);
-                    committed = true;
-                    return streamBack(status, upstreamHeaders, rest, usageTap, verdict)
-                            .then(Mono.fromSupplier(() -> {
-                                if (!whole) {
-                                    // The write ended before the upstream did: the client went away.
-                                    settle(new Outcome.Cancelled());
-                                }
-                                return DELIVERED;
-                            }));
-                })
-                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease)
-                .doFinally(signal -> usageTap.close())
-                .singleOrEmpty();
-    }
-
-    /** A status the task retries: settle, then drain the refused answer so the connection goes back to the pool. */
-    private Mono<Result> refused(int status, FailoverPolicy.Verdict verdict, Connection connection,
-            Flux<ByteBuf> inbound) {
-        accounting.upstreamHeaders(ex, started);
-        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
-        Outcome outcome = verdict.outcome();
-        settle(outcome != null ? outcome : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
-        Failure failure = statusFailure(status, verdict);
-        Result retry = new Result.Retry(failure);
-        // An error body that stalls only costs that connection (the idle timer closes it); the retry goes on.
-        timeoutAfter(connection.channel(), task.timeouts().idle());
-        // Each retained chunk is released here and turned into a flag, so no discard hook releases it twice.
-        return inbound.map(ReferenceCountUtil::release)
-                .doOnComplete(this::stopTimer)
-                .then(Mono.just(retry))
-                .onErrorReturn(retry);
     }
 
     /** Settles an answer the upstream has sent whole, with its usage. */
@@ -287,64 +600,6 @@ final class UpstreamAttempt {
         long latency = time.nanoTime() - started;
         accounting.upstreamLatency(ex, lease, latency);
         settle(new Outcome.Answered(status, prompt, completion, known, latency));
-    }
-
-    /**
-     * Streams the upstream answer to the client as it arrives, chunk by chunk, without copying. If
-     * the upstream breaks mid-answer (idle timeout, reset), an SSE stream ends with a {@code data:}
-     * event holding the error; any other body is cut off by closing the connection. Either way the
-     * returned Mono then fails with the cause, so the lease is settled with it. The lease is settled
-     * once the upstream has sent everything, before the last bytes reach the client.
-     */
-    private Mono<Void> streamBack(int status, HttpHeaders upstreamHeaders, Flux<ByteBuf> content, UsageTap usageTap,
-            FailoverPolicy.Verdict verdict) {
-        HttpServerResponse response = ex.response;
-        response.status(HttpResponseStatus.valueOf(status));
-        io.keymux.server.upstream.HeaderRewrite.towardsClient(upstreamHeaders, response.responseHeaders());
-        pipeline.addKeymuxHeaders(ex);
-        ex.status = status;
-        ex.firstByteNanos = time.nanoTime();
-        boolean sse = SseUsageScanner.isEventStream(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE));
-        if (usageTap.changesLength()) {
-            // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
-            response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
-        }
-        Throwable[] broken = {null};
-        // Each chunk is already retained; the tap hands back the reference the write releases.
-        Flux<ByteBuf> body = content.map(usageTap::feed)
-                .concatWith(Mono.fromSupplier(usageTap::finish))
-                .doOnComplete(() -> delivered(status, verdict, usageTap))
-                .filter(chunk -> {
-                    if (chunk.isReadable()) {
-                        return true;
-                    }
-                    chunk.release();
-                    return false;
-                })
-                .onErrorResume(error -> {
-                    broken[0] = error;
-                    // The connection closes once the answer ends, so nothing can follow the broken stream.
-                    response.keepAlive(false);
-                    if (!sse) {
-                        return Flux.error(error);
-                    }
-                    String event = "data: " + brokenError(error).bodyString() + "\n\n";
-                    return Flux.just(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
-                })
-                .doOnDiscard(ByteBuf.class, ReferenceCountUtil::safeRelease);
-        // Flush per chunk so SSE events go out at once. (Reactor Netty flushes the head on its own here;
-        // send(Mono) would write head and body as one full response, but it left keep-alive connections
-        // hanging on their next request in the benchmark, so it is not used.)
-        // A request others wait for (coalescing) sends its answer through its flight (FlightRelay).
-        Flight flight = ex.flight;
-        Mono<Void> sent = flight == null ? response.send(body, buf -> true).then()
-                : FlightRelay.through(flight, status, String.valueOf(upstreamHeaders.get(HttpHeaderNames.CONTENT_TYPE)),
-                        sse, body, relayed -> response.send(relayed, buf -> true).then(), () -> broken[0] == null,
-                        () -> ex.costUsd);
-        return sent.then(Mono.defer(() -> {
-            Throwable error = broken[0];
-            return error == null ? Mono.<Void>empty() : Mono.<Void>error(error);
-        }));
     }
 
     private KeymuxError brokenError(Throwable error) {
@@ -388,7 +643,7 @@ final class UpstreamAttempt {
     }
 
     /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
-    private Mono<Result> failed(Throwable error) {
+    private Mono<Result> afterFailure(Throwable error) {
         if (ProxyPipeline.nobodyToAnswer(ex)) {
             // The client hung up, and the upstream exchange broke because of that: not the key's fault,
             // so no failure towards its circuit, and nobody left to retry for.
@@ -417,14 +672,14 @@ final class UpstreamAttempt {
         return Mono.just(new Result.Retry(new Failure(keymuxError, FailoverPolicy.transportReason(error))));
     }
 
-    // ---- The timeout: one timer task on the upstream connection's event loop ----------------------
+    // ---- The timeout: one timer task on the loop ---------------------------------------------------
 
     /** From now, the upstream has {@code timeout} to send something. */
-    private void timeoutAfter(Channel channel, Duration timeout) {
-        if (timerStopped) {
+    private void timeoutAfter(Duration timeout) {
+        UpstreamConnection c = connection;
+        if (timerStopped || c == null) {
             return;
         }
-        upstream = channel;
         long nanos = Math.max(1, timeout.toNanos());
         long now = System.nanoTime();
         deadline = now + nanos;
@@ -434,26 +689,25 @@ final class UpstreamAttempt {
                 timer.cancel(false);
             }
             timerAt = deadline;
-            timer = channel.eventLoop().schedule(this::expire, nanos, TimeUnit.NANOSECONDS);
+            timer = c.channel().eventLoop().schedule(this::expire, nanos, TimeUnit.NANOSECONDS);
         }
     }
 
     private void expire() {
         timer = null;
-        Channel channel = upstream;
-        if (timerStopped || channel == null) {
+        UpstreamConnection c = connection;
+        if (timerStopped || c == null) {
             return;
         }
         long left = deadline - System.nanoTime();
         if (left > 0) {
             timerAt = deadline;
-            timer = channel.eventLoop().schedule(this::expire, left, TimeUnit.NANOSECONDS);
+            timer = c.channel().eventLoop().schedule(this::expire, left, TimeUnit.NANOSECONDS);
             return;
         }
-        // As Netty's ReadTimeoutHandler does: the inbound fails with ReadTimeoutException, then the
+        // As Netty's ReadTimeoutHandler does: the exchange fails with ReadTimeoutException and the
         // connection closes (it never goes back to the pool).
-        channel.pipeline().fireExceptionCaught(ReadTimeoutException.INSTANCE);
-        channel.close();
+        c.abort(this, ReadTimeoutException.INSTANCE);
     }
 
     private void stopTimer() {

@@ -1,103 +1,101 @@
 package io.keymux.server.upstream;
 
-import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.TaskConfig;
-import io.netty.channel.ChannelOption;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.util.concurrent.EventExecutor;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import reactor.core.publisher.Mono;
-import reactor.netty.http.client.HttpClient;
-import reactor.netty.resources.ConnectionProvider;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
 import reactor.netty.resources.LoopResources;
 
 /**
- * The pooled upstream {@link HttpClient}s: one connection pool per event loop, so an exchange that
- * runs on a loop gets an upstream connection that lives on the same loop (nginx's and Envoy's worker
- * model, Zuul 2's and Armeria's per-loop pools), and never changes threads between the client's
- * socket and the upstream's. Each loop's client has a view per task that only differs in its connect
- * timeout.
+ * The upstream connection pools: one {@link UpstreamPool} per event loop of the server's group, so
+ * an exchange that runs on a loop gets an upstream connection that lives on the same loop and never
+ * changes threads between the client's socket and the upstream's. Plain Netty (a bootstrap, the
+ * HTTP/1.1 codec and {@link UpstreamConnection}): no operators, pool bookkeeping or auto-read
+ * toggling per exchange. Names are resolved asynchronously (Netty's DNS resolver, which also reads
+ * {@code /etc/hosts}), never on the loop; {@code https} upstreams get the JDK's trusted certificates
+ * and a host name check.
  *
  * <pre>{@code
- * HttpClient client = upstreams.forTask(task, channel.eventLoop());
+ * UpstreamPool pool = upstreams.on(channel.eventLoop());
  * }</pre>
  */
 public final class UpstreamClients implements AutoCloseable {
-    private final List<ConnectionProvider> providers = new ArrayList<>();
-    private final Map<EventLoop, LoopClients> byLoop = new IdentityHashMap<>();
-    private final LoopClients fallback;
+    private final Map<EventLoop, UpstreamPool> byLoop = new IdentityHashMap<>();
+    private final List<UpstreamPool> pools = new ArrayList<>();
+    private final DnsAddressResolverGroup resolver;
 
     /** Builds one pool per event loop of {@code loops}' server group. */
-    public UpstreamClients(KeymuxConfig config, LoopResources loops) {
-        Objects.requireNonNull(config, "config");
+    public UpstreamClients(LoopResources loops) {
+        Objects.requireNonNull(loops, "loops");
         EventLoopGroup group = loops.onServer(LoopResources.hasNativeSupport());
-        LoopClients first = null;
-        int index = 0;
+        Class<? extends Channel> channelClass = loops.onChannelClass(SocketChannel.class, group);
+        this.resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+                .datagramChannelType(loops.onChannelClass(DatagramChannel.class, group)));
+        SslContext tls = clientTls();
         for (EventExecutor executor : group) {
             EventLoop loop = (EventLoop) executor;
-            ConnectionProvider provider = ConnectionProvider.builder("keymux-upstream-" + index++)
-                    .maxConnections(Math.max(16, config.server().maxConnections()))
-                    .pendingAcquireMaxCount(-1)
-                    .pendingAcquireTimeout(Duration.ofSeconds(60))
-                    // Below the usual upstream keep-alive (60s), so a pooled connection is not reused
-                    // just as the upstream closes it.
-                    .maxIdleTime(Duration.ofSeconds(50))
-                    .evictInBackground(Duration.ofSeconds(30))
-                    .build();
-            providers.add(provider);
-            HttpClient base = HttpClient.create(provider).runOn(loop).keepAlive(true)
-                    .option(ChannelOption.TCP_NODELAY, true);
-            LoopClients clients = new LoopClients(base, config);
-            byLoop.put(loop, clients);
-            if (first == null) {
-                first = clients;
-            }
+            UpstreamPool pool = new UpstreamPool(loop, channelClass, resolver, tls);
+            byLoop.put(loop, pool);
+            pools.add(pool);
         }
-        this.fallback = Objects.requireNonNull(first, "the event loop group has no loop");
+        if (pools.isEmpty()) {
+            throw new IllegalArgumentException("the event loop group has no loop");
+        }
+    }
+
+    private static SslContext clientTls() {
+        try {
+            return SslContextBuilder.forClient().build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot set up TLS towards upstreams", e);
+        }
     }
 
     /**
-     * The client for a task (its connect timeout applied) whose connections live on {@code loop}. A
-     * loop that is not one of this pool's (a test's own thread) gets the first loop's client.
+     * The pool whose connections live on {@code loop}. A loop that is not one of the server group's
+     * (a test's own thread) gets the first loop's pool; its exchange then continues on that loop.
      */
-    public HttpClient forTask(TaskConfig task, EventLoop loop) {
-        LoopClients clients = byLoop.get(loop);
-        return (clients != null ? clients : fallback).forTask(task);
+    public UpstreamPool on(EventLoop loop) {
+        UpstreamPool pool = byLoop.get(loop);
+        return pool != null ? pool : pools.get(0);
     }
 
-    /** Closes pooled connections. */
+    /** Closes idle pooled connections on each loop (waiting up to 5 s) and the resolver. */
     @Override
     public void close() {
-        Mono.when(providers.stream().map(ConnectionProvider::disposeLater).toList()).block(Duration.ofSeconds(5));
-    }
-
-    /** One loop's client and its per-connect-timeout views, built once. */
-    private static final class LoopClients {
-        private final HttpClient base;
-        private final Map<Duration, HttpClient> byConnectTimeout = new HashMap<>();
-
-        LoopClients(HttpClient base, KeymuxConfig config) {
-            this.base = base;
-            for (TaskConfig task : config.tasks()) {
-                byConnectTimeout.computeIfAbsent(task.timeouts().connect(), this::withConnectTimeout);
+        CountDownLatch done = new CountDownLatch(pools.size());
+        for (UpstreamPool pool : pools) {
+            if (pool.loop().isShuttingDown()) {
+                done.countDown();
+                continue;
             }
+            pool.loop().execute(() -> {
+                try {
+                    pool.close();
+                } finally {
+                    done.countDown();
+                }
+            });
         }
-
-        private HttpClient withConnectTimeout(Duration connect) {
-            return base.option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
-                    (int) Math.min(Integer.MAX_VALUE, connect.toMillis()));
+        try {
+            done.await(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-
-        HttpClient forTask(TaskConfig task) {
-            HttpClient client = byConnectTimeout.get(task.timeouts().connect());
-            return client != null ? client : withConnectTimeout(task.timeouts().connect());
-        }
+        resolver.close();
     }
 }

@@ -13,10 +13,11 @@ import org.jspecify.annotations.Nullable;
  * key put in the query when the upstream's auth style is {@code query:NAME}. Its {@link #toString()}
  * never shows the query, which may hold the key.
  *
- * @param uri the absolute URI to request (may contain the key: never log it)
+ * @param origin where the connection goes
+ * @param requestTarget the request line's path and query (may contain the key: never log it)
  * @param hostHeader the {@code Host} header value for the upstream
  */
-public record UpstreamTarget(String uri, String hostHeader) {
+public record UpstreamTarget(Origin origin, String requestTarget, String hostHeader) {
 
     /**
      * Builds the target.
@@ -37,12 +38,17 @@ public record UpstreamTarget(String uri, String hostHeader) {
         if (auth.kind() == AuthStyle.Kind.QUERY) {
             query = withParameter(rawQuery, auth.name(), key);
         }
-        StringBuilder uri = new StringBuilder(base.getScheme()).append("://").append(base.getRawAuthority())
-                .append(basePath).append(forwardPath);
+        StringBuilder target = new StringBuilder(basePath.length() + forwardPath.length() + 64).append(basePath)
+                .append(forwardPath);
         if (query != null && !query.isEmpty()) {
-            uri.append('?').append(query);
+            target.append('?').append(query);
         }
-        return new UpstreamTarget(uri.toString(), base.getRawAuthority());
+        return new UpstreamTarget(Origin.of(base), target.toString(), base.getRawAuthority());
+    }
+
+    /** The absolute URI (may contain the key: never log it). */
+    public String uri() {
+        return (origin.secure() ? "https://" : "http://") + hostHeader + requestTarget;
     }
 
     /** Replaces every {@code name=...} pair of the query (or appends one) with {@code name=value}. */
@@ -72,6 +78,7 @@ public record UpstreamTarget(String uri, String hostHeader) {
 
     @Override
     public String toString() {
+        String uri = uri();
         int q = uri.indexOf('?');
         return "UpstreamTarget[" + (q < 0 ? uri : uri.substring(0, q) + "?…") + "]";
     }

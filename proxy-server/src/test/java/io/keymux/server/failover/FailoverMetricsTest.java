@@ -42,7 +42,7 @@ class FailoverMetricsTest extends FailoverTestBase {
 
     private void serve(KeymuxConfig config) {
         loops = LoopResources.create("failover-metrics", 2, true);
-        upstreams = new UpstreamClients(config, loops);
+        upstreams = new UpstreamClients(loops);
         ownBroker = KeyBroker.create(config, TimeSource.system());
         audit = new AuditLog(1000);
         ProxyPipeline pipeline = new ProxyPipeline(config, ownBroker, upstreams, TimeSource.system(), new InFlight(),

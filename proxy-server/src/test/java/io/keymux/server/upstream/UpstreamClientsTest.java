@@ -2,51 +2,120 @@ package io.keymux.server.upstream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.TaskConfig;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.EventExecutor;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import reactor.core.publisher.Mono;
 import reactor.netty.resources.LoopResources;
 
-/** Each event loop has its own upstream pool, whose connections live on that loop. */
+/**
+ * Each event loop has its own upstream pool, whose connections live on that loop and are reused
+ * once an answer is in whole; a connection to nowhere fails the exchange with an I/O error.
+ */
 class UpstreamClientsTest {
 
     @Test
-    void eachLoopsClientOpensItsUpstreamConnectionsOnThatLoop() {
+    void eachLoopsPoolOpensItsConnectionsOnThatLoopAndReusesThem() throws Exception {
         LoopResources loops = LoopResources.create("upstream-clients-test", 3, true);
-        try (UpstreamStub stub = new UpstreamStub()) {
-            KeymuxConfig config = TestConfig.upstream(stub.baseUrl()).build();
-            TaskConfig task = config.tasks().get(0);
-            try (UpstreamClients clients = new UpstreamClients(config, loops)) {
-                EventLoopGroup group = loops.onServer(LoopResources.hasNativeSupport());
-                List<EventLoop> all = new ArrayList<>();
-                for (EventExecutor executor : group) {
-                    all.add((EventLoop) executor);
-                }
-                assertThat(all).hasSize(3);
-                for (EventLoop loop : all) {
-                    for (int i = 0; i < 2; i++) {
-                        Seen seen = clients.forTask(task, loop).get().uri(stub.baseUrl() + "/v1/models")
-                                .responseConnection((response, connection) -> connection.inbound().receive().then(Mono.just(
-                                        new Seen(connection.channel().eventLoop(), connection.channel().id().asLongText()))))
-                                .next().block(Duration.ofSeconds(10));
-                        assertThat(seen).isNotNull();
-                        assertThat(seen.loop()).isSameAs(loop);
-                    }
-                }
+        try (UpstreamStub stub = new UpstreamStub(); UpstreamClients clients = new UpstreamClients(loops)) {
+            EventLoopGroup group = loops.onServer(LoopResources.hasNativeSupport());
+            List<EventLoop> all = new ArrayList<>();
+            for (EventExecutor executor : group) {
+                all.add((EventLoop) executor);
+            }
+            assertThat(all).hasSize(3);
+            Origin origin = Origin.of(stub.baseUrl());
+            for (EventLoop loop : all) {
+                UpstreamPool pool = clients.on(loop);
+                Seen first = exchange(pool, origin, stub.baseUrl()).get(10, TimeUnit.SECONDS);
+                Seen second = exchange(pool, origin, stub.baseUrl()).get(10, TimeUnit.SECONDS);
+                assertThat(first.loop()).isSameAs(loop);
+                assertThat(first.status()).isEqualTo(200);
+                assertThat(first.body()).contains("chat.completion");
+                assertThat(second.channelId()).as("the second exchange reuses the pooled connection")
+                        .isEqualTo(first.channelId());
             }
         } finally {
             loops.disposeLater().block(Duration.ofSeconds(5));
         }
     }
 
-    private record Seen(EventLoop loop, String channel) {}
+    @Test
+    void aRefusedConnectFailsWithAnIoError() throws Exception {
+        LoopResources loops = LoopResources.create("upstream-clients-refused", 1, true);
+        try (UpstreamClients clients = new UpstreamClients(loops)) {
+            int closedPort;
+            try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+                closedPort = socket.getLocalPort();
+            }
+            EventLoop loop = (EventLoop) loops.onServer(LoopResources.hasNativeSupport()).iterator().next();
+            CompletableFuture<Throwable> failure = new CompletableFuture<>();
+            loop.execute(() -> clients.on(loop).acquire(new Origin("127.0.0.1", closedPort, false), 2000)
+                    .addListener(done -> failure.complete(done.cause())));
+            assertThat(failure.get(10, TimeUnit.SECONDS)).isInstanceOf(java.io.IOException.class);
+        } finally {
+            loops.disposeLater().block(Duration.ofSeconds(5));
+        }
+    }
+
+    /** One GET through a connection of {@code pool}, on the pool's loop. */
+    private static CompletableFuture<Seen> exchange(UpstreamPool pool, Origin origin, URI base) {
+        CompletableFuture<Seen> seen = new CompletableFuture<>();
+        pool.loop().execute(() -> pool.acquire(origin, 2000).addListener(done -> {
+            if (!done.isSuccess()) {
+                seen.completeExceptionally(done.cause());
+                return;
+            }
+            UpstreamConnection connection = (UpstreamConnection) done.getNow();
+            DefaultFullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST,
+                    "/v1/chat/completions", io.netty.buffer.Unpooled.copiedBuffer("{}", StandardCharsets.UTF_8));
+            request.headers().set(HttpHeaderNames.HOST, base.getAuthority())
+                    .set(HttpHeaderNames.CONTENT_TYPE, "application/json")
+                    .set(HttpHeaderNames.CONTENT_LENGTH, 2);
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
+            int[] status = {0};
+            connection.send(request, new UpstreamConnection.Answer() {
+                @Override
+                public void head(HttpResponse head) {
+                    status[0] = head.status().code();
+                }
+
+                @Override
+                public void content(ByteBuf content, boolean last) {
+                    byte[] bytes = new byte[content.readableBytes()];
+                    content.readBytes(bytes);
+                    content.release();
+                    body.writeBytes(bytes);
+                    if (last) {
+                        seen.complete(new Seen(connection.channel().eventLoop(),
+                                connection.channel().id().asLongText(), status[0],
+                                body.toString(StandardCharsets.UTF_8)));
+                    }
+                }
+
+                @Override
+                public void failed(Throwable error) {
+                    seen.completeExceptionally(error);
+                }
+            });
+        }));
+        return seen;
+    }
+
+    private record Seen(EventLoop loop, String channelId, int status, String body) {}
 }

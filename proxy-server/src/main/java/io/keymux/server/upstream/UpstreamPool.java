@@ -1,0 +1,180 @@
+package io.keymux.server.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+
+/**
+ * One event loop's upstream connections: idle ones per {@link Origin}, reused newest first, and new
+ * ones opened on this loop, so an exchange and its upstream connection always share a thread (the
+ * worker model of nginx and Envoy, and Zuul 2's and Armeria's per-loop pools). Only this loop's
+ * thread touches it.
+ *
+ * <p>No bound of its own: a connection serves one exchange at a time, and exchanges are bounded by
+ * {@code server.max_connections}. A connection idle for {@link #MAX_IDLE_NANOS} is closed, below
+ * the usual upstream keep-alive of 60 s, so one is not reused just as the upstream closes it.
+ */
+public final class UpstreamPool {
+    static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(50);
+    private static final long EVICT_EVERY_SECONDS = 10;
+
+    private final EventLoop loop;
+    private final Class<? extends Channel> channelClass;
+    private final AddressResolverGroup<? extends SocketAddress> resolver;
+    private final SslContext tls;
+    /** Idle connections per origin; the newest at the tail. */
+    private final Map<Origin, ArrayDeque<UpstreamConnection>> idle = new HashMap<>();
+    private final ScheduledFuture<?> eviction;
+    private boolean closed;
+
+    UpstreamPool(EventLoop loop, Class<? extends Channel> channelClass,
+            AddressResolverGroup<? extends SocketAddress> resolver, SslContext tls) {
+        this.loop = loop;
+        this.channelClass = channelClass;
+        this.resolver = resolver;
+        this.tls = tls;
+        this.eviction = loop.scheduleAtFixedRate(this::evictIdle, EVICT_EVERY_SECONDS, EVICT_EVERY_SECONDS,
+                TimeUnit.SECONDS);
+    }
+
+    /** The loop this pool's connections live on. */
+    public EventLoop loop() {
+        return loop;
+    }
+
+    /**
+     * A connection to {@code origin} on this loop: an idle one at once, or a new one once connected
+     * (for {@code https}, the TLS handshake follows on the connection and a failed one fails the first
+     * exchange). Call on this pool's loop; the future's listeners run there too.
+     */
+    public Future<UpstreamConnection> acquire(Origin origin, int connectTimeoutMillis) {
+        ArrayDeque<UpstreamConnection> ready = idle.get(origin);
+        if (ready != null) {
+            UpstreamConnection connection;
+            while ((connection = ready.pollLast()) != null) {
+                if (connection.isActive()) {
+                    return loop.newSucceededFuture(connection);
+                }
+            }
+        }
+        Promise<UpstreamConnection> promise = loop.newPromise();
+        if (closed) {
+            return promise.setFailure(new IllegalStateException("the upstream pool is closed"));
+        }
+        UpstreamConnection connection = new UpstreamConnection(this, origin);
+        ChannelFuture connecting = new Bootstrap()
+                .group(loop)
+                .channel(channelClass)
+                .resolver(resolver)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        ChannelPipeline pipeline = channel.pipeline();
+                        if (origin.secure()) {
+                            pipeline.addLast(verifyingHandler(channel, origin));
+                        }
+                        pipeline.addLast(new HttpClientCodec());
+                        pipeline.addLast(connection);
+                    }
+                })
+                .connect(InetSocketAddress.createUnresolved(origin.host(), origin.port()));
+        connecting.addListener(done -> {
+            if (done.isSuccess()) {
+                promise.setSuccess(connection);
+            } else {
+                promise.setFailure(done.cause());
+            }
+        });
+        return promise;
+    }
+
+    /** A TLS handler that checks the upstream's certificate and that it names the host (as HTTPS does). */
+    private SslHandler verifyingHandler(Channel channel, Origin origin) {
+        SslHandler handler = tls.newHandler(channel.alloc(), origin.host(), origin.port());
+        SSLEngine engine = handler.engine();
+        SSLParameters parameters = engine.getSSLParameters();
+        parameters.setEndpointIdentificationAlgorithm("HTTPS");
+        engine.setSSLParameters(parameters);
+        return handler;
+    }
+
+    /** Takes back a connection whose answer is in whole. */
+    void release(UpstreamConnection connection) {
+        if (closed) {
+            connection.close();
+            return;
+        }
+        connection.idleSince = System.nanoTime();
+        idle.computeIfAbsent(connection.origin(), origin -> new ArrayDeque<>()).addLast(connection);
+    }
+
+    /** An idle connection closed (by the upstream, or the eviction). */
+    void forget(UpstreamConnection connection) {
+        ArrayDeque<UpstreamConnection> ready = idle.get(connection.origin());
+        if (ready != null) {
+            ready.remove(connection);
+        }
+    }
+
+    /** How many idle connections this pool holds (tests, metrics). */
+    int idleCount() {
+        int count = 0;
+        for (ArrayDeque<UpstreamConnection> ready : idle.values()) {
+            count += ready.size();
+        }
+        return count;
+    }
+
+    private void evictIdle() {
+        long now = System.nanoTime();
+        List<UpstreamConnection> stale = new ArrayList<>();
+        for (ArrayDeque<UpstreamConnection> ready : idle.values()) {
+            // Oldest first: stop at the first one still young enough.
+            Iterator<UpstreamConnection> oldest = ready.iterator();
+            while (oldest.hasNext()) {
+                UpstreamConnection connection = oldest.next();
+                if (connection.isActive() && now - connection.idleSince < MAX_IDLE_NANOS) {
+                    break;
+                }
+                oldest.remove();
+                stale.add(connection);
+            }
+        }
+        // Closed after the walk: a close may call forget() on the same deque.
+        stale.forEach(UpstreamConnection::close);
+    }
+
+    /** Closes the idle connections and stops taking connections back. Runs on the loop. */
+    void close() {
+        closed = true;
+        eviction.cancel(false);
+        List<UpstreamConnection> all = new ArrayList<>();
+        idle.values().forEach(all::addAll);
+        idle.clear();
+        all.forEach(UpstreamConnection::close);
+    }
+}
