@@ -140,15 +140,6 @@ public final class UpstreamPool {
         }
     }
 
-    /** How many idle connections this pool holds (tests, metrics). */
-    int idleCount() {
-        int count = 0;
-        for (ArrayDeque<UpstreamConnection> ready : idle.values()) {
-            count += ready.size();
-        }
-        return count;
-    }
-
     private void evictIdle() {
         long now = System.nanoTime();
         List<UpstreamConnection> stale = new ArrayList<>();
