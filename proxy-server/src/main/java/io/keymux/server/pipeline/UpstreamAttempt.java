@@ -15,6 +15,7 @@ import io.keymux.server.upstream.UpstreamTarget;
 import io.keymux.server.wire.SseUsageScanner;
 import io.keymux.server.wire.TokenUsage;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -117,6 +118,12 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private boolean settled;
     /** Set once the first byte is on its way to the client: from then on there is no retry. */
     private boolean committed;
+    /**
+     * A non-streaming answer declaring at most this many bytes is held until whole and goes to the
+     * client as one message: head and body in one write (nginx's {@code proxy_buffer_size} is 4-8 KiB;
+     * a chat completion is 1-10 KiB).
+     */
+    static final int WHOLE_ANSWER_BYTES = 64 * 1024;
     /** Set once the upstream has sent the whole answer. */
     private boolean whole;
 
@@ -250,8 +257,32 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             refused(known);
         } else {
             verdict = known;
-            lookBytes = 1;
+            lookBytes = wholeAnswerBytes(headers);
         }
+    }
+
+    /**
+     * How much of an answer whose meaning is known to hold before committing: all of a small,
+     * non-streaming answer of declared length (so its head and body leave in one write, and a
+     * break before its end can still fail over), else its first byte.
+     */
+    private static int wholeAnswerBytes(HttpHeaders headers) {
+        if (SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE))) {
+            return 1;
+        }
+        String declared = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+        if (declared == null || declared.isEmpty() || declared.length() > 7) {
+            return 1;
+        }
+        int length = 0;
+        for (int i = 0; i < declared.length(); i++) {
+            char c = declared.charAt(i);
+            if (c < '0' || c > '9') {
+                return 1;
+            }
+            length = length * 10 + (c - '0');
+        }
+        return length > 0 && length <= WHOLE_ANSWER_BYTES ? length : 1;
     }
 
     @Override
@@ -455,10 +486,16 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
             response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
         }
+        Flight flight = ex.flight;
+        if (ended && !sse && flight == null) {
+            // All of it is here (see wholeAnswerBytes): one message, head and body in one write.
+            return response.send(Mono.just(wholeBody(usageTap))).then()
+                    .doFinally(signal -> usageTap.close())
+                    .thenReturn(DELIVERED);
+        }
         Flux<ByteBuf> answer = Flux.create(this::bodySubscribed, FluxSink.OverflowStrategy.BUFFER);
         // Flush per chunk so SSE events go out at once. A request others wait for (coalescing) sends
         // its answer through its flight (FlightRelay).
-        Flight flight = ex.flight;
         Mono<Void> sent = flight == null ? response.send(answer, buf -> true).then()
                 : FlightRelay.through(flight, status, String.valueOf(headers.get(HttpHeaderNames.CONTENT_TYPE)),
                         sse, answer, relayed -> response.send(relayed, buf -> true).then(), () -> broken == null,
@@ -474,6 +511,30 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             }
             return Mono.just(DELIVERED);
         }));
+    }
+
+    /** The held answer, through the usage tap, as one buffer; settles the lease as delivered. */
+    private ByteBuf wholeBody(UsageTap usageTap) {
+        CompositeByteBuf whole = Unpooled.compositeBuffer(Math.max(2, held.size() + 1));
+        ByteBuf chunk;
+        while ((chunk = held.poll()) != null) {
+            addReadable(whole, usageTap.feed(chunk));
+        }
+        heldBytes = 0;
+        addReadable(whole, usageTap.finish());
+        stopTimer();
+        delivered(status, Objects.requireNonNull(verdict, "verdict"), usageTap);
+        phase = Phase.DONE;
+        bodyEnded = true;
+        return whole;
+    }
+
+    private static void addReadable(CompositeByteBuf whole, ByteBuf part) {
+        if (part.isReadable()) {
+            whole.addComponent(true, part);
+        } else {
+            part.release();
+        }
     }
 
     /** The client's side subscribed to the body: hand over what was held, then chunks as they come. */

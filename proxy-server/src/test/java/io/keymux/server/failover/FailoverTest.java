@@ -116,11 +116,26 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void connectionResetAfterTheFirstByteIsNotRetriedAndTheClientSeesABrokenAnswer() {
+        // The stub declares 1,000,000 bytes: too large to hold whole, so the first byte goes out at once.
         start(setup().twoKeys().build());
         k1Answers(Reply.json(200, "{\"id\":\"chatcmpl-1\",\"choices\":[").closeAfterBody());
 
         assertThatThrownBy(() -> create().parse()).isNotNull();
         assertThat(keysSeen()).containsExactly("k1");
+    }
+
+    @Test
+    void aSmallAnswerOfDeclaredLengthThatBreaksBeforeItsEndFailsOverInvisibly() {
+        // keymux holds a non-streaming answer of up to 64 KiB until it is whole (it leaves as one
+        // write), so a break inside it happens before the client saw a byte and another key answers.
+        start(setup().twoKeys().build());
+        k1Answers(Reply.json(200, "{\"id\":\"chatcmpl-1\",\"choices\":[").withHeader("content-length", "400")
+                .closeAfterBody());
+
+        HttpResponseFor<ChatCompletion> answer = create();
+        assertThat(answer.parse().choices().get(0).message().content()).hasValue("hello from stub");
+        assertThat(attempts(answer)).isEqualTo("2");
+        assertThat(keysSeen()).containsExactly("k1", "k2");
     }
 
     @Test
