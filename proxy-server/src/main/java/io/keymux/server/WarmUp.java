@@ -56,12 +56,14 @@ final class WarmUp {
      * Runs up to {@code requests} exchanges, for at most {@code budget}.
      *
      * @return how many of them were answered 200
+     * @param preferNative the transport the listeners use ({@code runOn(loops, preferNative)})
      * @param listener binds a proxy listener (the real one's setup) for a handler, on 127.0.0.1:0
      */
-    static int run(LoopResources loops, UpstreamClients upstreams, TimeSource time, int requests, Duration budget,
-            Function<ProxyPipeline, DisposableServer> listener) {
+    static int run(LoopResources loops, boolean preferNative, UpstreamClients upstreams, TimeSource time, int requests,
+            Duration budget, Function<ProxyPipeline, DisposableServer> listener) {
         long started = System.nanoTime();
-        DisposableServer stub = HttpServer.create().runOn(loops).host("127.0.0.1").port(0).handle(WarmUp::answer)
+        DisposableServer stub = HttpServer.create().runOn(loops, preferNative).host("127.0.0.1").port(0)
+                .handle(WarmUp::answer)
                 .bindNow();
         KeymuxConfig config = config(stub.port());
         KeyBroker broker = new QueueLimitedBroker(SharedLimitBroker.create(config, time), config);
@@ -72,7 +74,8 @@ final class WarmUp {
         ConnectionProvider pool = ConnectionProvider.create("keymux-warm-up", CONCURRENCY);
         AtomicInteger ok = new AtomicInteger();
         try {
-            HttpClient client = HttpClient.create(pool).runOn(loops).baseUrl("http://127.0.0.1:" + proxy.port())
+            HttpClient client = HttpClient.create(pool).runOn(loops, preferNative)
+                    .baseUrl("http://127.0.0.1:" + proxy.port())
                     .headers(h -> h.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + CLIENT_KEY)
                             .set(HttpHeaderNames.CONTENT_TYPE, "application/json"));
             byte[] json = body(false);

@@ -38,10 +38,22 @@ public final class UpstreamClients implements AutoCloseable {
     private final List<UpstreamPool> pools = new ArrayList<>();
     private final DnsAddressResolverGroup resolver;
 
-    /** Builds one pool per event loop of {@code loops}' server group. */
+    /**
+     * Builds one pool per event loop of {@code loops}' server group, native when available (the
+     * group {@code HttpServer.runOn(loops)} uses).
+     */
     public UpstreamClients(LoopResources loops) {
+        this(loops, LoopResources.hasNativeSupport());
+    }
+
+    /**
+     * Builds one pool per event loop of {@code loops}' server group for {@code preferNative}: the
+     * same choice the listeners made with {@code runOn(loops, preferNative)}, so both sides of an
+     * exchange share its loop.
+     */
+    public UpstreamClients(LoopResources loops, boolean preferNative) {
         Objects.requireNonNull(loops, "loops");
-        EventLoopGroup group = loops.onServer(LoopResources.hasNativeSupport());
+        EventLoopGroup group = loops.onServer(preferNative);
         Class<? extends Channel> channelClass = loops.onChannelClass(SocketChannel.class, group);
         this.resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
                 .datagramChannelType(loops.onChannelClass(DatagramChannel.class, group)));
