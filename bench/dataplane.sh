@@ -22,7 +22,8 @@
 #
 # keymux runs the bench config: one task, four keys with limits far above the load, a client key,
 # failover, usage injection, limits, metrics and the audit log (to a file) all on.
-# KEYMUX_OPTS adds JVM options to keymux (e.g. an -agentpath for async-profiler).
+# KEYMUX_OPTS adds JVM options to keymux (e.g. an -agentpath for async-profiler), KEYMUX_ARGS
+# options to its serve command (e.g. --warm-up 30).
 # Needs wrk, nginx, strace (installed with apt when missing and root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,7 @@ RUN=${RUN:-10}
 MANY=${MANY:-10000}
 CONNS=${CONNS:-32}
 KEYMUX_OPTS=${KEYMUX_OPTS:-}
+KEYMUX_ARGS=${KEYMUX_ARGS:-}
 MOCK_PORT=18181       # answers at once
 SLOW_MOCK_PORT=18182  # 400 ms to the first byte, ~1.4 s per stream
 VSLOW_MOCK_PORT=18183 # 2 s to the first byte, ~7 s per stream
@@ -144,7 +146,7 @@ clients:
   - { name: bench, key: bench-client-key }
 YAML
   # shellcheck disable=SC2086
-  taskset -c $CORE_KEYMUX java -Xmx512m $KEYMUX_OPTS -jar "$JAR" serve --config "$work/keymux.yaml" \
+  taskset -c $CORE_KEYMUX java -Xmx512m $KEYMUX_OPTS -jar "$JAR" serve --config "$work/keymux.yaml" $KEYMUX_ARGS \
     >>"$work/audit.jsonl" 2>"$work/keymux.log" &
   keymux_pid=$!
   # Ready means /readyz answers 200 (after any warm-up keymux does before it).
