@@ -522,10 +522,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         heldBytes = 0;
         addReadable(whole, usageTap.finish());
-        stopTimer();
-        delivered(status, Objects.requireNonNull(verdict, "verdict"), usageTap);
-        phase = Phase.DONE;
-        bodyEnded = true;
+        answerEnded(usageTap);
         return whole;
     }
 
@@ -572,7 +569,6 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** The upstream sent everything: the timer stops, the lease settles, the body ends. */
     private void finishBody(FluxSink<ByteBuf> sink) {
-        stopTimer();
         UsageTap usageTap = Objects.requireNonNull(tap, "tap");
         ByteBuf rest = usageTap.finish();
         if (rest.isReadable()) {
@@ -580,10 +576,16 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         } else {
             rest.release();
         }
+        answerEnded(usageTap);
+        sink.complete();
+    }
+
+    /** The upstream's answer is all through the tap: stop the timer, settle the lease as delivered. */
+    private void answerEnded(UsageTap usageTap) {
+        stopTimer();
         delivered(status, Objects.requireNonNull(verdict, "verdict"), usageTap);
         phase = Phase.DONE;
         bodyEnded = true;
-        sink.complete();
     }
 
     private void brokeMidAnswer(Throwable error) {
