@@ -24,6 +24,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.ReadTimeoutException;
 import io.netty.util.concurrent.Future;
@@ -257,32 +258,22 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             refused(known);
         } else {
             verdict = known;
-            lookBytes = wholeAnswerBytes(headers);
+            lookBytes = wholeAnswerBytes(head);
         }
     }
 
     /**
      * How much of an answer whose meaning is known to hold before committing: all of a small,
      * non-streaming answer of declared length (so its head and body leave in one write, and a
-     * break before its end can still fail over), else its first byte.
+     * break before its end can still fail over), else its first byte. The codec has already
+     * refused a malformed {@code Content-Length}.
      */
-    private static int wholeAnswerBytes(HttpHeaders headers) {
-        if (SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE))) {
+    private static int wholeAnswerBytes(HttpResponse head) {
+        if (SseUsageScanner.isEventStream(head.headers().get(HttpHeaderNames.CONTENT_TYPE))) {
             return 1;
         }
-        String declared = headers.get(HttpHeaderNames.CONTENT_LENGTH);
-        if (declared == null || declared.isEmpty() || declared.length() > 7) {
-            return 1;
-        }
-        int length = 0;
-        for (int i = 0; i < declared.length(); i++) {
-            char c = declared.charAt(i);
-            if (c < '0' || c > '9') {
-                return 1;
-            }
-            length = length * 10 + (c - '0');
-        }
-        return length > 0 && length <= WHOLE_ANSWER_BYTES ? length : 1;
+        long length = HttpUtil.getContentLength(head, -1L);
+        return length > 0 && length <= WHOLE_ANSWER_BYTES ? (int) length : 1;
     }
 
     @Override
