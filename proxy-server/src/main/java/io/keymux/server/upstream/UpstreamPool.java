@@ -2,6 +2,7 @@ package io.keymux.server.upstream;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -14,6 +15,7 @@ import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
@@ -106,10 +108,28 @@ public final class UpstreamPool {
             if (done.isSuccess()) {
                 promise.setSuccess(connection);
             } else {
-                promise.setFailure(done.cause());
+                promise.setFailure(connectFailure(done.cause()));
             }
         });
         return promise;
+    }
+
+    /**
+     * A socket that could not even be opened (out of file descriptors, say: Netty wraps the
+     * {@code EMFILE} in {@link ChannelException}s, around the channel's constructor) is a failed
+     * connect like a refused one, an {@link IOException}, so the request fails over and ends in a
+     * 502 rather than a 500.
+     */
+    private static Throwable connectFailure(Throwable cause) {
+        if (!(cause instanceof ChannelException)) {
+            return cause;
+        }
+        for (Throwable t = cause.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+            if (t instanceof IOException io) {
+                return io;
+            }
+        }
+        return cause;
     }
 
     /** A TLS handler that checks the upstream's certificate and that it names the host (as HTTPS does). */

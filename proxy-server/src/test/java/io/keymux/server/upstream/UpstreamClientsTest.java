@@ -4,13 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.server.testing.UpstreamStub;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelException;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.resolver.DefaultAddressResolverGroup;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -70,6 +74,30 @@ class UpstreamClientsTest {
             assertThat(failure.get(10, TimeUnit.SECONDS)).isInstanceOf(java.io.IOException.class);
         } finally {
             loops.disposeLater().block(Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void aSocketThatCannotBeOpenedFailsWithAnIoErrorLikeARefusedConnect() throws Exception {
+        LoopResources loops = LoopResources.create("upstream-clients-emfile", 1, true);
+        try {
+            EventLoop loop = (EventLoop) loops.onServer(LoopResources.hasNativeSupport()).iterator().next();
+            UpstreamPool pool = new UpstreamPool(loop, OutOfFileDescriptors.class, DefaultAddressResolverGroup.INSTANCE,
+                    SslContextBuilder.forClient().build());
+            CompletableFuture<Throwable> failure = new CompletableFuture<>();
+            loop.execute(() -> pool.acquire(new Origin("127.0.0.1", 9, false), 2000)
+                    .addListener(done -> failure.complete(done.cause())));
+            assertThat(failure.get(10, TimeUnit.SECONDS)).isInstanceOf(java.io.IOException.class)
+                    .hasMessageContaining("Too many open files");
+        } finally {
+            loops.disposeLater().block(Duration.ofSeconds(5));
+        }
+    }
+
+    /** A channel whose socket cannot be opened, as when the process is out of file descriptors. */
+    public static final class OutOfFileDescriptors extends NioSocketChannel {
+        public OutOfFileDescriptors() {
+            throw new ChannelException(new java.io.IOException("newSocketStream(..) failed: Too many open files"));
         }
     }
 
