@@ -74,6 +74,8 @@ import reactor.netty.resources.LoopResources;
 public final class KeymuxServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KeymuxServer.class);
     private static final AtomicBoolean TRANSPORT_LOGGED = new AtomicBoolean();
+    /** The readiness signal's component while the warm-up runs. */
+    private static final String WARM_UP = "warm-up";
     /**
      * Whether the listeners and upstream connections use Netty's native epoll transport (the
      * default, when available) or the JDK's NIO selector ({@code -Dkeymux.transport=nio}). They
@@ -145,6 +147,24 @@ public final class KeymuxServer implements AutoCloseable {
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
         this.adminConnections = new ConnectionGate(server.maxConnections());
+        // The admin port opens first: /healthz answers (a liveness probe passes) and /readyz says
+        // "warming up" with a 503 while the warm-up runs, however long it takes on a slow CPU.
+        if (warmUpRequests > 0) {
+            readinessSignals.unready(WARM_UP, "warming up: the proxy port opens when the warm-up ends");
+        }
+        this.admin = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.adminTls()), server,
+                        adminConnections)
+                .port(server.adminPort())
+                .route(routes -> {
+                    // this::config: the admin views and /readyz see each reload at once.
+                    AdminRoutes adminRoutes = new AdminRoutes(this::config, broker, metrics, insights,
+                            readinessSignals, inFlight::draining, time);
+                    // First, so no broader admin route can shadow it; same token check as /admin/*.
+                    routes.post("/admin/reload", new ReloadRoute(adminRoutes::refusal, this::reloadFromSource));
+                    routes.delete("/admin/cache", new CachePurgeRoute(adminRoutes::refusal, cache));
+                    adminRoutes.accept(routes);
+                })
+                .bindNow(), null);
         int warmed = 0;
         if (warmUpRequests > 0) {
             try {
@@ -161,20 +181,8 @@ public final class KeymuxServer implements AutoCloseable {
                 .port(server.port())
                 // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
                 .handle((request, response) -> pipeline.get().apply(request, response))
-                .bindNow(), null);
-        this.admin = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.adminTls()), server,
-                        adminConnections)
-                .port(server.adminPort())
-                .route(routes -> {
-                    // this::config: the admin views and /readyz see each reload at once.
-                    AdminRoutes adminRoutes = new AdminRoutes(this::config, broker, metrics, insights,
-                            readinessSignals, inFlight::draining, time);
-                    // First, so no broader admin route can shadow it; same token check as /admin/*.
-                    routes.post("/admin/reload", new ReloadRoute(adminRoutes::refusal, this::reloadFromSource));
-                    routes.delete("/admin/cache", new CachePurgeRoute(adminRoutes::refusal, cache));
-                    adminRoutes.accept(routes);
-                })
-                .bindNow(), proxy);
+                .bindNow(), admin);
+        readinessSignals.recovered(WARM_UP);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
     }
 

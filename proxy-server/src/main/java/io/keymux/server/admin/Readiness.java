@@ -11,8 +11,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The {@code /readyz} decision (SPEC.md section 5): {@code unready} (503) while draining or when a
- * task has no key that is not {@code disabled} (its own, a fallback task's or a {@code "*"} key);
+ * The {@code /readyz} decision (SPEC.md section 5): {@code unready} (503) while draining, while a
+ * component does not serve yet (the proxy port during the warm-up) or when a task has no key that is not {@code disabled} (its own, a fallback task's or a {@code "*"} key);
  * cooldowns, open circuits and spent budgets pass, since they heal by themselves. Otherwise
  * {@code degraded} (200) when a component reported trouble, else {@code ready}.
  *
@@ -42,14 +42,17 @@ public record Readiness(String status, List<String> reasons) {
      * Evaluates readiness now.
      *
      * @param keys the broker's key states; a key missing from them counts as usable
-     * @param degraded reasons from {@link ReadinessSignals}
+     * @param unready reasons from {@link ReadinessSignals#unreadyReasons()}
+     * @param degraded reasons from {@link ReadinessSignals#reasons()}
      */
-    public static Readiness of(KeymuxConfig config, List<KeyStatus> keys, boolean draining, List<String> degraded) {
+    public static Readiness of(KeymuxConfig config, List<KeyStatus> keys, boolean draining, List<String> unready,
+            List<String> degraded) {
         Objects.requireNonNull(config, "config");
         List<String> reasons = new ArrayList<>();
         if (draining) {
             reasons.add("draining: the server is shutting down");
         }
+        reasons.addAll(unready);
         Map<String, KeyStatus.State> states = new HashMap<>();
         for (KeyStatus k : keys) {
             states.put(k.keyId(), k.state());

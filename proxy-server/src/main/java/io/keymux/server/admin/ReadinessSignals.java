@@ -6,9 +6,11 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
- * Conditions that make {@code /readyz} answer {@code degraded} (still 200): a component that still
- * serves, but worse, such as the Redis limit backend falling back to local limits. Thread-safe; a
- * component sets its reason when it degrades and clears it when it recovers.
+ * Conditions that {@code /readyz} reports beside the configuration and the keys: a component that
+ * still serves, but worse, makes it {@code degraded} (still 200), such as the Redis limit backend
+ * falling back to local limits; one that does not serve yet makes it {@code unready} (503), such as
+ * the proxy port before the warm-up has ended. Thread-safe; a component sets its reason when it
+ * degrades or stops and clears it when it recovers.
  *
  * <pre>{@code
  * signals.degraded("redis", "redis unreachable: each replica uses local_share of the key limits");
@@ -17,19 +19,32 @@ import java.util.concurrent.ConcurrentSkipListMap;
  */
 public final class ReadinessSignals {
     private final Map<String, String> degraded = new ConcurrentSkipListMap<>();
+    private final Map<String, String> unready = new ConcurrentSkipListMap<>();
 
     /** Marks {@code component} degraded for {@code reason} (replacing an earlier reason). */
     public void degraded(String component, String reason) {
         degraded.put(Objects.requireNonNull(component, "component"), Objects.requireNonNull(reason, "reason"));
     }
 
-    /** Clears {@code component}'s degraded mark, if any. */
-    public void recovered(String component) {
-        degraded.remove(Objects.requireNonNull(component, "component"));
+    /** Marks {@code component} not serving yet for {@code reason}: {@code /readyz} answers 503 until it recovers. */
+    public void unready(String component, String reason) {
+        unready.put(Objects.requireNonNull(component, "component"), Objects.requireNonNull(reason, "reason"));
     }
 
-    /** The current reasons, ordered by component name. */
+    /** Clears {@code component}'s degraded or unready mark, if any. */
+    public void recovered(String component) {
+        Objects.requireNonNull(component, "component");
+        degraded.remove(component);
+        unready.remove(component);
+    }
+
+    /** The current degraded reasons, ordered by component name. */
     public List<String> reasons() {
         return List.copyOf(degraded.values());
+    }
+
+    /** The current unready reasons, ordered by component name. */
+    public List<String> unreadyReasons() {
+        return List.copyOf(unready.values());
     }
 }

@@ -5,14 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.UpstreamStub;
+import java.io.IOException;
+import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import reactor.netty.http.client.HttpClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * The start-up warm-up runs its synthetic exchanges through the real request path before keymux
- * listens, and none of them reaches the configured upstream, the metrics or the audit log.
+ * listens, and none of them reaches the configured upstream, the metrics or the audit log. The
+ * admin port is open meanwhile: live, and unready until the proxy port opens.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class WarmUpTest extends KeymuxTestBase {
@@ -39,6 +44,46 @@ class WarmUpTest extends KeymuxTestBase {
 
             keymux.close();
             assertThat(audit.lines()).hasSize(1);
+        }
+    }
+
+    @Test
+    void duringTheWarmUpTheAdminPortIsLiveAndUnreadyThenReady() throws Exception {
+        int adminPort = freePort();
+        // Long enough that the probes below land inside it on a slow machine; the cap is never reached.
+        CompletableFuture<KeymuxServer> started = CompletableFuture.supplyAsync(() -> KeymuxServer.builder(
+                config().adminPort(adminPort).build()).warmUp(100_000_000, Duration.ofSeconds(8)).start());
+        try {
+            HttpClient admin = HttpClient.create().baseUrl("http://127.0.0.1:" + adminPort);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+            Integer health = null;
+            while (health == null && System.nanoTime() < deadline) {
+                // Refused until the admin listener is bound (a few hundred ms into the start).
+                health = admin.get().uri("/healthz").response().map(r -> r.status().code())
+                        .onErrorResume(e -> reactor.core.publisher.Mono.empty()).block(TIMEOUT);
+            }
+            String readyz = admin.get().uri("/readyz").responseSingle((r, body) -> body.asString()
+                    .map(b -> r.status().code() + " " + b)).block(TIMEOUT);
+            boolean stillWarming = !started.isDone();
+
+            assertThat(health).isEqualTo(200);
+            assertThat(stillWarming).as("the probes ran inside the warm-up").isTrue();
+            assertThat(readyz).startsWith("503 ").contains("\"unready\"").contains("warming up");
+
+            keymux = started.get(60, TimeUnit.SECONDS);
+            assertThat(keymux.warmUpExchanges()).isPositive();
+            assertThat(admin.get().uri("/readyz").response().map(r -> r.status().code()).block(TIMEOUT))
+                    .isEqualTo(200);
+        } finally {
+            if (keymux == null) {
+                started.get(60, TimeUnit.SECONDS).close();
+            }
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
         }
     }
 }

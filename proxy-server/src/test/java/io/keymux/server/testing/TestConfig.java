@@ -43,6 +43,7 @@ public final class TestConfig {
     private int maxAttempts = TaskConfig.DEFAULT_MAX_ATTEMPTS;
     private Duration drainTimeout = Duration.ofSeconds(30);
     private String bind = "127.0.0.1";
+    private int adminPort;
 
     private TestConfig(URI baseUrl) {
         this.baseUrl = baseUrl;
@@ -128,6 +129,12 @@ public final class TestConfig {
         return this;
     }
 
+    /** The admin port (default 0: any free port), for a test that must reach it before start() returns. */
+    public TestConfig adminPort(int adminPort) {
+        this.adminPort = adminPort;
+        return this;
+    }
+
     public TestConfig drainTimeout(Duration drainTimeout) {
         this.drainTimeout = drainTimeout;
         return this;
@@ -147,7 +154,7 @@ public final class TestConfig {
         List<ClientConfig> c = clients.isEmpty() && !noDefaults
                 ? List.of(ClientConfig.builder("app").key(Secret.of(CLIENT_KEY)).build())
                 : clients;
-        ServerConfig server = ServerConfig.builder().port(0).adminPort(0).maxBodyBytes(maxBodyBytes)
+        ServerConfig server = ServerConfig.builder().port(0).adminPort(adminPort).maxBodyBytes(maxBodyBytes)
                 .exposeKeyId(exposeKeyId).allowUnauthenticated(allowUnauthenticated).drainTimeout(drainTimeout)
                 .bind(bind).build();
         Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
