@@ -1,43 +1,57 @@
 package io.keymux.core.select;
 
-import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * A count over the last 60 seconds in 60 one-second slots, for {@code usage.rpm}/{@code usage.tpm}.
- * Lock-free; a slot is reset by whichever writer first sees it belongs to an older second, so a
- * concurrent write at a second boundary may be lost: good enough for a dashboard, never used for
- * limits.
+ * Lock-free and exact: a slot holds one cell per second, and a writer that finds an older second's
+ * cell swaps in a fresh one by compare-and-set, so a concurrent write is never wiped by the reset
+ * (as it was when the second and the count were two separate fields). Never used for limits.
  */
 final class SlidingWindow {
     private static final int SLOTS = 60;
     private static final long SECOND = 1_000_000_000L;
 
-    private final AtomicLongArray counts = new AtomicLongArray(SLOTS);
-    private final AtomicLongArray seconds = new AtomicLongArray(SLOTS);
+    /** One second's count. */
+    private static final class Cell {
+        final long second;
+        final AtomicLong count = new AtomicLong();
 
-    SlidingWindow() {
-        for (int i = 0; i < SLOTS; i++) {
-            seconds.set(i, Long.MIN_VALUE);
+        Cell(long second) {
+            this.second = second;
         }
     }
+
+    private final AtomicReferenceArray<Cell> cells = new AtomicReferenceArray<>(SLOTS);
 
     void add(long nowNanos, long amount) {
         long second = Math.floorDiv(nowNanos, SECOND);
         int slot = (int) Math.floorMod(second, SLOTS);
-        long stamp = seconds.get(slot);
-        if (stamp != second && seconds.compareAndSet(slot, stamp, second)) {
-            counts.set(slot, 0);
+        for (;;) {
+            Cell cell = cells.get(slot);
+            if (cell != null && cell.second >= second) {
+                if (cell.second == second) {
+                    cell.count.addAndGet(amount);
+                }
+                // else: a write for a second that left the window (a writer 60 s late) counts nowhere.
+                return;
+            }
+            Cell fresh = new Cell(second);
+            if (cells.compareAndSet(slot, cell, fresh)) {
+                fresh.count.addAndGet(amount);
+                return;
+            }
         }
-        counts.addAndGet(slot, amount);
     }
 
     long sum(long nowNanos) {
         long second = Math.floorDiv(nowNanos, SECOND);
         long total = 0;
         for (int i = 0; i < SLOTS; i++) {
-            long stamp = seconds.get(i);
-            if (stamp > second - SLOTS && stamp <= second) {
-                total += counts.get(i);
+            Cell cell = cells.get(i);
+            if (cell != null && cell.second > second - SLOTS && cell.second <= second) {
+                total += cell.count.get();
             }
         }
         return total;
