@@ -91,6 +91,12 @@ public final class RedisHealth implements AutoCloseable {
     private volatile boolean everUp;
     private volatile boolean closed;
     private volatile CompletableFuture<Void> nextUp = new CompletableFuture<>();
+    /**
+     * UP as the listeners know it: set once they have been told, before {@link #nextUp} is swapped,
+     * so {@link #whenUp()} never completes before the listeners ran (a {@code /readyz} that still
+     * said "degraded" after it) and never waits for the next UP while this one is on.
+     */
+    private volatile boolean announcedUp;
 
     private RedisHealth(RedisClient client, RedisURI uri, Duration commandTimeout, Duration minBackoff,
             Duration maxBackoff, int failureThreshold) {
@@ -169,7 +175,7 @@ public final class RedisHealth implements AutoCloseable {
     /** Completes when Redis is next UP (at once when it is UP now). */
     public CompletableFuture<Void> whenUp() {
         CompletableFuture<Void> next = nextUp;
-        return up() ? CompletableFuture.completedFuture(null) : next.copy();
+        return announcedUp && up() ? CompletableFuture.completedFuture(null) : next.copy();
     }
 
     /** Adds a listener told of every UP/DOWN transition, on a Lettuce thread; it must not block. */
@@ -323,6 +329,7 @@ public final class RedisHealth implements AutoCloseable {
     }
 
     private void wentDown(Throwable cause) {
+        announcedUp = false;
         if (downLogged.compareAndSet(false, true)) {
             LOG.warn("Redis at {} is unreachable ({}); using local limits until it answers", where,
                     describe(cause));
@@ -342,6 +349,7 @@ public final class RedisHealth implements AutoCloseable {
         everUp = true;
         // Listeners first, so whoever waits on whenUp() sees them already told.
         notifyListeners(true);
+        announcedUp = true;
         CompletableFuture<Void> done = nextUp;
         nextUp = new CompletableFuture<>();
         done.complete(null);
