@@ -54,8 +54,8 @@ import reactor.netty.resources.LoopResources;
 
 /**
  * A running keymux: the proxy listener on {@code server.port}, the admin listener on
- * {@code server.admin_port}, one pooled upstream client, all on one set of event loops (epoll when
- * the native transport is available).
+ * {@code server.admin_port}, one pooled upstream client, all on one set of event loops (io_uring
+ * where it runs, else epoll: {@link Transport}).
  *
  * <pre>{@code
  * try (KeymuxServer server = KeymuxServer.start(config)) {
@@ -76,18 +76,10 @@ public final class KeymuxServer implements AutoCloseable {
     private static final AtomicBoolean TRANSPORT_LOGGED = new AtomicBoolean();
     /** The readiness signal's component while the warm-up runs. */
     private static final String WARM_UP = "warm-up";
-    /**
-     * Whether the listeners and upstream connections use Netty's native epoll transport (the
-     * default, when available) or the JDK's NIO selector ({@code -Dkeymux.transport=nio}). They
-     * differ in one thing on the request path: Reactor Netty's server turns auto-read off and on
-     * again around every request; epoll makes each toggle an {@code epoll_ctl} call at once, while
-     * the JDK's selector applies interest changes at its next select, so an off-and-on within one
-     * read costs nothing. NIO makes fewer syscalls (bench/dataplane.sh: 4.6 against 6.5 per
-     * request), epoll less CPU (42-49 against 50-56 µs per request): epoll stays the default, NIO
-     * is there for sandboxes where a syscall costs more than CPU does (gVisor, for instance).
-     */
-    static final boolean NATIVE_TRANSPORT = !"nio".equalsIgnoreCase(System.getProperty("keymux.transport", "epoll"))
-            && LoopResources.hasNativeSupport();
+    /** {@code -Dkeymux.transport}, when set: {@code io_uring}, {@code epoll} or {@code nio}. */
+    private static final @Nullable String REQUESTED_TRANSPORT = System.getProperty("keymux.transport");
+    /** The listeners' and upstream connections' transport (see {@link Transport}): io_uring where it runs. */
+    static final Transport TRANSPORT = Transport.choose(REQUESTED_TRANSPORT);
 
     private final KeymuxConfig config;
     private final LoopResources loops;
@@ -127,9 +119,13 @@ public final class KeymuxServer implements AutoCloseable {
         this.metrics = new ProxyMetrics(time);
         ServerConfig server = config.server();
         if (TRANSPORT_LOGGED.compareAndSet(false, true)) {
-            LOG.info("network transport: {}", NATIVE_TRANSPORT ? "native (epoll)" : "NIO");
+            if (REQUESTED_TRANSPORT != null && Transport.named(REQUESTED_TRANSPORT) != TRANSPORT) {
+                LOG.warn("keymux.transport={} is unknown or does not run here (expected: io_uring, epoll or nio)",
+                        REQUESTED_TRANSPORT);
+            }
+            LOG.info("network transport: {}", TRANSPORT.configName());
         }
-        this.loops = LoopResources.create("keymux", eventLoops(), true);
+        this.loops = TRANSPORT.loops("keymux", eventLoops());
         this.broker = Objects.requireNonNull(brokers.apply(config, time), "broker");
         SharedLimitBroker.registerMetrics(metrics, broker);
         if (broker instanceof SharedLimitBroker shared) {
@@ -137,7 +133,7 @@ public final class KeymuxServer implements AutoCloseable {
             shared.onRedisChange(up -> markRedis(shared));
             markRedis(shared);
         }
-        this.upstreams = new UpstreamClients(loops, NATIVE_TRANSPORT);
+        this.upstreams = new UpstreamClients(loops, TRANSPORT.preferNative());
         this.inFlight = new InFlight();
         metrics.countOf("keymux.audit.dropped", "Audit lines dropped because the writer fell behind", audit,
                 AuditLog::dropped);
@@ -169,7 +165,7 @@ public final class KeymuxServer implements AutoCloseable {
         if (warmUpRequests > 0) {
             try {
                 // The warm-up's listener is the real one's setup on a loopback port of its own.
-                warmed = WarmUp.run(loops, NATIVE_TRANSPORT, upstreams, time, warmUpRequests, warmUpBudget,
+                warmed = WarmUp.run(loops, TRANSPORT.preferNative(), upstreams, time, warmUpRequests, warmUpBudget,
                         warm -> guarded(HttpServer.create(), server, connections).host("127.0.0.1").port(0)
                                 .handle(warm).bindNow());
             } catch (RuntimeException e) {
@@ -213,7 +209,7 @@ public final class KeymuxServer implements AutoCloseable {
                 // instead the headers flag it and the guard answers SPEC.md's JSON 400 bad_request.
                 .setUseRfc9112TransferEncoding(false)
                 .setHeadersFactory(SmugglingAwareHeaders.FACTORY);
-        return http.runOn(loops, NATIVE_TRANSPORT)
+        return http.runOn(loops, TRANSPORT.preferNative())
                 // Answers go out in several flushes (headers, then each chunk): without NODELAY, Nagle
                 // holds each small write until the client's delayed ACK, adding milliseconds a request.
                 .childOption(ChannelOption.TCP_NODELAY, true)
