@@ -1,5 +1,7 @@
 package io.keymux.server;
 
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.uring.IoUring;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 import reactor.netty.resources.LoopResources;
@@ -7,7 +9,8 @@ import reactor.netty.resources.LoopResources;
 /**
  * The network transport of keymux's event loops, the same for both listeners, the warm-up and the
  * upstream connections: chosen once per process with {@code -Dkeymux.transport=io_uring|epoll|nio},
- * or, without it, the first of these that the kernel and JVM can run.
+ * or, without it, the first of these that the kernel and JVM can run (the order Reactor Netty
+ * itself takes).
  *
  * <p>They differ on the request path in how a read is asked for. Reactor Netty's server turns
  * auto-read off and on again around every request:
@@ -15,9 +18,9 @@ import reactor.netty.resources.LoopResources;
  *   <li>{@link #IO_URING}: a read is a submission queued in the ring, and the loop hands all of an
  *       iteration's reads and writes to the kernel in one {@code io_uring_enter}, so the toggle
  *       costs no syscall and neither does a socket read or write (bench/dataplane.sh: 0.3 syscalls
- *       per request, 37 µs CPU);
+ *       per request, 30-33 µs CPU);
  *   <li>{@link #EPOLL}: each toggle is an {@code epoll_ctl} at once, besides a {@code read} and a
- *       {@code write} per socket (6.5 syscalls per request, 35-37 µs CPU);
+ *       {@code write} per socket (6.4 syscalls per request, 29-33 µs CPU);
  *   <li>{@link #NIO}: the JDK's selector applies interest changes at its next select, so the toggle
  *       is free, but the selector costs CPU (4.6 syscalls, about 7 µs more than epoll).
  * </ul>
@@ -43,8 +46,8 @@ enum Transport {
     /** Whether this kernel and JVM can run it. */
     boolean available() {
         return switch (this) {
-            case IO_URING -> IoUringLoops.available();
-            case EPOLL -> LoopResources.hasNativeSupport();
+            case IO_URING -> IoUring.isAvailable();
+            case EPOLL -> Epoll.isAvailable();
             case NIO -> true;
         };
     }
@@ -78,14 +81,20 @@ enum Transport {
         return null;
     }
 
-    /** {@code threads} event loops named after {@code prefix} on this transport. */
+    /**
+     * {@code threads} event loops named after {@code prefix} on this transport. Reactor Netty's own
+     * loops pick io_uring whenever it runs (its multi-release jar knows Netty 4.2's io_uring), so
+     * they serve io_uring and, with {@code preferNative} false, NIO; epoll on a machine that also
+     * runs io_uring needs {@link EpollLoops}.
+     */
     LoopResources loops(String prefix, int threads) {
-        return this == IO_URING ? IoUringLoops.create(prefix, threads) : LoopResources.create(prefix, threads, true);
+        return this == EPOLL && IO_URING.available() ? EpollLoops.create(prefix, threads)
+                : LoopResources.create(prefix, threads, true);
     }
 
     /**
      * The {@code preferNative} flag for {@code runOn(loops, preferNative)} with {@link #loops}: false
-     * only for NIO (io_uring's loops have one group whatever the flag says).
+     * only for NIO.
      */
     boolean preferNative() {
         return this != NIO;

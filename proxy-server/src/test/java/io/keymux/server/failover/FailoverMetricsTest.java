@@ -56,7 +56,7 @@ class FailoverMetricsTest extends FailoverTestBase {
         upstreams.close();
         ownBroker.close();
         audit.close();
-        loops.disposeLater().block(Duration.ofSeconds(5));
+        loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
     }
 
     private record Seen(int status, HttpHeaders headers) {}

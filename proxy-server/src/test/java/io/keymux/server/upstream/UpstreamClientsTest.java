@@ -55,7 +55,7 @@ class UpstreamClientsTest {
                         .isEqualTo(first.channelId());
             }
         } finally {
-            loops.disposeLater().block(Duration.ofSeconds(5));
+            loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
         }
     }
 
@@ -73,7 +73,7 @@ class UpstreamClientsTest {
                     .addListener(done -> failure.complete(done.cause())));
             assertThat(failure.get(10, TimeUnit.SECONDS)).isInstanceOf(java.io.IOException.class);
         } finally {
-            loops.disposeLater().block(Duration.ofSeconds(5));
+            loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
         }
     }
 
@@ -90,7 +90,7 @@ class UpstreamClientsTest {
             assertThat(failure.get(10, TimeUnit.SECONDS)).isInstanceOf(java.io.IOException.class)
                     .hasMessageContaining("Too many open files");
         } finally {
-            loops.disposeLater().block(Duration.ofSeconds(5));
+            loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
         }
     }
 

@@ -6,11 +6,10 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.uring.IoUring;
-import io.netty.channel.uring.IoUringDatagramChannel;
-import io.netty.channel.uring.IoUringIoHandler;
-import io.netty.channel.uring.IoUringServerSocketChannel;
-import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import java.time.Duration;
 import java.util.concurrent.ThreadFactory;
@@ -21,31 +20,21 @@ import reactor.core.scheduler.NonBlocking;
 import reactor.netty.resources.LoopResources;
 
 /**
- * Event loops on Linux's {@code io_uring} (Netty 4.2's transport), for the listeners and the
- * upstream connections alike. Reactor Netty 1.3 only knows the incubator's io_uring, so this is
- * the {@link LoopResources} it would have made: one group of {@code threads} loops (no separate
- * acceptor) and the io_uring channel for each channel type asked for.
- *
- * <p>Why io_uring: Reactor Netty's server turns auto-read off and on around every request. With
- * epoll each turn is an {@code epoll_ctl} at once; with io_uring a read is a submission queued in
- * the ring, and the loop submits all of an iteration's reads and writes in one
- * {@code io_uring_enter}.
+ * Event loops on Netty's epoll transport, for {@code -Dkeymux.transport=epoll} on a machine that
+ * also runs io_uring: Reactor Netty 1.3 prefers io_uring whenever its native library loads, and
+ * has no switch for epoll. One group of {@code threads} loops (no separate acceptor) and the epoll
+ * channel for each channel type asked for.
  */
-final class IoUringLoops implements LoopResources {
+final class EpollLoops implements LoopResources {
     private final EventLoopGroup group;
 
-    private IoUringLoops(String prefix, int threads) {
-        this.group = new MultiThreadIoEventLoopGroup(threads, new LoopThreads(prefix), IoUringIoHandler.newFactory());
+    private EpollLoops(String prefix, int threads) {
+        this.group = new MultiThreadIoEventLoopGroup(threads, new LoopThreads(prefix), EpollIoHandler.newFactory());
     }
 
-    /** Whether this kernel and JVM can run io_uring (Netty's own check: kernel, seccomp, native library). */
-    static boolean available() {
-        return IoUring.isAvailable();
-    }
-
-    /** {@code threads} io_uring event loops named {@code prefix-uring-N}. */
+    /** {@code threads} epoll event loops named {@code prefix-epoll-N}. */
     static LoopResources create(String prefix, int threads) {
-        return new IoUringLoops(prefix, threads);
+        return new EpollLoops(prefix, threads);
     }
 
     @Override
@@ -57,30 +46,30 @@ final class IoUringLoops implements LoopResources {
     @SuppressWarnings("unchecked")
     public <C extends Channel> C onChannel(Class<C> channelType, EventLoopGroup group) {
         if (channelType.equals(SocketChannel.class)) {
-            return (C) new IoUringSocketChannel();
+            return (C) new EpollSocketChannel();
         }
         if (channelType.equals(ServerSocketChannel.class)) {
-            return (C) new IoUringServerSocketChannel();
+            return (C) new EpollServerSocketChannel();
         }
         if (channelType.equals(DatagramChannel.class)) {
-            return (C) new IoUringDatagramChannel();
+            return (C) new EpollDatagramChannel();
         }
-        throw new IllegalArgumentException("io_uring has no channel for " + channelType.getSimpleName());
+        throw new IllegalArgumentException("epoll has no channel for " + channelType.getSimpleName());
     }
 
     @Override
     @SuppressWarnings("unchecked")
     public <C extends Channel> Class<? extends C> onChannelClass(Class<C> channelType, EventLoopGroup group) {
         if (channelType.equals(SocketChannel.class)) {
-            return (Class<? extends C>) IoUringSocketChannel.class;
+            return (Class<? extends C>) EpollSocketChannel.class;
         }
         if (channelType.equals(ServerSocketChannel.class)) {
-            return (Class<? extends C>) IoUringServerSocketChannel.class;
+            return (Class<? extends C>) EpollServerSocketChannel.class;
         }
         if (channelType.equals(DatagramChannel.class)) {
-            return (Class<? extends C>) IoUringDatagramChannel.class;
+            return (Class<? extends C>) EpollDatagramChannel.class;
         }
-        throw new IllegalArgumentException("io_uring has no channel for " + channelType.getSimpleName());
+        throw new IllegalArgumentException("epoll has no channel for " + channelType.getSimpleName());
     }
 
     @Override
@@ -119,7 +108,7 @@ final class IoUringLoops implements LoopResources {
 
         @Override
         public Thread newThread(Runnable task) {
-            Thread thread = new LoopThread(task, prefix + "-uring-" + next.getAndIncrement());
+            Thread thread = new LoopThread(task, prefix + "-epoll-" + next.getAndIncrement());
             thread.setDaemon(true);
             return thread;
         }
