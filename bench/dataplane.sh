@@ -56,6 +56,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+# 10,000 streams hold 20,000 sockets in keymux (the client's and the upstream's) besides the JVM's
+# own files: at the usual 20,000 descriptors the last streams failed for EMFILE under io_uring.
+ulimit -n 65536 2>/dev/null || echo "note: open files limited to $(ulimit -n)" >&2
+
 JAR=${JAR:-proxy-server/target/keymux.jar}
 [ -f "$JAR" ] || ./mvnw -q -B -DskipTests package >&2
 
