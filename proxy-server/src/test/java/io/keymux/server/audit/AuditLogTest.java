@@ -98,6 +98,44 @@ class AuditLogTest {
         }
     }
 
+    @Test
+    void theWarmUpsLinesAreEncodedByTheAuditEncoderAndWrittenNowhere() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        Logger audit = captureTo(out);
+        OutputStreamAppender<ILoggingEvent> real = (OutputStreamAppender<ILoggingEvent>) audit.iteratorForAppenders().next();
+        java.util.concurrent.atomic.AtomicInteger encoded = new java.util.concurrent.atomic.AtomicInteger();
+        ch.qos.logback.core.encoder.Encoder<ILoggingEvent> counting = new ch.qos.logback.core.encoder.EncoderBase<>() {
+            private final ch.qos.logback.core.encoder.Encoder<ILoggingEvent> inner = real.getEncoder();
+
+            @Override
+            public byte[] headerBytes() {
+                return inner.headerBytes();
+            }
+
+            @Override
+            public byte[] encode(ILoggingEvent event) {
+                encoded.incrementAndGet();
+                return inner.encode(event);
+            }
+
+            @Override
+            public byte[] footerBytes() {
+                return inner.footerBytes();
+            }
+        };
+        real.setEncoder(counting);
+
+        try (AuditLog warmUp = new AuditLog(EncodeAndDrop.logger(audit.getLoggerContext()), 100)) {
+            for (int i = 0; i < 3; i++) {
+                warmUp.record(new AuditRecord(1_763_798_400_123L, "warm-" + i, "warm", "chat", "warm_a", "warm",
+                        "POST", "/v1/chat/completions", 200, 1, 1, 1L, 1L, 1L, 0.0, "off"));
+            }
+        }
+
+        assertThat(encoded).as("each warm-up line went through the audit encoder").hasValue(3);
+        assertThat(out.size()).as("and none of them reached the audit log").isZero();
+    }
+
     private static Logger captureTo(ByteArrayOutputStream out) {
         return captureTo(out, true);
     }
