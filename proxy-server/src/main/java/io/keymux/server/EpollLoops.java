@@ -12,6 +12,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,18 +44,12 @@ final class EpollLoops implements LoopResources {
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public <C extends Channel> C onChannel(Class<C> channelType, EventLoopGroup group) {
-        if (channelType.equals(SocketChannel.class)) {
-            return (C) new EpollSocketChannel();
+        try {
+            return onChannelClass(channelType, group).getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot open an epoll " + channelType.getSimpleName(), e);
         }
-        if (channelType.equals(ServerSocketChannel.class)) {
-            return (C) new EpollServerSocketChannel();
-        }
-        if (channelType.equals(DatagramChannel.class)) {
-            return (C) new EpollDatagramChannel();
-        }
-        throw new IllegalArgumentException("epoll has no channel for " + channelType.getSimpleName());
     }
 
     @Override
@@ -80,18 +75,13 @@ final class EpollLoops implements LoopResources {
     @Override
     public Mono<Void> disposeLater(Duration quietPeriod, Duration timeout) {
         return Mono.defer(() -> {
-            if (group.isShuttingDown()) {
-                return Mono.fromFuture(() -> toCompletable(group));
+            if (!group.isShuttingDown()) {
+                group.shutdownGracefully(quietPeriod.toMillis(), timeout.toMillis(), TimeUnit.MILLISECONDS);
             }
-            group.shutdownGracefully(quietPeriod.toMillis(), timeout.toMillis(), TimeUnit.MILLISECONDS);
-            return Mono.fromFuture(() -> toCompletable(group));
+            CompletableFuture<Void> terminated = new CompletableFuture<>();
+            group.terminationFuture().addListener(f -> terminated.complete(null));
+            return Mono.fromFuture(terminated);
         });
-    }
-
-    private static java.util.concurrent.CompletableFuture<Void> toCompletable(EventLoopGroup group) {
-        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
-        group.terminationFuture().addListener(f -> done.complete(null));
-        return done;
     }
 
     /**

@@ -37,7 +37,8 @@ class TransportTest {
         Transport expected = IoUring.isAvailable() ? Transport.IO_URING
                 : LoopResources.hasNativeSupport() ? Transport.EPOLL : Transport.NIO;
         assertThat(Transport.choose(null)).isEqualTo(expected);
-        assertThat(KeymuxServer.TRANSPORT).as("what the tests' keymux runs on").isEqualTo(expected);
+        assertThat(KeymuxServer.TRANSPORT).as("what the tests' keymux runs on")
+                .isEqualTo(Transport.choose(System.getProperty("keymux.transport")));
     }
 
     @Test
