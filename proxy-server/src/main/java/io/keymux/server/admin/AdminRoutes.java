@@ -116,7 +116,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
 
     private Mono<Void> readyz(HttpServerResponse res) {
         Readiness readiness = Readiness.of(config.get(), broker.keyStates(), draining.getAsBoolean(),
-                signals.unreadyReasons(), signals.reasons());
+                signals.unreadyReasons(), signals.degradedReasons());
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("status", readiness.status());
         body.put("reasons", readiness.reasons());

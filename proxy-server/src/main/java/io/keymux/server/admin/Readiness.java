@@ -12,7 +12,8 @@ import java.util.Objects;
 
 /**
  * The {@code /readyz} decision (SPEC.md section 5): {@code unready} (503) while draining, while a
- * component does not serve yet (the proxy port during the warm-up) or when a task has no key that is not {@code disabled} (its own, a fallback task's or a {@code "*"} key);
+ * component does not serve yet (the proxy port during the warm-up) or when a task has no key that
+ * is not {@code disabled} (its own, a fallback task's or a {@code "*"} key);
  * cooldowns, open circuits and spent budgets pass, since they heal by themselves. Otherwise
  * {@code degraded} (200) when a component reported trouble, else {@code ready}.
  *
@@ -43,7 +44,7 @@ public record Readiness(String status, List<String> reasons) {
      *
      * @param keys the broker's key states; a key missing from them counts as usable
      * @param unready reasons from {@link ReadinessSignals#unreadyReasons()}
-     * @param degraded reasons from {@link ReadinessSignals#reasons()}
+     * @param degraded reasons from {@link ReadinessSignals#degradedReasons()}
      */
     public static Readiness of(KeymuxConfig config, List<KeyStatus> keys, boolean draining, List<String> unready,
             List<String> degraded) {

@@ -39,7 +39,7 @@ public final class ReadinessSignals {
     }
 
     /** The current degraded reasons, ordered by component name. */
-    public List<String> reasons() {
+    public List<String> degradedReasons() {
         return List.copyOf(degraded.values());
     }
 

@@ -124,7 +124,7 @@ public final class UpstreamPool {
         if (!(cause instanceof ChannelException)) {
             return cause;
         }
-        for (Throwable t = cause.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+        for (Throwable t = cause.getCause(); t != null; t = t.getCause()) {
             if (t instanceof IOException io) {
                 return io;
             }
