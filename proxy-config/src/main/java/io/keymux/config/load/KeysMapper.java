@@ -21,7 +21,7 @@ final class KeysMapper extends SectionMapper {
     static final List<String> KEY_FIELDS = List.of(
             "key_id", "api_key", "upstream", "task_types", "max_rpm", "max_tpm", "rpm_burst", "tpm_burst",
             "max_concurrent", "priority", "weight", "cost_per_token", "cost_per_input_token", "cost_per_output_token",
-            "daily_budget_usd", "models", "budget_warn_at");
+            "cost_per_cached_input_token", "daily_budget_usd", "models", "budget_warn_at");
     static final List<String> MODEL_LIMIT_FIELDS = List.of("max_rpm", "max_tpm");
 
     /** Set when some key's task_types could not be read, so "task has no key" would be a false alarm. */
@@ -119,6 +119,8 @@ final class KeysMapper extends SectionMapper {
                     .costPerToken(nonNegative(o, "cost_per_token", path + ".cost_per_token"))
                     .costPerInputToken(nonNegative(o, "cost_per_input_token", path + ".cost_per_input_token"))
                     .costPerOutputToken(nonNegative(o, "cost_per_output_token", path + ".cost_per_output_token"))
+                    .costPerCachedInputToken(nonNegative(o, "cost_per_cached_input_token",
+                            path + ".cost_per_cached_input_token"))
                     .dailyBudgetUsd(nonNegative(o, "daily_budget_usd", path + ".daily_budget_usd"))
                     .models(modelLimits(field(o, "models"), path + ".models"))
                     .budgetWarnAt(budgetWarnAt(o, path));

@@ -15,6 +15,8 @@ import org.jspecify.annotations.Nullable;
  * @param priority higher is preferred by the {@code priority} strategy
  * @param weight share under the {@code weighted} strategy
  * @param costPerToken USD per token when input and output cost the same
+ * @param costPerCachedInputToken USD per input token the provider served from its prompt cache, or
+ *     {@code null} to price those at the input price
  * @param models limits per model pattern, in declaration order (the first matching pattern
  *     picks the bucket); empty when the key has only key-wide limits
  * @param budgetWarnAt share (0..1] of {@code dailyBudgetUsd} past which the key is ranked after
@@ -37,7 +39,8 @@ public record ApiKeyConfig(
         @Nullable Double costPerOutputToken,
         @Nullable Double dailyBudgetUsd,
         List<ModelLimits> models,
-        @Nullable Double budgetWarnAt) {
+        @Nullable Double budgetWarnAt,
+        @Nullable Double costPerCachedInputToken) {
 
     /** The task type that lends a key to every task as a last resort. */
     public static final String ANY_TASK = "*";
@@ -54,11 +57,35 @@ public record ApiKeyConfig(
 
     /**
      * What an answer cost on this key, in USD: prompt tokens at {@link #inputTokenCost()} plus
-     * completion tokens at {@link #outputTokenCost()}. The one cost formula: the broker's spend per
-     * key, the pipeline's per task and client and the shared (Redis) spend all use it.
+     * completion tokens at {@link #outputTokenCost()}, no prompt token served from a cache.
      */
     public double costUsd(long promptTokens, long completionTokens) {
-        return promptTokens * inputTokenCost() + completionTokens * outputTokenCost();
+        return costUsd(promptTokens, 0, completionTokens);
+    }
+
+    /**
+     * What an answer cost on this key, in USD: the uncached prompt tokens at {@link #inputTokenCost()},
+     * the {@code cachedPromptTokens} (a part of {@code promptTokens}) at {@link #cachedInputTokenCost()},
+     * and completion tokens at {@link #outputTokenCost()}. The one cost formula: the broker's spend per
+     * key, the pipeline's per task and client, the history and the shared (Redis) spend all use it.
+     */
+    public double costUsd(long promptTokens, long cachedPromptTokens, long completionTokens) {
+        long cached = Math.max(0, Math.min(cachedPromptTokens, promptTokens));
+        return (promptTokens - cached) * inputTokenCost() + cached * cachedInputTokenCost()
+                + completionTokens * outputTokenCost();
+    }
+
+    /**
+     * What the provider's prompt cache saved on an answer, in USD: {@code cachedPromptTokens} at the
+     * input price less their cached price; 0 when the key sets no cached price.
+     */
+    public double cacheSavingUsd(long cachedPromptTokens) {
+        return Math.max(0, cachedPromptTokens) * (inputTokenCost() - cachedInputTokenCost());
+    }
+
+    /** USD per input token served from the provider's prompt cache: {@code cost_per_cached_input_token}, else the input price. */
+    public double cachedInputTokenCost() {
+        return costPerCachedInputToken != null ? costPerCachedInputToken : inputTokenCost();
     }
 
     /** USD per prompt token: {@code cost_per_input_token}, else {@code cost_per_token}, else 0. */
@@ -107,6 +134,7 @@ public record ApiKeyConfig(
         b.dailyBudgetUsd = dailyBudgetUsd;
         b.models = models;
         b.budgetWarnAt = budgetWarnAt;
+        b.costPerCachedInputToken = costPerCachedInputToken;
         return b;
     }
 
@@ -129,6 +157,7 @@ public record ApiKeyConfig(
         private @Nullable Double dailyBudgetUsd;
         private List<ModelLimits> models = List.of();
         private @Nullable Double budgetWarnAt;
+        private @Nullable Double costPerCachedInputToken;
 
         private Builder(String keyId, Secret apiKey) {
             this.keyId = Objects.requireNonNull(keyId, "keyId");
@@ -152,6 +181,8 @@ public record ApiKeyConfig(
         public Builder costPerToken(@Nullable Double cost) { this.costPerToken = cost; return this; }
         public Builder costPerInputToken(@Nullable Double cost) { this.costPerInputToken = cost; return this; }
         public Builder costPerOutputToken(@Nullable Double cost) { this.costPerOutputToken = cost; return this; }
+        /** USD per input token served from the provider's prompt cache; unset prices them as any input token. */
+        public Builder costPerCachedInputToken(@Nullable Double cost) { this.costPerCachedInputToken = cost; return this; }
         public Builder dailyBudgetUsd(@Nullable Double budget) { this.dailyBudgetUsd = budget; return this; }
         public Builder models(List<ModelLimits> models) { this.models = models; return this; }
         public Builder budgetWarnAt(@Nullable Double share) { this.budgetWarnAt = share; return this; }
@@ -160,7 +191,7 @@ public record ApiKeyConfig(
         public ApiKeyConfig build() {
             return new ApiKeyConfig(keyId, apiKey, upstream, taskTypes, maxRpm, maxTpm, rpmBurst, tpmBurst, maxConcurrent,
                     priority, weight, costPerToken, costPerInputToken, costPerOutputToken, dailyBudgetUsd, models,
-                    budgetWarnAt);
+                    budgetWarnAt, costPerCachedInputToken);
         }
     }
 }

@@ -450,6 +450,7 @@ class ConfigLoaderTest {
                     weight: 2
                     cost_per_input_token: 0.00001
                     cost_per_output_token: 0.00003
+                    cost_per_cached_input_token: 0.000005
                     daily_budget_usd: 25
                   - { key_id: xray_1, api_key: vk, task_types: [xray], cost_per_token: 0.0001 }
                 clients:
@@ -488,7 +489,7 @@ class ConfigLoaderTest {
                       "key_id": "chat_1", "api_key": "sk-chat", "task_types": ["chat"], "max_rpm": 1000,
                       "max_tpm": 50000, "rpm_burst": 100, "tpm_burst": 5000, "max_concurrent": 50, "priority": 3,
                       "weight": 2, "cost_per_input_token": 0.00001, "cost_per_output_token": 0.00003,
-                      "daily_budget_usd": 25
+                      "cost_per_cached_input_token": 0.000005, "daily_budget_usd": 25
                     },
                     { "key_id": "xray_1", "api_key": "vk", "task_types": ["xray"], "cost_per_token": 0.0001 }
                   ],
@@ -523,6 +524,10 @@ class ConfigLoaderTest {
         assertThat(chat.health()).isEqualTo(health(5, Duration.ofSeconds(15), Duration.ofHours(1)));
         assertThat(chat.match().path()).isEqualTo("/v1/chat/*");
         assertThat(config.apiKeys().get(1).upstream()).isEqualTo("vision");
+        assertThat(config.apiKeys().get(0).costPerCachedInputToken()).isEqualTo(0.000005);
+        assertThat(config.apiKeys().get(0).cachedInputTokenCost()).isEqualTo(0.000005);
+        assertThat(config.apiKeys().get(1).costPerCachedInputToken()).isNull();
+        assertThat(config.apiKeys().get(1).cachedInputTokenCost()).isEqualTo(0.0001);
         assertThat(config.clients().get(0).allowedTasks()).containsExactly("chat");
         assertThat(config.clients().get(1).keySha256())
                 .isEqualTo("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");

@@ -43,7 +43,8 @@ class ValidationTest {
                         + " max_wait, max_attempts, retry_on, timeouts, cache, health)",
                 "api_keys[0].max_rmp: unknown field (expected one of: key_id, api_key, upstream, task_types, max_rpm,"
                         + " max_tpm, rpm_burst, tpm_burst, max_concurrent, priority, weight, cost_per_token,"
-                        + " cost_per_input_token, cost_per_output_token, daily_budget_usd, models, budget_warn_at)");
+                        + " cost_per_input_token, cost_per_output_token, cost_per_cached_input_token, daily_budget_usd,"
+                        + " models, budget_warn_at)");
     }
 
     @Test
@@ -228,6 +229,7 @@ class ValidationTest {
                     weight: 0
                     daily_budget_usd: -1
                     cost_per_token: -0.5
+                    cost_per_cached_input_token: -0.25
                 """)).containsExactly(
                 "api_keys[2].max_rpm: must be > 0 (got -5)",
                 "api_keys[2].max_tpm: must be > 0 (got 0)",
@@ -236,6 +238,7 @@ class ValidationTest {
                 "api_keys[2].max_concurrent: must be > 0 (got 0)",
                 "api_keys[2].weight: must be > 0 (got 0)",
                 "api_keys[2].cost_per_token: must be >= 0 (got -0.5)",
+                "api_keys[2].cost_per_cached_input_token: must be >= 0 (got -0.25)",
                 "api_keys[2].daily_budget_usd: must be >= 0 (got -1)");
     }
 

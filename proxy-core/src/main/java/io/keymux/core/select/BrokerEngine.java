@@ -589,7 +589,7 @@ final class BrokerEngine implements KeyBroker {
         double cost = 0;
         Outcome.Answered answered = outcome instanceof Outcome.Answered a ? a : null;
         if (answered != null && answered.usageKnown()) {
-            cost = key.costUsd(answered.promptTokens(), answered.completionTokens());
+            cost = key.costUsd(answered.promptTokens(), answered.cachedPromptTokens(), answered.completionTokens());
         }
         KeyEffect effect = KeyRule.of(outcome, lease.reservedTokens(), lease.task.health());
         KeySlot.Change change = slot.settle(effect, lease.flags, lease.model, lease.task.health(), now, day, cost,

@@ -12,10 +12,19 @@ public sealed interface Outcome {
     /**
      * The upstream answered with a status that is not retried (2xx, or a 4xx passed through).
      *
+     * @param promptTokens every input token, cached ones included
      * @param usageKnown whether the answer carried {@code usage}; if not, the reservation stands
+     * @param cachedPromptTokens the part of {@code promptTokens} the provider served from its prompt
+     *     cache, priced at the key's cached input price
      */
-    record Answered(int status, long promptTokens, long completionTokens, boolean usageKnown, long latencyNanos)
-            implements Outcome {}
+    record Answered(int status, long promptTokens, long completionTokens, boolean usageKnown, long latencyNanos,
+            long cachedPromptTokens) implements Outcome {
+
+        /** An answer without cached prompt tokens. */
+        public Answered(int status, long promptTokens, long completionTokens, boolean usageKnown, long latencyNanos) {
+            this(status, promptTokens, completionTokens, usageKnown, latencyNanos, 0);
+        }
+    }
 
     /**
      * Upstream 429 "slow down"; {@code retryAfter} from its headers, or {@code null} for the configured

@@ -2,6 +2,7 @@ package io.keymux.server.demo;
 
 import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.server.KeymuxServer;
@@ -300,6 +301,7 @@ public final class DemoRun {
             }
         }
         out.print(cached.render());
+        out.print(providerCache(config, prometheus));
 
         out.printf(Locale.ROOT, "%nHealth: %s, score %d/100, %d of %d keys active; total cost %s over %d requests,"
                         + " success %s%n",
@@ -313,6 +315,46 @@ public final class DemoRun {
             recs.row(r.path("type").asText(), r.path("message").asText());
         }
         out.print(recs.render());
+    }
+
+    /**
+     * The provider's prompt cache: per key, the share of input tokens the upstream served from its
+     * cache ({@code keymux_tokens_total{kind="cached_prompt"}} over {@code kind="prompt"}) and the
+     * money that saved at the key's {@code cost_per_cached_input_token}.
+     */
+    static String providerCache(KeymuxConfig config, List<PrometheusText.Sample> prometheus) {
+        Map<String, Double> prompt = new LinkedHashMap<>();
+        Map<String, Double> cachedTokens = new LinkedHashMap<>();
+        for (PrometheusText.Sample s : prometheus) {
+            if (s.name().equals("keymux_tokens_total")) {
+                String kind = s.labels().get("kind");
+                if ("prompt".equals(kind)) {
+                    prompt.merge(s.labels().get("key_id"), s.value(), Double::sum);
+                } else if ("cached_prompt".equals(kind)) {
+                    cachedTokens.merge(s.labels().get("key_id"), s.value(), Double::sum);
+                }
+            }
+        }
+        TextTable table = new TextTable("Provider prompt cache: input tokens the upstream served from its cache",
+                "key", "input tokens", "cached", "share", "saved USD");
+        double allInput = 0;
+        double allCached = 0;
+        double allSaved = 0;
+        for (ApiKeyConfig key : config.apiKeys()) {
+            double input = prompt.getOrDefault(key.keyId(), 0.0);
+            double cachedHere = cachedTokens.getOrDefault(key.keyId(), 0.0);
+            allInput += input;
+            allCached += cachedHere;
+            if (cachedHere > 0) {
+                double saved = key.cacheSavingUsd(Math.round(cachedHere));
+                allSaved += saved;
+                table.row(key.keyId(), Math.round(input), Math.round(cachedHere),
+                        percent(100.0 * cachedHere / Math.max(1, input)), usd(saved));
+            }
+        }
+        return table.render() + String.format(Locale.ROOT,
+                "Provider prompt cache: %s of all %d input tokens served from cache, saving %s USD%n",
+                percent(100.0 * allCached / Math.max(1, allInput)), Math.round(allInput), usd(allSaved));
     }
 
     private static String why(String state) {

@@ -93,6 +93,26 @@ final class DemoTraffic {
     static final double REPEAT_SHARE = 0.35;
     /** How many common questions each task has. */
     static final int COMMON_QUESTIONS = 4;
+    /** The task whose requests carry a long system prompt (the patient-chat guidelines). */
+    static final String LONG_PROMPT_TASK = "chat";
+    /** About 1,500 tokens of guidelines: over the 1,024 a provider needs before it caches a prefix. */
+    static final String CLINIC_GUIDE = clinicGuide();
+
+    private static String clinicGuide() {
+        String[] rules = {
+            "Greet the patient by name and confirm the appointment they are asking about.",
+            "Never give a diagnosis in chat; offer a visit with a dentist instead.",
+            "For pain after an extraction, explain the aftercare sheet and when to call the clinic.",
+            "Quote prices only from the current fee schedule and say that insurance may change them.",
+            "Escalate swelling of the face, fever or bleeding that does not stop to the on-call dentist.",
+            "Keep answers short, friendly and in the language the patient wrote in.",
+        };
+        StringBuilder sb = new StringBuilder("You are the DentaMind clinic assistant. Follow these guidelines. ");
+        for (int i = 0; sb.length() < 6000; i++) {
+            sb.append(i + 1).append(". ").append(rules[i % rules.length]).append(' ');
+        }
+        return sb.toString().trim();
+    }
 
     private Mono<Void> send(TaskMix m) {
         ThreadLocalRandom random = ThreadLocalRandom.current();
@@ -101,9 +121,12 @@ final class DemoTraffic {
         String question = random.nextDouble() < REPEAT_SHARE
                 ? "common question " + random.nextInt(COMMON_QUESTIONS)
                 : "question " + Long.toHexString(random.nextLong());
-        String body = "{\"model\":\"demo-model\"," + (stream ? "\"stream\":true," : "")
-                + "\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"" + m.task()
-                + " " + question + " from the DentaMind demo\"}]}";
+        // The system prompt comes first and stays the same, so a provider's prompt cache can serve it.
+        String system = m.task().equals(LONG_PROMPT_TASK)
+                ? "{\"role\":\"system\",\"content\":\"" + CLINIC_GUIDE + "\"}," : "";
+        String body = "{\"model\":\"demo-model\",\"max_tokens\":64,\"messages\":[" + system
+                + "{\"role\":\"user\",\"content\":\"" + m.task() + " " + question + " from the DentaMind demo\"}]"
+                + (stream ? ",\"stream\":true" : "") + "}";
         String path = m.byPath() ? "/tasks/" + m.task() + "/v1/chat/completions" : "/v1/chat/completions";
         tally.sent.increment();
         return client.headers(h -> {

@@ -25,7 +25,8 @@ import reactor.netty.http.server.HttpServerResponse;
 /**
  * An OpenAI-compatible mock upstream: answers chat completions, plain or streamed (SSE, with the
  * final usage chunk when {@code stream_options.include_usage} is set), enforces a per-key RPM and
- * injects the faults of {@link MockKey}. It accepts the key as {@code Authorization: Bearer},
+ * injects the faults of {@link MockKey}. Like OpenAI it reports {@code prompt_tokens_details.cached_tokens}
+ * for a prompt whose first 1024 tokens or more the same key sent recently ({@link MockPromptCache}). It accepts the key as {@code Authorization: Bearer},
  * {@code x-api-key}, {@code api-key} or the {@code key} query parameter.
  *
  * <pre>{@code
@@ -38,6 +39,8 @@ public final class MockUpstream implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int STREAM_CHUNKS = 8;
     private static final Duration RETRY_AFTER = Duration.ofSeconds(2);
+    /** OpenAI keeps cached prefixes for 5 to 10 minutes of inactivity. */
+    private static final Duration PROMPT_CACHE_TTL = Duration.ofMinutes(5);
 
     private final Map<String, KeyState> keys = new ConcurrentHashMap<>();
     private final long startNanos = System.nanoTime();
@@ -114,7 +117,8 @@ public final class MockUpstream implements AutoCloseable {
         }
         return request.receive().aggregate().asByteArray().defaultIfEmpty(new byte[0])
                 .flatMap(body -> Mono.delay(state.key.latency()).thenReturn(body))
-                .flatMap(body -> answer(response, body, state.key.latency()).then());
+                .flatMap(body -> answer(response, body, state.key.latency(),
+                        state.promptCache.lookupAndStore(body, System.nanoTime())).then());
     }
 
     private static @Nullable String presentedKey(HttpServerRequest request) {
@@ -133,9 +137,11 @@ public final class MockUpstream implements AutoCloseable {
         return query == null || query.isEmpty() ? null : query.get(0);
     }
 
-    private Mono<Void> answer(HttpServerResponse response, byte[] body, Duration chunkDelay) {
+    private Mono<Void> answer(HttpServerResponse response, byte[] body, Duration chunkDelay, long cachedTokens) {
         ChatRequest chat = ChatRequest.parse(body);
         long promptTokens = Math.max(1, (body.length + 3) / 4);
+        String promptDetails = ",\"prompt_tokens_details\":{\"cached_tokens\":" + Math.min(cachedTokens, promptTokens)
+                + ",\"audio_tokens\":0}";
         String id = "chatcmpl-mock-" + Long.toHexString(System.nanoTime());
         if (!chat.stream()) {
             String content = words(STREAM_CHUNKS);
@@ -144,7 +150,7 @@ public final class MockUpstream implements AutoCloseable {
                     + ",\"model\":\"" + chat.model() + "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
                     + "\"content\":\"" + content + "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
                     + promptTokens + ",\"completion_tokens\":" + completionTokens + ",\"total_tokens\":"
-                    + (promptTokens + completionTokens) + "}}";
+                    + (promptTokens + completionTokens) + promptDetails + "}}";
             return response.status(200)
                     .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
                     .sendString(Mono.just(json))
@@ -162,7 +168,7 @@ public final class MockUpstream implements AutoCloseable {
             events.add("data: {\"id\":\"" + id + "\",\"object\":\"chat.completion.chunk\",\"created\":" + epochSeconds()
                     + ",\"model\":\"" + chat.model() + "\",\"choices\":[],\"usage\":{\"prompt_tokens\":" + promptTokens
                     + ",\"completion_tokens\":" + completionTokens + ",\"total_tokens\":"
-                    + (promptTokens + completionTokens) + "}}\n\n");
+                    + (promptTokens + completionTokens) + promptDetails + "}}\n\n");
         }
         events.add("data: [DONE]\n\n");
         Flux<String> stream = Flux.fromIterable(events);
@@ -223,6 +229,7 @@ public final class MockUpstream implements AutoCloseable {
     /** A per-key request bucket: capacity {@code rpm}, refilled continuously. */
     private static final class KeyState {
         final MockKey key;
+        final MockPromptCache promptCache = new MockPromptCache(PROMPT_CACHE_TTL.toNanos());
         private double tokens;
         private long lastNanos;
 

@@ -26,7 +26,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code keymux_failovers_total{task,reason}}: retries on another key, by {@code retry_on}
  *       name, {@code 401} or {@code 403}
  *   <li>{@code keymux_upstream_latency_seconds{task,key_id}}: histogram of upstream time
- *   <li>{@code keymux_tokens_total{task,key_id,kind}}: {@code prompt} / {@code completion}
+ *   <li>{@code keymux_tokens_total{task,key_id,kind}}: {@code prompt} (every input token) /
+ *       {@code completion} / {@code cached_prompt} (the input tokens served from the provider's
+ *       prompt cache, also counted in {@code prompt})
  *   <li>{@code keymux_cost_usd_total{task,key_id,client}}
  *   <li>{@code keymux_key_state{key_id,state}}: 1 for the key's current state, 0 for the others
  *   <li>{@code keymux_queue_wait_seconds{task}}: histogram of time waiting for capacity
@@ -118,13 +120,24 @@ public final class ProxyMetrics {
                 .record(nanos, TimeUnit.NANOSECONDS);
     }
 
-    /** Settled token usage. */
+    /** Settled token usage, no prompt token served from the provider's cache. */
     public void tokens(String task, String keyId, long promptTokens, long completionTokens) {
+        tokens(task, keyId, promptTokens, 0, completionTokens);
+    }
+
+    /**
+     * Settled token usage; {@code cachedPromptTokens} are a part of {@code promptTokens}, counted
+     * again under {@code kind="cached_prompt"}.
+     */
+    public void tokens(String task, String keyId, long promptTokens, long cachedPromptTokens, long completionTokens) {
         if (promptTokens > 0) {
             tokenCounter(task, keyId, "prompt").increment(promptTokens);
         }
         if (completionTokens > 0) {
             tokenCounter(task, keyId, "completion").increment(completionTokens);
+        }
+        if (cachedPromptTokens > 0) {
+            tokenCounter(task, keyId, "cached_prompt").increment(cachedPromptTokens);
         }
     }
 

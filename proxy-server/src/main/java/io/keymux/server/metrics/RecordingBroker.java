@@ -130,7 +130,7 @@ public final class RecordingBroker extends ForwardingKeyBroker {
             if (outcome instanceof Outcome.Answered a && a.usageKnown()) {
                 ApiKeyConfig key = lease.key();
                 tokens = a.promptTokens() + a.completionTokens();
-                cost = a.promptTokens() * key.inputTokenCost() + a.completionTokens() * key.outputTokenCost();
+                cost = key.costUsd(a.promptTokens(), a.cachedPromptTokens(), a.completionTokens());
             }
             history.attempt(lease.key().keyId(), task, kind, tokens, cost);
         }

@@ -30,15 +30,23 @@ final class RequestAccounting {
         this.time = time;
     }
 
-    /** Settled usage: the same arithmetic as the broker's per-key cost, kept here per task and client. */
+    /** Settled usage without cached prompt tokens. */
     void usage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
+        usage(ex, lease, promptTokens, 0, completionTokens);
+    }
+
+    /**
+     * Settled usage: the same arithmetic as the broker's per-key cost (cached prompt tokens at the
+     * key's cached input price), kept here per task and client.
+     */
+    void usage(Exchange ex, Lease lease, long promptTokens, long cachedPromptTokens, long completionTokens) {
         ApiKeyConfig key = lease.key();
-        double cost = key.costUsd(promptTokens, completionTokens);
+        double cost = key.costUsd(promptTokens, cachedPromptTokens, completionTokens);
         ex.promptTokens = promptTokens;
         ex.completionTokens = completionTokens;
         ex.costUsd = cost;
         String task = label(ex.task);
-        metrics.tokens(task, key.keyId(), promptTokens, completionTokens);
+        metrics.tokens(task, key.keyId(), promptTokens, cachedPromptTokens, completionTokens);
         metrics.cost(task, key.keyId(), ex.client, cost);
     }
 

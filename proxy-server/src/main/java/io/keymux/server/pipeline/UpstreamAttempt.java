@@ -648,12 +648,13 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         boolean known = usage.isComplete();
         long prompt = known ? Objects.requireNonNull(usage.promptTokens()) : 0;
         long completion = known ? Objects.requireNonNull(usage.completionTokens()) : 0;
+        long cached = known ? usage.cachedPromptTokens() : 0;
         if (known) {
-            accounting.usage(ex, lease, prompt, completion);
+            accounting.usage(ex, lease, prompt, cached, completion);
         }
         long latency = time.nanoTime() - started;
         accounting.upstreamLatency(ex, lease, latency);
-        settle(new Outcome.Answered(status, prompt, completion, known, latency));
+        settle(new Outcome.Answered(status, prompt, completion, known, latency, cached));
     }
 
     private KeymuxError brokenError(Throwable error) {

@@ -509,7 +509,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
             if (outcome instanceof Outcome.Answered a) {
                 used = a.usageKnown() ? a.promptTokens() + a.completionTokens() : reserved;
                 if (a.usageKnown()) {
-                    cost = key.costUsd(a.promptTokens(), a.completionTokens());
+                    cost = key.costUsd(a.promptTokens(), a.cachedPromptTokens(), a.completionTokens());
                 }
             }
             try {

@@ -23,10 +23,13 @@ import org.jspecify.annotations.Nullable;
  * (default 64 KiB) is not looked at; the stream itself is never buffered.
  *
  * <p>What it reads, last value wins per counter: OpenAI's {@code usage.prompt_tokens} /
- * {@code completion_tokens} (the final chunk when {@code stream_options.include_usage} is set),
- * Anthropic's {@code message.usage.input_tokens} ({@code message_start}) and
- * {@code usage.output_tokens} ({@code message_delta}), the Responses API's
- * {@code response.usage}; and whether {@code data: [DONE]} was seen.
+ * {@code completion_tokens} / {@code prompt_tokens_details.cached_tokens} (the final chunk when
+ * {@code stream_options.include_usage} is set), Anthropic's {@code message.usage} ({@code message_start}:
+ * {@code input_tokens}, {@code cache_read_input_tokens}, {@code cache_creation_input_tokens}) and
+ * {@code usage.output_tokens} ({@code message_delta}), the Responses API's {@code response.usage}
+ * ({@code response.completed}: {@code input_tokens}, {@code input_tokens_details.cached_tokens},
+ * {@code output_tokens}); and whether {@code data: [DONE]} was seen. {@link TokenUsage} says how
+ * the shapes map to keymux's counts.
  *
  * <p>Two modes. {@link #observing()} only watches: {@link #feed(ByteBuf)} always returns the
  * chunk it was given. {@link #droppingUsageChunk()} also removes the OpenAI usage-only event
@@ -98,8 +101,8 @@ public final class SseUsageScanner implements AutoCloseable {
     private final ArrayList<ByteBuf> parts = new ArrayList<>(4);
 
     // What was learned.
-    private @Nullable Long promptTokens;
-    private @Nullable Long completionTokens;
+    /** Every counter reported so far, last value wins; the shape is resolved in {@link #usage()}. */
+    private final UsageFields reported = new UsageFields();
     private boolean done;
     private int droppedEvents;
     private boolean closed;
@@ -270,9 +273,7 @@ public final class SseUsageScanner implements AutoCloseable {
 
     /** The usage reported so far (complete once the stream ended). */
     public TokenUsage usage() {
-        return promptTokens == null && completionTokens == null
-                ? TokenUsage.UNKNOWN
-                : new TokenUsage(promptTokens, completionTokens);
+        return reported.toUsage();
     }
 
     /** Whether a {@code data: [DONE]} event was seen. */
@@ -484,12 +485,7 @@ public final class SseUsageScanner implements AutoCloseable {
             // Not JSON after all: forward it, learn nothing from it.
             return false;
         }
-        if (usage.prompt != null) {
-            promptTokens = usage.prompt;
-        }
-        if (usage.completion != null) {
-            completionTokens = usage.completion;
-        }
+        reported.merge(usage);
         return usageObject && choicesEmpty;
     }
 

@@ -58,6 +58,10 @@ class DemoRunTest {
                 .contains("Cache: repeated requests answered once")
                 // chat and scheduling cache; a third of their traffic repeats a common question.
                 .containsPattern("(?m)^\\W*chat\\W+[1-9]\\d*\\W+\\d+\\W+[1-9]\\d*\\W+\\d+\\W+\\$?0\\.\\d*[1-9]")
+                // chat's long system prompt repeats: the mock's per-key prompt cache serves part of it.
+                .contains("Provider prompt cache: input tokens the upstream served from its cache")
+                .containsPattern("Provider prompt cache: [1-9]\\d*\\.\\d% of all \\d+ input tokens served from cache,"
+                        + " saving 0\\.\\d*[1-9]\\d* USD")
                 .contains("Recommendations (optimization score")
                 .containsPattern("(\\d+) of \\1 requests answered: \\d+ by an upstream, \\d+ by a deliberate keymux"
                         + " error, 0 lost")
