@@ -266,12 +266,12 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                             ex.cache = "miss";
                             Flight alone = cache.alone(join.flight(), task);
                             ex.flight = alone;
-                            return FlightRelay.lead(alone, upstream.get());
+                            return FlightRelay.lead(alone, ex.loop, upstream.get());
                         });
             }
             if (step instanceof CacheStep.Lead lead) {
                 ex.flight = lead.flight();
-                return FlightRelay.lead(lead.flight(), upstream.get());
+                return FlightRelay.lead(lead.flight(), ex.loop, upstream.get());
             }
             return upstream.get();
         });
