@@ -4,7 +4,10 @@ import io.keymux.core.cache.Flight;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.util.concurrent.EventExecutor;
+import java.io.IOException;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.DoubleSupplier;
 import java.util.function.Function;
@@ -25,17 +28,27 @@ public final class FlightRelay {
     private FlightRelay() {}
 
     /**
-     * Runs {@code work} (the leader's whole upstream path) for {@code flight}: the returned Mono ends
+     * Runs {@code work} (the leader's whole upstream path) for {@code flight} on the leader's
+     * {@code loop}, where it is also cancelled whoever left last: the returned Mono ends
      * with it; cancelling the returned Mono (the leader's client left) cancels {@code work} only if
      * nobody else waits. Whatever way {@code work} ends, an unfinished flight is abandoned, so its
      * waiters go on by themselves.
      */
-    public static Mono<Void> lead(Flight flight, Mono<Void> work) {
+    public static Mono<Void> lead(Flight flight, EventExecutor loop, Mono<Void> work) {
         Objects.requireNonNull(flight, "flight");
+        Objects.requireNonNull(loop, "loop");
         Objects.requireNonNull(work, "work");
         return Mono.create(sink -> {
             Disposable.Swap running = Disposables.swap();
-            flight.onIdle(running::dispose);
+            // The last waiter may leave on its own loop: cancelling the leader's work there would
+            // touch the leader's attempt and upstream connection from a foreign thread.
+            flight.onIdle(() -> {
+                if (loop.inEventLoop()) {
+                    running.dispose();
+                } else {
+                    loop.execute(running::dispose);
+                }
+            });
             sink.onCancel(flight::leaderLeft);
             running.update(work.doFinally(signal -> flight.abandon())
                     .subscribe(null, sink::error, sink::success));
@@ -59,11 +72,29 @@ public final class FlightRelay {
             return send.apply(body);
         }
         Sinks.Many<ByteBuf> toClient = Sinks.many().unicast().onBackpressureBuffer();
+        // The read runs at the pace of the upstream, not of the leader's client: what that client has
+        // not taken yet is bounded, past which it is let go (as a slow waiter is, CoalescedAnswer).
+        AtomicLong unsent = new AtomicLong();
         Mono<Void> read = Mono.create(sink -> sink.onCancel(body.subscribe(
                 chunk -> {
                     byte[] copy = ByteBufUtil.getBytes(chunk);
                     chunk.release();
                     flight.chunk(copy);
+                    long behind = unsent.get();
+                    if (behind < 0) {
+                        return; // let go already
+                    }
+                    if (behind + copy.length > CoalescedAnswer.MAX_HELD_BYTES) {
+                        unsent.set(Long.MIN_VALUE / 2);
+                        if (eventStream) {
+                            toClient.tryEmitNext(Unpooled.wrappedBuffer(CoalescedAnswer.tooSlowEvent()));
+                            toClient.tryEmitComplete();
+                        } else {
+                            toClient.tryEmitError(new IOException("the client read the answer too slowly"));
+                        }
+                        return;
+                    }
+                    unsent.addAndGet(copy.length);
                     toClient.tryEmitNext(Unpooled.wrappedBuffer(copy));
                 },
                 error -> {
@@ -81,7 +112,8 @@ public final class FlightRelay {
                     sink.success();
                 })));
         // The client's write failing (it hung up) must not stop the read: the others still need it.
-        Mono<Void> written = send.apply(toClient.asFlux()).onErrorResume(error -> Mono.empty());
+        Mono<Void> written = send.apply(toClient.asFlux().doOnNext(chunk -> unsent.addAndGet(-chunk.readableBytes())))
+                .onErrorResume(error -> Mono.empty());
         return Mono.when(written, read);
     }
 }

@@ -51,6 +51,8 @@ import reactor.netty.NettyPipeline;
  *       (first request) or of their first byte (later requests), or a body that stops arriving for
  *       that long (slowloris, slow POST): 408 {@code request_timeout}; a new connection that sends
  *       nothing at all in that time is closed without an answer;
+ *   <li>a request target that is not origin-form, or whose path holds a dot segment in any spelling,
+ *       a backslash or a leading {@code //} ({@link OriginForm}): 400 {@code bad_request};
  *   <li>{@code CONNECT} and {@code TRACE}: 405 {@code method_not_allowed} (a tunnel would poison a
  *       pooled upstream connection; a trace would echo the injected key);
  *   <li>a connection beyond {@code server.max_connections}: 503 {@code overloaded} to its first
@@ -235,6 +237,13 @@ public final class HttpGuard {
             // hangs); TRACE would have the upstream echo the injected key back to the client.
             return new KeymuxError(405, "method_not_allowed", "method " + method.name()
                     + " is not proxied (a reverse proxy for HTTP APIs)", null, true);
+        }
+        // After CONNECT (405 says more than 400 about "CONNECT host:443").
+        String targetProblem = OriginForm.problem(request.uri());
+        if (targetProblem != null) {
+            // Before anything routes on it: a target that is not origin-form could steer the
+            // forwarded request off the upstream's base_url (SPEC.md section 3.5).
+            return badRequest(targetProblem);
         }
         HttpHeaders headers = request.headers();
         if (headers.contains(ProxyPipeline.SMUGGLING_MARKER)) {

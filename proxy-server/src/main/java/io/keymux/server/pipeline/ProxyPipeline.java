@@ -225,7 +225,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         // usage-only chunk this adds is taken out of the answer again (UsageTap).
         boolean injectUsage = facts.needsIncludeUsage() && RequestInspector.acceptsStreamOptions(forwardPath);
         byte[] upstreamBody = injectUsage ? RequestInspector.withIncludeUsage(bytes) : bytes;
-        Route route = new Route(task, forwardPath, upstreamBody, estimatedTokens(facts), injectUsage, facts.model());
+        // Only a JSON request is billed by tokens; its answer is charged this when no usage arrives.
+        UsageEstimate estimate = facts.json() ? new UsageEstimate(facts.promptTokenEstimate(), facts.completionLimit())
+                : null;
+        Route route = new Route(task, forwardPath, upstreamBody, estimatedTokens(facts), injectUsage, facts.model(),
+                estimate);
         return attempt(ex, route, 1, Set.of(), null);
     }
 
@@ -262,12 +266,12 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                             ex.cache = "miss";
                             Flight alone = cache.alone(join.flight(), task);
                             ex.flight = alone;
-                            return FlightRelay.lead(alone, upstream.get());
+                            return FlightRelay.lead(alone, ex.loop, upstream.get());
                         });
             }
             if (step instanceof CacheStep.Lead lead) {
                 ex.flight = lead.flight();
-                return FlightRelay.lead(lead.flight(), upstream.get());
+                return FlightRelay.lead(lead.flight(), ex.loop, upstream.get());
             }
             return upstream.get();
         });
@@ -380,9 +384,10 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * @param body the body sent upstream (with {@code include_usage} added when {@code injectedUsage})
      * @param model the body's {@code model}: picks a key's {@code models} bucket, and tells a 429 for
      *     that model from one for the whole key
+     * @param estimate what a 2xx answer is charged if its usage never arrives, or {@code null}
      */
     private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens,
-            boolean injectedUsage, @Nullable String model) {}
+            boolean injectedUsage, @Nullable String model, @Nullable UsageEstimate estimate) {}
 
     private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, UpstreamAttempt.@Nullable Failure last) {
         if (number > route.task().maxAttempts()) {
@@ -475,7 +480,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         HttpHeaders headers = HeaderRewrite.towardsUpstream(ex.requestHeaders(), config.server().taskHeader(),
                 target, upstream.auth(), key, ex.requestId, route.body().length);
         UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage(),
-                route.model());
+                route.model(), route.estimate());
         return attempt.run(upstreams.on(ex.loop), target, headers, route.body());
     }
 

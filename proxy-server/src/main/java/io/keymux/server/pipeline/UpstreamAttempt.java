@@ -108,6 +108,10 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private final boolean injectedUsage;
     /** The request's {@code model}, so a 429 naming it is told from one for the whole key. */
     private final @Nullable String model;
+    /** What a 2xx answer is charged when its usage never arrives, or {@code null} (not billed by tokens). */
+    private final @Nullable UsageEstimate estimate;
+    /** Answer body bytes the upstream sent that went on towards the client. */
+    private long relayedBytes;
     private final long started;
 
     private Phase phase = Phase.CONNECTING;
@@ -157,7 +161,8 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private boolean timerStopped;
 
     UpstreamAttempt(ProxyPipeline pipeline, RequestAccounting accounting, TimeSource time, Exchange ex,
-            TaskConfig task, Lease lease, boolean injectedUsage, @Nullable String model) {
+            TaskConfig task, Lease lease, boolean injectedUsage, @Nullable String model,
+            @Nullable UsageEstimate estimate) {
         this.pipeline = pipeline;
         this.accounting = accounting;
         this.time = time;
@@ -166,6 +171,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         this.lease = lease;
         this.injectedUsage = injectedUsage;
         this.model = model;
+        this.estimate = estimate;
         this.started = time.nanoTime();
         this.idleNanos = Math.max(1, task.timeouts().idle().toNanos());
     }
@@ -189,7 +195,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                     }
                     return afterFailure(error);
                 })
-                .doOnCancel(() -> settle(new Outcome.Cancelled()))
+                .doOnCancel(() -> settle(hungUp()))
                 .doFinally(signal -> stopTimer());
     }
 
@@ -498,7 +504,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             }
             if (!whole) {
                 // The write ended before the upstream did: the client went away.
-                settle(new Outcome.Cancelled());
+                settle(hungUp());
             }
             return Mono.just(DELIVERED);
         }));
@@ -509,6 +515,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         CompositeByteBuf whole = Unpooled.compositeBuffer(Math.max(2, held.size() + 1));
         ByteBuf chunk;
         while ((chunk = held.poll()) != null) {
+            relayedBytes += chunk.readableBytes();
             addReadable(whole, usageTap.feed(chunk));
         }
         heldBytes = 0;
@@ -550,6 +557,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** One chunk through the usage tap to the client (the tap hands back the reference the write releases). */
     private void push(FluxSink<ByteBuf> sink, ByteBuf chunk) {
+        relayedBytes += chunk.readableBytes();
         ByteBuf out = Objects.requireNonNull(tap, "tap").feed(chunk);
         if (out.isReadable()) {
             sink.next(out);
@@ -612,7 +620,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         bodyEnded = true;
         phase = Phase.DONE;
-        settle(new Outcome.Cancelled());
+        settle(hungUp());
         closeUnlessWhole();
     }
 
@@ -644,17 +652,46 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             settle(passedThrough);
             return;
         }
-        TokenUsage usage = usageTap.usage();
-        boolean known = usage.isComplete();
-        long prompt = known ? Objects.requireNonNull(usage.promptTokens()) : 0;
-        long completion = known ? Objects.requireNonNull(usage.completionTokens()) : 0;
-        long cached = known ? usage.cachedPromptTokens() : 0;
-        if (known) {
-            accounting.usage(ex, lease, prompt, cached, completion);
-        }
         long latency = time.nanoTime() - started;
         accounting.upstreamLatency(ex, lease, latency);
-        settle(new Outcome.Answered(status, prompt, completion, known, latency, cached));
+        settle(charged(status, usageTap, latency));
+    }
+
+    /**
+     * The answer's outcome with its tokens: the usage it reported, else (a 2xx whose usage never
+     * came: too large for the scanner, compressed, or cut short by the client) the {@link
+     * UsageEstimate}, so that no answer settles at zero; else none, and the reservation stands.
+     */
+    private Outcome.Answered charged(int status, UsageTap usageTap, long latency) {
+        TokenUsage usage = usageTap.usage();
+        if (usage.isComplete()) {
+            long prompt = Objects.requireNonNull(usage.promptTokens());
+            long completion = Objects.requireNonNull(usage.completionTokens());
+            long cached = usage.cachedPromptTokens();
+            accounting.usage(ex, lease, prompt, cached, completion);
+            return new Outcome.Answered(status, prompt, completion, true, latency, cached);
+        }
+        UsageEstimate guess = estimate;
+        if (guess != null && status / 100 == 2) {
+            long completion = guess.completionTokens(relayedBytes);
+            accounting.usage(ex, lease, guess.promptTokens(), completion);
+            return new Outcome.Answered(status, guess.promptTokens(), completion, true, latency);
+        }
+        return new Outcome.Answered(status, 0, 0, false, latency);
+    }
+
+    /**
+     * The client went away. Before the answer was committed nothing reached it: a refund. After,
+     * it has had content, so it is charged as a delivered answer would be ({@link #charged}):
+     * closing the stream before the usage event must not dodge the budget.
+     */
+    private Outcome hungUp() {
+        UsageTap usageTap = tap;
+        FailoverPolicy.Verdict v = verdict;
+        if (settled || !committed || usageTap == null || v == null || v.outcome() != null) {
+            return new Outcome.Cancelled();
+        }
+        return charged(status, usageTap, time.nanoTime() - started);
     }
 
     private KeymuxError brokenError(Throwable error) {
@@ -702,7 +739,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         if (ProxyPipeline.nobodyToAnswer(ex)) {
             // The client hung up, and the upstream exchange broke because of that: not the key's fault,
             // so no failure towards its circuit, and nobody left to retry for.
-            settle(new Outcome.Cancelled());
+            settle(hungUp());
             if (ex.status == 0) {
                 ex.status = CLIENT_CLOSED_REQUEST;
             }

@@ -22,7 +22,8 @@ public record UpstreamTarget(Origin origin, String requestTarget, String hostHea
     /**
      * Builds the target.
      *
-     * @param forwardPath raw path to forward, starting with {@code /}
+     * @param forwardPath raw path to forward, normally starting with {@code /}; joined to the base
+     *     path at a segment boundary either way
      * @param rawQuery the raw query without {@code ?}, or {@code null}
      * @param key the upstream key, only used for {@code query:NAME}
      */
@@ -38,8 +39,13 @@ public record UpstreamTarget(Origin origin, String requestTarget, String hostHea
         if (auth.kind() == AuthStyle.Kind.QUERY) {
             query = withParameter(rawQuery, auth.name(), key);
         }
-        StringBuilder target = new StringBuilder(basePath.length() + forwardPath.length() + 64).append(basePath)
-                .append(forwardPath);
+        StringBuilder target = new StringBuilder(basePath.length() + forwardPath.length() + 64).append(basePath);
+        // At a segment boundary whatever the forwarded path looks like: "/prefix" + "v1/x" must not
+        // become "/prefix" "v1/x" glued into one segment, and an empty path still sends "/".
+        if (!forwardPath.startsWith("/") && (!forwardPath.isEmpty() || basePath.isEmpty())) {
+            target.append('/');
+        }
+        target.append(forwardPath);
         if (query != null && !query.isEmpty()) {
             target.append('?').append(query);
         }

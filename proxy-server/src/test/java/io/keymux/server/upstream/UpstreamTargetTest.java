@@ -22,6 +22,15 @@ class UpstreamTargetTest {
     }
 
     @Test
+    void joinsAPathWithoutALeadingSlashAtASegmentBoundary() {
+        UpstreamConfig prefixed = upstream("https://x.example/prefix/", AuthStyle.BEARER);
+        assertThat(UpstreamTarget.of(prefixed, "v1/chat", null, "k").uri()).isEqualTo("https://x.example/prefix/v1/chat");
+        assertThat(UpstreamTarget.of(prefixed, "", null, "k").uri()).isEqualTo("https://x.example/prefix");
+        assertThat(UpstreamTarget.of(upstream("https://x.example", AuthStyle.BEARER), "", "a=1", "k").uri())
+                .isEqualTo("https://x.example/?a=1");
+    }
+
+    @Test
     void keepsAnExplicitPortInTheHostHeader() {
         UpstreamTarget t = UpstreamTarget.of(upstream("http://127.0.0.1:8081/", AuthStyle.BEARER), "/v1", null, "k");
         assertThat(t.uri()).isEqualTo("http://127.0.0.1:8081/v1");
