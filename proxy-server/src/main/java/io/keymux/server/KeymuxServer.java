@@ -18,6 +18,9 @@ import io.keymux.server.reload.RestartOnly;
 import io.keymux.server.admin.InsightSampler;
 import io.keymux.server.admin.ReadinessSignals;
 import io.keymux.server.audit.AuditLog;
+import io.keymux.server.affinity.AffinityStore;
+import io.keymux.server.affinity.ObjectAffinity;
+import io.keymux.server.affinity.RedisAffinityStore;
 import io.keymux.server.cache.CachePurgeRoute;
 import io.keymux.server.cache.ResponseCache;
 import io.keymux.server.pipeline.InFlight;
@@ -105,6 +108,8 @@ public final class KeymuxServer implements AutoCloseable {
     private final InsightSampler insights;
     /** The response cache, one per process and kept across reloads (its size is read at start). */
     private final ResponseCache cache;
+    /** The map of provider objects to keys (SPEC.md section 3.9), kept across reloads; in Redis with that backend. */
+    private final ObjectAffinity affinity;
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -140,6 +145,9 @@ public final class KeymuxServer implements AutoCloseable {
         this.insights = new InsightSampler(broker, time);
         this.queueLimited = new RecordingBroker(new QueueLimitedBroker(broker, config), metrics.history());
         this.cache = new ResponseCache(config.cache().maxBytes(), time, metrics);
+        this.affinity = new ObjectAffinity(broker instanceof SharedLimitBroker shared
+                ? new RedisAffinityStore(shared.redis(), shared.prefix(), config.affinity(), time)
+                : AffinityStore.local(config.affinity(), time), metrics);
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
         this.adminConnections = new ConnectionGate(server.maxConnections());
@@ -230,7 +238,7 @@ public final class KeymuxServer implements AutoCloseable {
     }
 
     private ProxyPipeline newPipeline(KeymuxConfig next) {
-        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics, audit, cache);
+        return new ProxyPipeline(next, queueLimited, upstreams, time, inFlight, metrics, audit, cache, affinity);
     }
 
     /** Serves TLS with the PEM pair when configured, plain HTTP otherwise. */

@@ -26,7 +26,7 @@ import org.jspecify.annotations.Nullable;
 final class TasksMapper extends SectionMapper {
     static final List<String> TASK_FIELDS = List.of(
             "name", "priority", "strategy", "upstream", "match", "fallback", "max_wait", "max_attempts", "retry_on",
-            "timeouts", "cache", "health");
+            "timeouts", "cache", "prompt_affinity", "health");
     static final List<String> MATCH_FIELDS = List.of("path", "model", "header", "headers");
     static final List<String> TIMEOUT_FIELDS = List.of("connect", "first_byte", "idle");
     static final List<String> CACHE_FIELDS = List.of("enabled", "ttl", "scope", "stream");
@@ -98,10 +98,39 @@ final class TasksMapper extends SectionMapper {
             task.retryOn(retryOn(field(o, "retry_on"), path + ".retry_on"))
                     .timeouts(timeouts(field(o, "timeouts"), path + ".timeouts"))
                     .cache(cache(field(o, "cache"), path + ".cache"))
+                    .promptAffinity(onOff(o, "prompt_affinity", path + ".prompt_affinity"))
                     .health(healthMapper.health(field(o, "health"), path + ".health", health));
             tasks.add(task.build());
             paths.add(path);
         }
+    }
+
+    /**
+     * {@code on}/{@code off} (YAML 1.1 may have read them as booleans already; {@code true} and
+     * {@code false} are accepted too); absent is off.
+     */
+    private boolean onOff(ObjectNode o, String f, String path) {
+        JsonNode n = field(o, f);
+        if (n == null) {
+            return false;
+        }
+        if (n.isBoolean()) {
+            return n.booleanValue();
+        }
+        String t = n.isTextual() ? interpolate(n.textValue(), path) : null;
+        if (t != null) {
+            switch (t.strip().toLowerCase(java.util.Locale.ROOT)) {
+                case "on", "true" -> {
+                    return true;
+                }
+                case "off", "false" -> {
+                    return false;
+                }
+                default -> { }
+            }
+        }
+        problem(path, "must be on or off (got " + got(n) + ")");
+        return false;
     }
 
     @Nullable MatchRule match(@Nullable JsonNode node, String path) {

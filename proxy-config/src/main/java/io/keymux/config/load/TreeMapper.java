@@ -3,6 +3,7 @@ package io.keymux.config.load;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keymux.config.model.AdminConfig;
+import io.keymux.config.model.AffinityConfig;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.CacheStoreConfig;
 import io.keymux.config.model.ClientConfig;
@@ -35,7 +36,7 @@ import org.jspecify.annotations.Nullable;
 final class TreeMapper extends SectionMapper {
 
     private static final List<String> ROOT_FIELDS = List.of(
-            "server", "health", "admin", "limits", "cache", "upstreams", "default_upstream", "default_task", "tasks",
+            "server", "health", "admin", "limits", "cache", "affinity", "upstreams", "default_upstream", "default_task", "tasks",
             "api_keys", "clients");
     /** Names the file's JSON Schema for editors; accepted at the root and ignored. */
     static final String SCHEMA_FIELD = "$schema";
@@ -57,6 +58,7 @@ final class TreeMapper extends SectionMapper {
         sections.put("limits", LimitsMapper.LIMITS_FIELDS);
         sections.put("redis", LimitsMapper.REDIS_FIELDS);
         sections.put("cacheStore", CacheStoreMapper.CACHE_STORE_FIELDS);
+        sections.put("affinity", AffinityMapper.AFFINITY_FIELDS);
         sections.put("upstream", UpstreamsMapper.UPSTREAM_FIELDS);
         sections.put("upstreamPreset", UpstreamsMapper.UPSTREAM_FIELDS);
         sections.put("task", TasksMapper.TASK_FIELDS);
@@ -104,6 +106,7 @@ final class TreeMapper extends SectionMapper {
         AdminConfig admin = new AdminMapper(diag, interpolator).admin(root);
         LimitsConfig limits = new LimitsMapper(diag, interpolator).limits(root);
         CacheStoreConfig cacheStore = new CacheStoreMapper(diag, interpolator).cacheStore(root);
+        AffinityConfig affinity = new AffinityMapper(diag, interpolator).affinity(root);
         Map<String, UpstreamConfig> upstreams = new UpstreamsMapper(diag, interpolator).upstreams(root);
         String defaultUpstream = orElse(string(root, "default_upstream", "default_upstream"), "openai");
         String defaultTask = string(root, "default_task", "default_task");
@@ -155,6 +158,7 @@ final class TreeMapper extends SectionMapper {
                 .admin(admin)
                 .limits(limits)
                 .cache(cacheStore)
+                .affinity(affinity)
                 .upstreams(upstreams)
                 .defaultUpstream(defaultUpstream)
                 .defaultTask(defaultTask)

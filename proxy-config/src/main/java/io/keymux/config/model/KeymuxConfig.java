@@ -17,6 +17,7 @@ import org.jspecify.annotations.Nullable;
  *     {@code anthropic}) included, in declaration order
  * @param tasks tasks in declaration order; match rules are tried in this order
  * @param cache the process-wide response store for tasks that cache
+ * @param affinity the map of provider objects to the keys that hold them
  * @param apiKeys upstream keys in declaration order
  */
 public record KeymuxConfig(
@@ -25,6 +26,7 @@ public record KeymuxConfig(
         AdminConfig admin,
         LimitsConfig limits,
         CacheStoreConfig cache,
+        AffinityConfig affinity,
         Map<String, UpstreamConfig> upstreams,
         String defaultUpstream,
         @Nullable String defaultTask,
@@ -38,6 +40,7 @@ public record KeymuxConfig(
         Objects.requireNonNull(admin, "admin");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(cache, "cache");
+        Objects.requireNonNull(affinity, "affinity");
         upstreams = Collections.unmodifiableMap(new LinkedHashMap<>(upstreams));
         Objects.requireNonNull(defaultUpstream, "defaultUpstream");
         tasks = List.copyOf(tasks);
@@ -94,6 +97,7 @@ public record KeymuxConfig(
         b.admin = admin;
         b.limits = limits;
         b.cache = cache;
+        b.affinity = affinity;
         b.upstreams = new LinkedHashMap<>(upstreams);
         b.defaultUpstream = defaultUpstream;
         b.defaultTask = defaultTask;
@@ -110,6 +114,7 @@ public record KeymuxConfig(
         private AdminConfig admin = new AdminConfig(null);
         private LimitsConfig limits = LimitsConfig.defaults();
         private CacheStoreConfig cache = CacheStoreConfig.defaults();
+        private AffinityConfig affinity = AffinityConfig.defaults();
         private Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
         private String defaultUpstream = "openai";
         private @Nullable String defaultTask;
@@ -141,6 +146,11 @@ public record KeymuxConfig(
 
         public Builder cache(CacheStoreConfig cache) {
             this.cache = cache;
+            return this;
+        }
+
+        public Builder affinity(AffinityConfig affinity) {
+            this.affinity = affinity;
             return this;
         }
 
@@ -200,7 +210,7 @@ public record KeymuxConfig(
         }
 
         public KeymuxConfig build() {
-            return new KeymuxConfig(server, health, admin, limits, cache, upstreams, defaultUpstream, defaultTask,
+            return new KeymuxConfig(server, health, admin, limits, cache, affinity, upstreams, defaultUpstream, defaultTask,
                     tasks, apiKeys, clients);
         }
     }

@@ -12,6 +12,8 @@ import org.jspecify.annotations.Nullable;
  * @param match the rule that selects this task, or {@code null} (header or path prefix only)
  * @param fallback tasks whose keys are tried after this task's own, in order
  * @param maxWait how long a request may queue for capacity
+ * @param promptAffinity whether requests with the same stable prompt prefix prefer the same key
+ *     (SPEC.md section 3.9)
  * @param health outlier detection, the top-level defaults merged with this task's overrides
  */
 public record TaskConfig(
@@ -26,6 +28,7 @@ public record TaskConfig(
         RetryPolicy retryOn,
         Timeouts timeouts,
         CacheConfig cache,
+        boolean promptAffinity,
         HealthConfig health) {
 
     public static final Duration DEFAULT_MAX_WAIT = Duration.ofSeconds(10);
@@ -65,6 +68,7 @@ public record TaskConfig(
         b.retryOn = retryOn;
         b.timeouts = timeouts;
         b.cache = cache;
+        b.promptAffinity = promptAffinity;
         b.health = health;
         return b;
     }
@@ -82,6 +86,7 @@ public record TaskConfig(
         private RetryPolicy retryOn = RetryPolicy.defaults();
         private Timeouts timeouts = Timeouts.defaults();
         private CacheConfig cache = CacheConfig.disabled();
+        private boolean promptAffinity;
         private HealthConfig health = HealthConfig.defaults();
 
         private Builder() {}
@@ -142,6 +147,12 @@ public record TaskConfig(
             return this;
         }
 
+        /** {@code prompt_affinity: on}. */
+        public Builder promptAffinity(boolean promptAffinity) {
+            this.promptAffinity = promptAffinity;
+            return this;
+        }
+
         public Builder health(HealthConfig health) {
             this.health = health;
             return this;
@@ -153,7 +164,8 @@ public record TaskConfig(
         }
 
         public TaskConfig build() {
-            return new TaskConfig(name, priority, strategy, upstream, match, fallback, maxWait, maxAttempts, retryOn, timeouts, cache, health);
+            return new TaskConfig(name, priority, strategy, upstream, match, fallback, maxWait, maxAttempts, retryOn, timeouts, cache,
+                    promptAffinity, health);
         }
     }
 }

@@ -37,10 +37,10 @@ class ValidationTest {
                 api_keys:
                   - { key_id: k, api_key: s, task_types: [chat], max_rmp: 5 }
                 """)).containsExactly(
-                "srever: unknown field (expected one of: server, health, admin, limits, cache, upstreams, default_upstream,"
-                        + " default_task, tasks, api_keys, clients)",
+                "srever: unknown field (expected one of: server, health, admin, limits, cache, affinity, upstreams,"
+                        + " default_upstream, default_task, tasks, api_keys, clients)",
                 "tasks[0].mach: unknown field (expected one of: name, priority, strategy, upstream, match, fallback,"
-                        + " max_wait, max_attempts, retry_on, timeouts, cache, health)",
+                        + " max_wait, max_attempts, retry_on, timeouts, cache, prompt_affinity, health)",
                 "api_keys[0].max_rmp: unknown field (expected one of: key_id, api_key, upstream, task_types, max_rpm,"
                         + " max_tpm, rpm_burst, tpm_burst, max_concurrent, priority, weight, cost_per_token,"
                         + " cost_per_input_token, cost_per_output_token, cost_per_cached_input_token, daily_budget_usd,"

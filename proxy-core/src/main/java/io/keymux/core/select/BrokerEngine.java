@@ -180,7 +180,7 @@ final class BrokerEngine implements KeyBroker {
         }
         long now = time.nanoTime();
         if (waiting.get() == 0 || !rivalsWaiting(plan)) {
-            Admission admission = tryNow(plan, request, now, now);
+            Admission admission = tryNow(plan, topology.byId(), request, now, now);
             if (admission != null) {
                 return CompletableFuture.completedFuture(admission);
             }
@@ -212,22 +212,64 @@ final class BrokerEngine implements KeyBroker {
     }
 
     /** A lease, an immediate rejection, or {@code null}: wait for capacity. */
-    private @Nullable Admission tryNow(TaskPlan plan, KeyRequest request, long now, long enqueuedAt) {
+    private @Nullable Admission tryNow(TaskPlan plan, Map<String, KeySlot> byId, KeyRequest request, long now,
+            long enqueuedAt) {
         long day = Math.floorDiv(time.currentTimeMillis(), KeySlot.DAY_MILLIS);
         Attempt attempt = new Attempt(request.estimatedTokens(), now, day, false, request.excludedKeyIds(),
                 request.model());
-        if (choose(plan, attempt)) {
+        if (choose(plan, byId, request.preference(), attempt)) {
             return lease(plan, request, attempt, now - enqueuedAt);
         }
         if (attempt.rampDenied) {
             // Only ramping keys had room: use them rather than make the request wait.
             attempt = new Attempt(request.estimatedTokens(), now, day, true, request.excludedKeyIds(),
                     request.model());
-            if (choose(plan, attempt)) {
+            if (choose(plan, byId, request.preference(), attempt)) {
                 return lease(plan, request, attempt, now - enqueuedAt);
             }
         }
-        return immediateRejection(plan, request, attempt);
+        return immediateRejection(plan, candidates(plan, byId, request), request, attempt);
+    }
+
+    /**
+     * The keys that may serve a request: the task's candidates, or for an exclusive preference only
+     * the keys it names (a provider object's key may serve it even if another task lent it), and
+     * none when that key is no longer configured.
+     */
+    private static KeySlot[] candidates(TaskPlan plan, Map<String, KeySlot> byId, KeyRequest request) {
+        KeyPreference preference = request.preference();
+        if (!preference.exclusive()) {
+            return plan.all;
+        }
+        List<KeySlot> named = new ArrayList<>(preference.order().size());
+        for (String keyId : preference.order()) {
+            KeySlot slot = byId.get(keyId);
+            if (slot != null) {
+                named.add(slot);
+            }
+        }
+        return named.toArray(new KeySlot[0]);
+    }
+
+    /**
+     * A preference first: its keys in its order, the first with room taking the request (an
+     * exclusive one stops there); then the task's tiers and strategies as for any request.
+     */
+    private static boolean choose(TaskPlan plan, Map<String, KeySlot> byId, KeyPreference preference,
+            Attempt attempt) {
+        if (!preference.isNone()) {
+            attempt.skipWarned = false;
+            for (String keyId : preference.order()) {
+                KeySlot slot = byId.get(keyId);
+                if (slot != null && attempt.take(slot)) {
+                    return true;
+                }
+            }
+            if (preference.exclusive()) {
+                return false;
+            }
+        }
+        return choose(plan, attempt);
     }
 
     /**
@@ -270,7 +312,13 @@ final class BrokerEngine implements KeyBroker {
         return new EngineLease(this, slot, plan.task, request.client(), reserved, flags, model, queuedNanos);
     }
 
-    private @Nullable Rejection immediateRejection(TaskPlan plan, KeyRequest request, Attempt attempt) {
+    private @Nullable Rejection immediateRejection(TaskPlan plan, KeySlot[] candidates, KeyRequest request,
+            Attempt attempt) {
+        String pinned = request.preference().pinnedKeyId();
+        if (candidates.length == 0 && pinned != null) {
+            return new Rejection(Rejection.Reason.ALL_DISABLED, ONE_SECOND,
+                    "key '" + pinned + "' is no longer configured");
+        }
         boolean anyEnabled = false;
         boolean anyUntried = false;
         boolean triedHasRoom = false;
@@ -281,7 +329,7 @@ final class BrokerEngine implements KeyBroker {
         long overloadLeft = Long.MAX_VALUE;
         long quotaLeft = Long.MAX_VALUE;
         long nowMillis = time.currentTimeMillis();
-        for (KeySlot slot : plan.all) {
+        for (KeySlot slot : candidates) {
             if (slot.disabled()) {
                 continue;
             }
@@ -303,8 +351,10 @@ final class BrokerEngine implements KeyBroker {
             }
         }
         if (!anyEnabled) {
-            return new Rejection(Rejection.Reason.ALL_DISABLED, ONE_SECOND,
-                    "every key of task '" + plan.task.name() + "' is disabled after upstream 401/403; "
+            return new Rejection(Rejection.Reason.ALL_DISABLED, ONE_SECOND, pinned != null
+                    ? "key '" + pinned + "', which holds the object this request names, is disabled after "
+                            + "upstream 401/403; fix it in the config"
+                    : "every key of task '" + plan.task.name() + "' is disabled after upstream 401/403; "
                             + "fix the keys in the config");
         }
         if (anyUntried && allUntriedDormantOrOverloaded) {
@@ -446,7 +496,7 @@ final class BrokerEngine implements KeyBroker {
                 continue;
             }
             KeyRequest request = waiter.request;
-            boolean plain = request.excludedKeyIds().isEmpty();
+            boolean plain = request.plain();
             Long failed = plain ? failedAt.get(request.task()) : null;
             if (failed != null && request.estimatedTokens() >= failed) {
                 continue;
@@ -454,7 +504,7 @@ final class BrokerEngine implements KeyBroker {
             TaskPlan plan = topo.plans().get(request.task());
             Admission admission = plan == null
                     ? noKeys(request.task())
-                    : tryNow(plan, request, now, waiter.enqueuedAt);
+                    : tryNow(plan, topo.byId(), request, now, waiter.enqueuedAt);
             if (admission != null) {
                 it.remove();
                 countWaiter(waiter, -1);
@@ -486,12 +536,13 @@ final class BrokerEngine implements KeyBroker {
         // One diagnosis per task (its first, highest-placed waiter) keeps this linear in tasks.
         Set<String> seen = new java.util.HashSet<>();
         for (Waiter waiter : waiters) {
-            if (!seen.add(waiter.request.task()) && waiter.request.excludedKeyIds().isEmpty()) {
+            if (!seen.add(waiter.request.task()) && waiter.request.plain()) {
                 continue;
             }
             TaskPlan plan = topo.plans().get(waiter.request.task());
             if (plan != null) {
-                earliest = Math.min(earliest, diagnose(plan, waiter.request, now, nowMillis).wait);
+                earliest = Math.min(earliest, diagnose(candidates(plan, topo.byId(), waiter.request), waiter.request,
+                        now, nowMillis).wait);
             }
         }
         if (earliest == Long.MAX_VALUE || closed) {
@@ -524,7 +575,7 @@ final class BrokerEngine implements KeyBroker {
             admission = noKeys(waiter.request.task());
         } else {
             // Capacity may have come back at the very deadline.
-            Admission last = tryNow(plan, waiter.request, now, waiter.enqueuedAt);
+            Admission last = tryNow(plan, topology.byId(), waiter.request, now, waiter.enqueuedAt);
             admission = last != null ? last : exhausted(plan, waiter.request, now);
         }
         // If a drain served the waiter meanwhile, complete() gives this admission's capacity back.
@@ -538,10 +589,10 @@ final class BrokerEngine implements KeyBroker {
         long wait = Long.MAX_VALUE;
     }
 
-    private static Diagnosis diagnose(TaskPlan plan, KeyRequest request, long now, long nowMillis) {
+    private static Diagnosis diagnose(KeySlot[] candidates, KeyRequest request, long now, long nowMillis) {
         Diagnosis d = new Diagnosis();
         Set<String> excluded = request.excludedKeyIds();
-        for (KeySlot slot : plan.all) {
+        for (KeySlot slot : candidates) {
             if (excluded.contains(slot.keyId())) {
                 continue;
             }
@@ -553,7 +604,7 @@ final class BrokerEngine implements KeyBroker {
     }
 
     private Rejection exhausted(TaskPlan plan, KeyRequest request, long now) {
-        Diagnosis d = diagnose(plan, request, now, time.currentTimeMillis());
+        Diagnosis d = diagnose(candidates(plan, topology.byId(), request), request, now, time.currentTimeMillis());
         long seconds = d.wait == Long.MAX_VALUE ? 1 : Math.max(1, (d.wait + 999_999_999L) / 1_000_000_000L);
         List<String> causes = new ArrayList<>();
         cause(causes, d, KeySlot.Block.RATE, "rate limits");
@@ -566,6 +617,13 @@ final class BrokerEngine implements KeyBroker {
         cause(causes, d, KeySlot.Block.OVERLOADED, "upstreams backing off after saying they are overloaded");
         cause(causes, d, KeySlot.Block.SHARED, "limits shared with other replicas");
         String why = causes.isEmpty() ? "no capacity" : String.join(", ", causes);
+        String pinned = request.preference().pinnedKeyId();
+        if (pinned != null) {
+            return new Rejection(Rejection.Reason.RATE_LIMITED, Duration.ofSeconds(seconds),
+                    "key '" + pinned + "', which holds the object this request names, has no capacity (" + why
+                            + ") after waiting " + plan.task.maxWait().toMillis() + " ms; retry after " + seconds
+                            + " s");
+        }
         return new Rejection(Rejection.Reason.RATE_LIMITED, Duration.ofSeconds(seconds),
                 "all keys for task '" + plan.task.name() + "' are exhausted (" + why + ") after waiting "
                         + plan.task.maxWait().toMillis() + " ms; retry after " + seconds + " s");

@@ -102,6 +102,21 @@ public final class ProxyMetrics {
                 .increment();
     }
 
+    private final Map<Tags, Counter> affinity = new ConcurrentHashMap<>();
+
+    /**
+     * One provider-object or prompt affinity decision ({@code keymux_affinity_total{task,result}}):
+     * {@code pinned}, {@code discovered}, {@code unknown}, {@code key_removed}, {@code prompt_preferred}
+     * or {@code prompt_moved} (SPEC.md section 5).
+     */
+    public void affinity(String task, String result) {
+        affinity.computeIfAbsent(Tags.of("task", task, "result", result),
+                        tags -> Counter.builder("keymux.affinity")
+                                .description("Requests routed by the key that holds their object, or by their prompt")
+                                .tags(tags).register(registry))
+                .increment();
+    }
+
     /** One failover: an attempt that ended in {@code reason} and was retried on another key. */
     public void failover(String task, String reason) {
         failovers.computeIfAbsent(Tags.of("task", task, "reason", reason),

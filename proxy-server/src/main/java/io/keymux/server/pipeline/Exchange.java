@@ -44,6 +44,13 @@ final class Exchange {
     long upstreamNanos;
     /** The audit {@code cache} value and {@code X-Keymux-Cache} header ({@code off}: no header). */
     String cache = "off";
+    /**
+     * This attempt searches for an object no one knows (SPEC.md section 3.9): a 404 or a 400
+     * {@code previous_response_not_found} moves on to the next key instead of answering.
+     */
+    boolean searching;
+    /** What this attempt's answer tells the object map, or {@code null}. */
+    io.keymux.server.affinity.@Nullable AnswerWatch answerWatch;
     /** The flight this request leads (its answer feeds identical requests and the cache), or {@code null}. */
     @Nullable Flight flight;
 

@@ -12,6 +12,7 @@ import io.keymux.core.ratelimit.ClientDecision;
 import io.keymux.core.ratelimit.TokenEstimate;
 import io.keymux.core.select.Admission;
 import io.keymux.core.select.KeyBroker;
+import io.keymux.core.select.KeyPreference;
 import io.keymux.core.select.KeyRequest;
 import io.keymux.core.select.Lease;
 import io.keymux.core.select.Outcome;
@@ -19,6 +20,9 @@ import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
 import io.keymux.core.cache.Flight;
 import io.keymux.core.cache.StoredAnswer;
+import io.keymux.server.affinity.AffinityStore;
+import io.keymux.server.affinity.ObjectAffinity;
+import io.keymux.server.affinity.PathIds;
 import io.keymux.server.audit.AuditLog;
 import io.keymux.server.cache.CacheStep;
 import io.keymux.server.cache.CoalescedAnswer;
@@ -37,6 +41,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -67,7 +72,10 @@ import reactor.netty.http.server.HttpServerResponse;
  *   <li>{@link #inspect} it (model, stream, token estimate: only the fields classification and
  *   accounting need);</li>
  *   <li>{@link #classify} into a task, check the client may use it and its own limit;</li>
- *   <li>build the {@link Route} (the upstream body, with {@code include_usage} injected for a stream).</li>
+ *   <li>build the {@link Route} (the upstream body, with {@code include_usage} injected for a stream);</li>
+ *   <li>{@link #routeByAffinity}: a request naming a provider object goes to the key that holds it,
+ *   one naming only unknown ids searches the keys, and with {@code prompt_affinity} the prompt's
+ *   preferred keys come first (SPEC.md section 3.9).</li>
  * </ol>
  *
  * <p>Then the attempt loop ({@link #attempt}): {@link #selectKey} (which may queue), then one
@@ -99,6 +107,9 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private final ProxyMetrics metrics;
     private final RequestAccounting accounting;
     private final ResponseCache cache;
+    private final ObjectAffinity affinity;
+    /** Whether some task has prompt affinity on, so the inspector digests the stable prompt. */
+    private final boolean digestPrompts;
 
     /** Builds the pipeline for one configuration with a response cache of its own (tests). */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
@@ -113,7 +124,19 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
             InFlight inFlight, ProxyMetrics metrics, AuditLog audit, ResponseCache cache) {
+        this(config, broker, upstreams, time, inFlight, metrics, audit, cache,
+                new ObjectAffinity(AffinityStore.local(config.affinity(), time), metrics));
+    }
+
+    /**
+     * Builds the pipeline for one configuration; {@code cache} and {@code affinity} (the map of
+     * provider objects to keys) are kept across reloads.
+     */
+    public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
+            InFlight inFlight, ProxyMetrics metrics, AuditLog audit, ResponseCache cache, ObjectAffinity affinity) {
         this.cache = Objects.requireNonNull(cache, "cache");
+        this.affinity = Objects.requireNonNull(affinity, "affinity");
+        this.digestPrompts = config.tasks().stream().anyMatch(TaskConfig::promptAffinity);
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = ClientAuthenticator.of(config);
         this.classifier = TaskClassifier.of(config);
@@ -183,17 +206,19 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 return fail(ex, bodyTooLarge(limit));
             }
             byte[] bytes = body.bytes();
-            return inspect(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE), ex.loop)
+            return inspect(bytes, headers.get(HttpHeaderNames.CONTENT_TYPE), digestPrompts, ex.loop)
                     .flatMap(inspected -> route(ex, admitted, bytes, inspected));
         });
     }
 
     /** Small bodies are read on the event loop; large ones on a CPU worker so the loop keeps moving. */
-    private static Mono<InspectedRequest> inspect(byte[] bytes, @Nullable String contentType, EventLoop loop) {
+    private static Mono<InspectedRequest> inspect(byte[] bytes, @Nullable String contentType, boolean digestPrompt,
+            EventLoop loop) {
         if (bytes.length <= INLINE_PARSE_BYTES) {
-            return Mono.just(RequestInspector.inspect(contentType, bytes));
+            return Mono.just(RequestInspector.inspect(contentType, bytes, digestPrompt));
         }
-        return Mono.fromCallable(() -> RequestInspector.inspect(contentType, bytes)).subscribeOn(Schedulers.parallel())
+        return Mono.fromCallable(() -> RequestInspector.inspect(contentType, bytes, digestPrompt))
+                .subscribeOn(Schedulers.parallel())
                 // Back on the exchange's loop before the next step touches it.
                 .publishOn(Schedulers.fromExecutor(loop));
     }
@@ -229,8 +254,51 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         UsageEstimate estimate = facts.json() ? new UsageEstimate(facts.promptTokenEstimate(), facts.completionLimit())
                 : null;
         Route route = new Route(task, forwardPath, upstreamBody, estimatedTokens(facts), injectUsage, facts.model(),
-                estimate);
-        return attempt(ex, route, 1, Set.of(), null);
+                estimate, KeyPreference.NONE, PathIds.of(forwardPath), List.of(), facts.store(), 0);
+        return routeByAffinity(ex, route, facts);
+    }
+
+    // ---- Provider objects and prompt affinity (SPEC.md section 3.9) ------------------------------
+
+    /**
+     * A request naming provider objects (in its path or body) goes to the key the map says holds
+     * them, and only to it; the key's removal from the config is 409 {@code resource_key_removed};
+     * ids nobody knows are searched for on the task's keys in turn. Any other request of a task with
+     * {@code prompt_affinity: on} prefers its prompt's keys in rendezvous order.
+     */
+    private Mono<Void> routeByAffinity(Exchange ex, Route route, InspectedRequest facts) {
+        if (route.pathIds().isEmpty() && facts.objectIds().isEmpty()) {
+            KeyPreference order = ObjectAffinity.promptOrder(config, route.task(), facts.promptCacheKey(),
+                    facts.promptDigest());
+            return attempt(ex, order.isNone() ? route : route.preferring(order), 1, Set.of(), null);
+        }
+        return onLoop(ex, () -> affinity.resolve(config, route.task().name(), route.pathIds(), facts.objectIds()))
+                .flatMap(decision -> {
+                    if (decision instanceof ObjectAffinity.Decision.Pinned pinned) {
+                        return attempt(ex, route.preferring(KeyPreference.pinned(pinned.keyId())), 1, Set.of(), null);
+                    }
+                    if (decision instanceof ObjectAffinity.Decision.Removed removed) {
+                        return fail(ex, KeymuxError.of(409, "resource_key_removed", "'" + removed.objectId()
+                                + "' belongs to key '" + removed.keyId() + "', which is no longer configured; its"
+                                + " provider account still holds it: add the key back to reach it"));
+                    }
+                    if (decision instanceof ObjectAffinity.Decision.Search search) {
+                        return attempt(ex, route.searching(search.ids(), searchableKeys(route.task())), 1, Set.of(),
+                                null);
+                    }
+                    return attempt(ex, route, 1, Set.of(), null);
+                });
+    }
+
+    /** How many keys an unknown id is searched on: the task's own and the {@code "*"} keys. */
+    private int searchableKeys(TaskConfig task) {
+        int n = 0;
+        for (var key : config.apiKeys()) {
+            if (key.taskTypes().contains(task.name()) || key.servesAnyTask()) {
+                n++;
+            }
+        }
+        return n;
     }
 
     // ---- Cache and coalescing (SPEC.md section 3.8): one lookup before a key is chosen -----------
@@ -387,10 +455,27 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * @param estimate what a 2xx answer is charged if its usage never arrives, or {@code null}
      */
     private record Route(TaskConfig task, String forwardPath, byte[] body, long estimatedTokens,
-            boolean injectedUsage, @Nullable String model, @Nullable UsageEstimate estimate) {}
+            boolean injectedUsage, @Nullable String model, @Nullable UsageEstimate estimate, KeyPreference preference, List<String> pathIds,
+            List<String> searched, boolean store, int searchKeys) {
+
+        Route preferring(KeyPreference order) {
+            return new Route(task, forwardPath, body, estimatedTokens, injectedUsage, model, estimate, order, pathIds, searched,
+                    store, searchKeys);
+        }
+
+        /** Ids nobody knows, searched for on {@code keys} keys: each miss is one more attempt. */
+        Route searching(List<String> ids, int keys) {
+            return new Route(task, forwardPath, body, estimatedTokens, injectedUsage, model, estimate, preference, pathIds, ids,
+                    store, keys);
+        }
+
+        int maxAttempts() {
+            return task.maxAttempts() + Math.max(0, searchKeys - 1);
+        }
+    }
 
     private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, UpstreamAttempt.@Nullable Failure last) {
-        if (number > route.task().maxAttempts()) {
+        if (number > route.maxAttempts()) {
             return fail(ex, Objects.requireNonNull(last, "last").error());
         }
         return selectKey(ex, route, tried).flatMap(admission -> {
@@ -401,11 +486,19 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
             ex.attempts = number;
             Set<String> nowTried = new HashSet<>(tried);
             nowTried.add(lease.key().keyId());
+            if (number == 1) {
+                affinity.promptRouted(route.task().name(), route.preference(), lease.key().keyId());
+            }
+            // Searching for an unknown id: "not found" moves on, except on the last key, whose answer stands.
+            ex.searching = !route.searched().isEmpty() && nowTried.size() < route.searchKeys();
             return forward(ex, route, lease).flatMap(result -> {
                 if (!(result instanceof UpstreamAttempt.Result.Retry retry)) {
                     return Mono.empty();
                 }
-                if (number < route.task().maxAttempts()) {
+                if (ObjectSearch.NOT_HERE_REASON.equals(retry.failure().reason())) {
+                    return attempt(ex, route, number + 1, nowTried, retry.failure());
+                }
+                if (number < route.maxAttempts()) {
                     metrics.failover(route.task().name(), retry.failure().reason());
                 }
                 return attempt(ex, route, number + 1, nowTried, retry.failure());
@@ -415,7 +508,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     private Mono<Admission> selectKey(Exchange ex, Route route, Set<String> tried) {
         KeyRequest request = new KeyRequest(route.task().name(), ex.client, route.estimatedTokens(), tried,
-                route.model());
+                route.model(), route.preference());
         long asked = time.nanoTime();
         return onLoop(ex, () -> broker.acquire(request)).doOnNext(admission -> accounting.queued(ex, admission, asked));
     }
@@ -479,6 +572,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         UpstreamTarget target = UpstreamTarget.of(upstream, route.forwardPath(), ex.rawQuery(), key);
         HttpHeaders headers = HeaderRewrite.towardsUpstream(ex.requestHeaders(), config.server().taskHeader(),
                 target, upstream.auth(), key, ex.requestId, route.body().length);
+        ex.answerWatch = affinity.watch(task.name(), keyId, ex.request.method().name(), route.forwardPath(),
+                route.store(), route.pathIds(), route.searched());
         UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage(),
                 route.model(), route.estimate());
         return attempt.run(upstreams.on(ex.loop), target, headers, route.body());

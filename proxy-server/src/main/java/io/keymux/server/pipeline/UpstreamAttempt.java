@@ -255,6 +255,15 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         long now = time.currentTimeMillis();
         lease.observe(ProviderLimits.parse(headers::get, now));
         phase = Phase.LOOKING;
+        if (ex.searching && ObjectSearch.mayMeanNotHere(status)) {
+            // An object searched for on this key: a 404 says "not here", a 400 may (affinity).
+            if (status == 404) {
+                refused(ObjectSearch.NOT_HERE);
+            } else {
+                lookBytes = AnswerClassifier.BODY_LOOK_BYTES;
+            }
+            return;
+        }
         if (AnswerClassifier.wantsBody(status)) {
             lookBytes = AnswerClassifier.BODY_LOOK_BYTES;
             return;
@@ -372,6 +381,9 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
         byte[] look = copyHead(held, AnswerClassifier.BODY_LOOK_BYTES);
+        if (ex.searching && ObjectSearch.saysNotHere(status, look)) {
+            return ObjectSearch.NOT_HERE;
+        }
         return FailoverPolicy.judge(task.retryOn(), status, headers::get, look, look.length, model,
                 time.currentTimeMillis());
     }
@@ -398,7 +410,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
         tap = UsageTap.of(headers.get(HttpHeaderNames.CONTENT_TYPE), headers.get(HttpHeaderNames.CONTENT_ENCODING),
-                injectedUsage);
+                injectedUsage).watchedBy(ex.answerWatch, status);
         accounting.upstreamHeaders(ex, started);
         committed = true;
         phase = Phase.STREAMING;

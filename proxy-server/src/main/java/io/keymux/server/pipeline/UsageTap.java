@@ -1,5 +1,6 @@
 package io.keymux.server.pipeline;
 
+import io.keymux.server.affinity.AnswerWatch;
 import io.keymux.server.wire.JsonUsage;
 import io.keymux.server.wire.RequestInspector;
 import io.keymux.server.wire.SseUsageScanner;
@@ -25,6 +26,9 @@ public final class UsageTap implements AutoCloseable {
     private final @Nullable SseUsageScanner sse;
     private @Nullable ByteBuf json;
     private boolean jsonTooLarge;
+    /** Who else looks at the answer (provider-object affinity), and the answer's status for it. */
+    private @Nullable AnswerWatch watch;
+    private int status;
 
     private UsageTap(@Nullable SseUsageScanner sse, boolean json) {
         this.sse = sse;
@@ -47,6 +51,13 @@ public final class UsageTap implements AutoCloseable {
         return new UsageTap(null, plain && RequestInspector.isJson(contentType));
     }
 
+    /** Lets {@code watch} see every chunk and the end of this answer of {@code status}; returns this tap. */
+    UsageTap watchedBy(@Nullable AnswerWatch watch, int status) {
+        this.watch = watch;
+        this.status = status;
+        return this;
+    }
+
     /** Whether the tap may remove bytes (the usage-only chunk), so the answer's length may change. */
     public boolean changesLength() {
         return sse != null && sse.dropsUsageChunk();
@@ -54,6 +65,10 @@ public final class UsageTap implements AutoCloseable {
 
     /** Takes one reference of {@code chunk}; returns one reference the caller owns. */
     public ByteBuf feed(ByteBuf chunk) {
+        AnswerWatch w = watch;
+        if (w != null) {
+            w.feed(chunk);
+        }
         if (sse != null) {
             return sse.feed(chunk);
         }
@@ -72,6 +87,11 @@ public final class UsageTap implements AutoCloseable {
 
     /** Bytes held back by the SSE scanner, to send once the upstream ended (often empty). */
     public ByteBuf finish() {
+        AnswerWatch w = watch;
+        if (w != null) {
+            watch = null;
+            w.ended(status);
+        }
         return sse != null ? sse.finish() : Unpooled.EMPTY_BUFFER;
     }
 

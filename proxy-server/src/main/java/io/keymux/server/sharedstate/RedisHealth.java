@@ -13,12 +13,14 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -26,6 +28,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -199,6 +202,38 @@ public final class RedisHealth implements AutoCloseable {
     /** The connection while UP, else {@code null}. */
     @Nullable StatefulRedisConnection<String, String> connection() {
         return connection.get();
+    }
+
+    /**
+     * Sends one command on the shared connection for a caller outside this package (the object
+     * map of SPEC.md section 8): {@code unavailable} at once while Redis is down, {@code slow} when
+     * it does not answer within the command timeout or answers with an error. Timeouts and lost
+     * connections count towards DOWN as for every other command. Never completes exceptionally.
+     */
+    public <T> CompletableFuture<T> send(Function<RedisAsyncCommands<String, String>, ? extends CompletionStage<T>> command,
+            T unavailable, T slow) {
+        StatefulRedisConnection<String, String> c = connection.get();
+        if (c == null) {
+            return CompletableFuture.completedFuture(unavailable);
+        }
+        long issued = System.nanoTime();
+        CompletionStage<T> sent;
+        try {
+            sent = command.apply(c.async());
+        } catch (RuntimeException refused) {
+            return CompletableFuture.completedFuture(unavailable);
+        }
+        return sent.toCompletableFuture().handle((value, error) -> {
+            if (error == null) {
+                commandSucceeded(System.nanoTime() - issued);
+                return value;
+            }
+            Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+            return switch (commandFailed(c, cause, issued)) {
+                case TIMEOUT, REPLY -> slow;
+                case CONNECTION -> unavailable;
+            };
+        });
     }
 
     /** How a command failed. */

@@ -92,6 +92,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     private final RedisClient client;
     private final RedisHealth health;
     private final SharedKeyState shared;
+    private final String prefix;
     private final EventExecutorGroup scheduler;
     private final AtomicReference<KeymuxConfig> config;
     private final Object switchLock = new Object();
@@ -197,6 +198,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
                 settings.commandTimeout(), settings.minBackoff(), settings.maxBackoff(),
                 config.limits().redis().failureThreshold());
         this.shared = SharedKeyState.create(health, settings.prefix(), settings.replicaId(), settings.leaseTtl());
+        this.prefix = settings.prefix();
         health.addListener(up -> {
             if (up) {
                 heartbeat();
@@ -264,6 +266,16 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     /** The Redis connection's health (tests wait on its transitions). */
     RedisHealth health() {
         return health;
+    }
+
+    /** The connection this broker shares its state on, for the object map that lives beside it (SPEC.md section 8). */
+    public RedisHealth redis() {
+        return health;
+    }
+
+    /** The namespace of this broker's Redis keys. */
+    public String prefix() {
+        return prefix;
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.keymux.server.wire;
 
+import java.util.List;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,6 +26,13 @@ import org.jspecify.annotations.Nullable;
  *     {@code content} or {@code text} values or array elements (roles, types, URLs, images and
  *     tool arguments are not counted); 0 when not parsed
  * @param bodyBytes the body's length in bytes
+ * @param objectIds provider object ids the body names ({@code previous_response_id}, {@code file_id},
+ *     {@code vector_store_ids}, ... at the top level or at any depth of {@code input}, {@code messages}
+ *     and {@code tools}), in order of appearance, without repeats
+ * @param store whether the top-level {@code store} is {@code true} (a stored chat completion)
+ * @param promptCacheKey the top-level {@code prompt_cache_key}, or {@code null}
+ * @param promptDigest the digest of the prompt's stable part (instructions or system messages, the
+ *     tools, the first user message), 0 when not asked for or when the body has none
  */
 public record InspectedRequest(
         boolean json,
@@ -35,7 +44,23 @@ public record InspectedRequest(
         @Nullable Long maxOutputTokens,
         boolean includeUsage,
         long promptBytes,
-        long bodyBytes) {
+        long bodyBytes,
+        List<String> objectIds,
+        boolean store,
+        @Nullable String promptCacheKey,
+        long promptDigest) {
+
+    public InspectedRequest {
+        objectIds = List.copyOf(Objects.requireNonNull(objectIds, "objectIds"));
+    }
+
+    /** What a body that names no object and carries no prompt affinity input is read as. */
+    public InspectedRequest(boolean json, boolean malformed, @Nullable String model, boolean stream,
+            @Nullable Long maxTokens, @Nullable Long maxCompletionTokens, @Nullable Long maxOutputTokens,
+            boolean includeUsage, long promptBytes, long bodyBytes) {
+        this(json, malformed, model, stream, maxTokens, maxCompletionTokens, maxOutputTokens, includeUsage,
+                promptBytes, bodyBytes, List.of(), false, null, 0);
+    }
 
     /** Bytes per token of the prompt estimate: the usual rule of thumb for English text. */
     public static final int BYTES_PER_TOKEN = 4;

@@ -4,15 +4,25 @@ import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.keymux.core.affinity.PromptDigest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Reads what the pipeline needs from a request body in one pass of Jackson's streaming
  * parser, and adds {@code stream_options.include_usage} to streaming requests.
+ *
+ * <p>The same pass collects what provider-object affinity needs (SPEC.md section 3.9): the ids the
+ * body names ({@code previous_response_id}, {@code file_id}, ... at the top level and at any depth of
+ * {@code input}/{@code messages}/{@code tools}), {@code store}, {@code prompt_cache_key}, and, when
+ * asked, the digest of the prompt's stable part. Field names are compared as the parser meets them,
+ * so a body that names no id costs nothing more than before.
  *
  * <pre>{@code
  * InspectedRequest req = RequestInspector.inspect(headers.get(CONTENT_TYPE), body);
@@ -92,13 +102,18 @@ public final class RequestInspector {
      * @param body the complete request body
      */
     public static InspectedRequest inspect(@Nullable CharSequence contentType, ByteBuf body) {
+        return inspect(contentType, body, false);
+    }
+
+    /** As {@link #inspect(CharSequence, ByteBuf)}; {@code digestPrompt}: also digest the prompt's stable part. */
+    public static InspectedRequest inspect(@Nullable CharSequence contentType, ByteBuf body, boolean digestPrompt) {
         requireNonNull(body, "body");
         int length = body.readableBytes();
         if (!isJson(contentType)) {
             return InspectedRequest.notJson(length);
         }
         try (JsonParser p = WireJson.parser(body)) {
-            return read(p, length);
+            return new Scan(digestPrompt).read(p, length);
         } catch (IOException malformed) {
             // Includes Jackson's stream constraints (nesting, string length) and bad UTF-8.
             return InspectedRequest.malformed(length);
@@ -107,60 +122,20 @@ public final class RequestInspector {
 
     /** As {@link #inspect(CharSequence, ByteBuf)} for a byte array. */
     public static InspectedRequest inspect(@Nullable CharSequence contentType, byte[] body) {
+        return inspect(contentType, body, false);
+    }
+
+    /** As {@link #inspect(CharSequence, byte[])}; {@code digestPrompt}: also digest the prompt's stable part. */
+    public static InspectedRequest inspect(@Nullable CharSequence contentType, byte[] body, boolean digestPrompt) {
         requireNonNull(body, "body");
         if (!isJson(contentType)) {
             return InspectedRequest.notJson(body.length);
         }
         try (JsonParser p = WireJson.FACTORY.createParser(body)) {
-            return read(p, body.length);
+            return new Scan(digestPrompt).read(p, body.length);
         } catch (IOException malformed) {
             return InspectedRequest.malformed(body.length);
         }
-    }
-
-    private static InspectedRequest read(JsonParser p, long length) throws IOException {
-        JsonToken first = p.nextToken();
-        if (first == null) {
-            // An empty JSON body: nothing to learn, nothing wrong for keymux to report.
-            return new InspectedRequest(true, false, null, false, null, null, null, false, 0, length);
-        }
-        if (first != JsonToken.START_OBJECT) {
-            p.skipChildren();
-            boolean single = p.nextToken() == null;
-            return new InspectedRequest(true, !single, null, false, null, null, null, false, 0, length);
-        }
-        String model = null;
-        boolean stream = false;
-        Long maxTokens = null;
-        Long maxCompletionTokens = null;
-        Long maxOutputTokens = null;
-        boolean includeUsage = false;
-        long promptBytes = 0;
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken value = p.nextToken();
-            switch (name) {
-                case "model" -> {
-                    model = value == JsonToken.VALUE_STRING ? p.getText() : null;
-                    p.skipChildren();
-                }
-                case "stream" -> stream = value == JsonToken.VALUE_TRUE;
-                case "max_tokens" -> maxTokens = UsageFields.longValue(p, value);
-                case "max_completion_tokens" -> maxCompletionTokens = UsageFields.longValue(p, value);
-                case "max_output_tokens" -> maxOutputTokens = UsageFields.longValue(p, value);
-                case "stream_options" -> includeUsage = readIncludeUsage(p, value);
-                case "messages", "prompt", "input", "system", "instructions" ->
-                        promptBytes += textBytes(p, value, true);
-                default -> p.skipChildren();
-            }
-        }
-        if (p.nextToken() != null) {
-            // A second top-level value: not one JSON document.
-            return InspectedRequest.malformed(length);
-        }
-        return new InspectedRequest(
-                true, false, model, stream, maxTokens, maxCompletionTokens, maxOutputTokens, includeUsage,
-                promptBytes, length);
     }
 
     private static boolean readIncludeUsage(JsonParser p, JsonToken value) throws IOException {
@@ -180,35 +155,272 @@ public final class RequestInspector {
         return include;
     }
 
-    /**
-     * UTF-8 bytes of the prompt text in the value the parser stands on: a string counts when
-     * {@code counted} (a top-level prompt field, an array element, a {@code content} or
-     * {@code text} value); objects are searched for such fields.
-     */
-    private static long textBytes(JsonParser p, JsonToken token, boolean counted) throws IOException {
-        switch (token) {
-            case VALUE_STRING -> {
-                return counted ? utf8Length(p) : 0;
+    /** Whether a field (at any depth of a request) names provider objects by id (SPEC.md section 3.9). */
+    static boolean isIdField(String name) {
+        return switch (name) {
+            case "previous_response_id", "conversation", "file_id", "file_ids", "input_file_id", "vector_store_ids",
+                    "assistant_id", "thread_id", "training_file", "validation_file", "container" -> true;
+            default -> false;
+        };
+    }
+
+    /** One pass over one body: the fields read so far, the ids named, the digest. Not shared. */
+    private static final class Scan {
+        private @Nullable List<String> ids;
+        /** The digest of the stable part, when asked for. */
+        private final @Nullable PromptDigest digest;
+        /** Where counted prompt text goes now (the digest, a message's own digest, or nowhere). */
+        private @Nullable PromptDigest sink;
+        private boolean sawFirstUser;
+
+        Scan(boolean digestPrompt) {
+            this.digest = digestPrompt ? new PromptDigest() : null;
+        }
+
+        InspectedRequest read(JsonParser p, long length) throws IOException {
+            JsonToken first = p.nextToken();
+            if (first == null) {
+                // An empty JSON body: nothing to learn, nothing wrong for keymux to report.
+                return new InspectedRequest(true, false, null, false, null, null, null, false, 0, length);
             }
-            case START_ARRAY -> {
-                long sum = 0;
-                JsonToken t;
-                while ((t = p.nextToken()) != JsonToken.END_ARRAY && t != null) {
-                    sum += textBytes(p, t, true);
+            if (first != JsonToken.START_OBJECT) {
+                p.skipChildren();
+                boolean single = p.nextToken() == null;
+                return new InspectedRequest(true, !single, null, false, null, null, null, false, 0, length);
+            }
+            String model = null;
+            boolean stream = false;
+            Long maxTokens = null;
+            Long maxCompletionTokens = null;
+            Long maxOutputTokens = null;
+            boolean includeUsage = false;
+            long promptBytes = 0;
+            boolean store = false;
+            String promptCacheKey = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken value = p.nextToken();
+                switch (name) {
+                    case "model" -> {
+                        model = value == JsonToken.VALUE_STRING ? p.getText() : null;
+                        p.skipChildren();
+                    }
+                    case "stream" -> stream = value == JsonToken.VALUE_TRUE;
+                    case "max_tokens" -> maxTokens = UsageFields.longValue(p, value);
+                    case "max_completion_tokens" -> maxCompletionTokens = UsageFields.longValue(p, value);
+                    case "max_output_tokens" -> maxOutputTokens = UsageFields.longValue(p, value);
+                    case "stream_options" -> includeUsage = readIncludeUsage(p, value);
+                    case "store" -> store = value == JsonToken.VALUE_TRUE;
+                    case "prompt_cache_key" -> {
+                        promptCacheKey = value == JsonToken.VALUE_STRING ? p.getText() : null;
+                        p.skipChildren();
+                    }
+                    // The stable part: instructions and system prompts count whole.
+                    case "system", "instructions" -> {
+                        sink = digest;
+                        promptBytes += textBytes(p, value, true);
+                        sink = null;
+                    }
+                    case "prompt" -> promptBytes += textBytes(p, value, true);
+                    case "messages", "input" -> promptBytes += promptItems(p, value);
+                    case "tools" -> tools(p, value);
+                    default -> {
+                        if (isIdField(name)) {
+                            ids(p, value);
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
                 }
-                return sum;
             }
-            case START_OBJECT -> {
-                long sum = 0;
+            if (p.nextToken() != null) {
+                // A second top-level value: not one JSON document.
+                return InspectedRequest.malformed(length);
+            }
+            long promptDigest = digest == null || digest.isEmpty() ? 0 : digest.value();
+            return new InspectedRequest(
+                    true, false, model, stream, maxTokens, maxCompletionTokens, maxOutputTokens, includeUsage,
+                    promptBytes, length, ids == null ? List.of() : List.copyOf(ids), store, promptCacheKey,
+                    promptDigest);
+        }
+
+        /**
+         * {@code messages} or {@code input}: a string is the first user message; in a list, each
+         * message's text goes to a digest of its own, kept when its role is {@code system} or
+         * {@code developer}, or when it is the first {@code user} message (a role may come after
+         * the content, so the choice is made at the message's end).
+         */
+        private long promptItems(JsonParser p, JsonToken token) throws IOException {
+            if (token == JsonToken.VALUE_STRING) {
+                sink = digest;
+                sawFirstUser = true;
+                long n = textBytes(p, token, true);
+                sink = null;
+                return n;
+            }
+            if (token != JsonToken.START_ARRAY) {
+                return textBytes(p, token, true);
+            }
+            long sum = 0;
+            JsonToken t;
+            while ((t = p.nextToken()) != JsonToken.END_ARRAY && t != null) {
+                if (t != JsonToken.START_OBJECT) {
+                    sum += textBytes(p, t, true);
+                    continue;
+                }
+                PromptDigest own = digest == null ? null : new PromptDigest();
+                String role = null;
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String name = p.currentName();
                     JsonToken v = p.nextToken();
+                    if (name.equals("role") && v == JsonToken.VALUE_STRING) {
+                        role = p.getText();
+                        continue;
+                    }
+                    if (isIdField(name)) {
+                        ids(p, v);
+                        continue;
+                    }
+                    sink = own;
                     sum += textBytes(p, v, name.equals("content") || name.equals("text"));
+                    sink = null;
                 }
-                return sum;
+                if (own != null && role != null && !own.isEmpty()) {
+                    boolean system = role.equals("system") || role.equals("developer");
+                    boolean firstUser = role.equals("user") && !sawFirstUser;
+                    if (system || firstUser) {
+                        Objects.requireNonNull(digest).add(Long.toHexString(own.value()));
+                    }
+                }
+                if ("user".equals(role)) {
+                    sawFirstUser = true;
+                }
             }
-            default -> {
-                return 0;
+            return sum;
+        }
+
+        /** {@code tools}: not prompt text for the estimate, but part of the stable prefix, and may name ids. */
+        private void tools(JsonParser p, JsonToken token) throws IOException {
+            walk(p, token, digest);
+        }
+
+        /** Any value: ids under id fields; every name and scalar to {@code to} when given. */
+        private void walk(JsonParser p, JsonToken token, @Nullable PromptDigest to) throws IOException {
+            switch (token) {
+                case START_OBJECT -> {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String name = p.currentName();
+                        JsonToken v = p.nextToken();
+                        if (to != null) {
+                            to.add(name);
+                        }
+                        if (isIdField(name) && (v == JsonToken.VALUE_STRING || v == JsonToken.START_ARRAY)) {
+                            ids(p, v);
+                        } else {
+                            walk(p, v, to);
+                        }
+                    }
+                }
+                case START_ARRAY -> {
+                    JsonToken t;
+                    while ((t = p.nextToken()) != JsonToken.END_ARRAY && t != null) {
+                        walk(p, t, to);
+                    }
+                }
+                default -> {
+                    if (to != null && token.isScalarValue()) {
+                        to.add(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+                    }
+                }
+            }
+        }
+
+        /** The value of an id field: a string, a list of strings, or an object with an {@code id}. */
+        private void ids(JsonParser p, JsonToken token) throws IOException {
+            switch (token) {
+                case VALUE_STRING -> addId(p.getText());
+                case START_ARRAY -> {
+                    JsonToken t;
+                    while ((t = p.nextToken()) != JsonToken.END_ARRAY && t != null) {
+                        if (t == JsonToken.VALUE_STRING) {
+                            addId(p.getText());
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                }
+                case START_OBJECT -> {
+                    // conversation: {"id": "conv_..."}; a container: {"type": "auto", "file_ids": [...]}.
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String name = p.currentName();
+                        JsonToken v = p.nextToken();
+                        if (name.equals("id") || isIdField(name)) {
+                            ids(p, v);
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                }
+                default -> p.skipChildren();
+            }
+        }
+
+        private void addId(String id) {
+            if (id.isEmpty() || id.length() > io.keymux.core.affinity.ObjectIds.MAX_LENGTH) {
+                return;
+            }
+            List<String> list = ids;
+            if (list == null) {
+                list = new ArrayList<>(2);
+                ids = list;
+            }
+            if (!list.contains(id)) {
+                list.add(id);
+            }
+        }
+
+        /**
+         * UTF-8 bytes of the prompt text in the value the parser stands on: a string counts when
+         * {@code counted} (a top-level prompt field, an array element, a {@code content} or
+         * {@code text} value); objects are searched for such fields, and for id fields. Counted
+         * text also goes to the current digest {@link #sink}.
+         */
+        private long textBytes(JsonParser p, JsonToken token, boolean counted) throws IOException {
+            switch (token) {
+                case VALUE_STRING -> {
+                    if (!counted) {
+                        return 0;
+                    }
+                    PromptDigest to = sink;
+                    if (to != null && !to.full()) {
+                        to.add(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+                    }
+                    return utf8Length(p);
+                }
+                case START_ARRAY -> {
+                    long sum = 0;
+                    JsonToken t;
+                    while ((t = p.nextToken()) != JsonToken.END_ARRAY && t != null) {
+                        sum += textBytes(p, t, true);
+                    }
+                    return sum;
+                }
+                case START_OBJECT -> {
+                    long sum = 0;
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String name = p.currentName();
+                        JsonToken v = p.nextToken();
+                        if (isIdField(name)) {
+                            ids(p, v);
+                        } else {
+                            sum += textBytes(p, v, name.equals("content") || name.equals("text"));
+                        }
+                    }
+                    return sum;
+                }
+                default -> {
+                    return 0;
+                }
             }
         }
     }
