@@ -27,6 +27,7 @@ import io.keymux.server.upstream.UpstreamTarget;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.InetSocketAddress;
@@ -139,6 +140,11 @@ public final class WebSocketProxy {
         }
         AuthDecision.Admitted admitted = (AuthDecision.Admitted) auth;
         up.record.client = admitted.clientName();
+        if (!HttpMethod.GET.equals(up.request.method()) || !headers.contains(HttpHeaderNames.SEC_WEBSOCKET_KEY)
+                || !"13".equals(headers.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "").trim())) {
+            return fail(up, new KeymuxError(400, "bad_request", "a WebSocket upgrade is a GET with Sec-WebSocket-Key"
+                    + " and Sec-WebSocket-Version: 13 (RFC 6455)", null, false));
+        }
         String model = queryParameter(up.rawQuery, "model");
         Classification classification = classifier.classify(new RequestFacts(
                 headers.get(config.server().taskHeader()), up.record.path, model, headers::get));
@@ -277,7 +283,8 @@ public final class WebSocketProxy {
         }
         WebSocketSession session = new WebSocketSession(record, lease, accepted.socket(), metrics, audit, time,
                 up.loop, task.timeouts().idle(), config.server().maxWebsocketSession(), handshakeNanos);
-        return up.response.sendWebsocket(session::run, spec.build());
+        return up.response.sendWebsocket(session::run, spec.build())
+                .doFinally(signal -> session.neverStarted(400));
     }
 
     /** A refused upgrade: fail over like any answer, or hand the upstream's answer to the client. */

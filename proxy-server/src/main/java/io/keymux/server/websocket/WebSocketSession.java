@@ -70,6 +70,8 @@ final class WebSocketSession implements UpstreamSocket.Events {
     private boolean closedToClient;
     private boolean closedToUpstream;
     private boolean over;
+    /** {@link #run} was called: the client's handshake went through. */
+    private boolean started;
     /** The client's close frame, as Reactor Netty saw it (it answers the client's close itself). */
     private @Nullable WebSocketCloseStatus clientClose;
     /** Inside a fragmented text message from the upstream: its parts so far, or {@code null}. */
@@ -100,7 +102,8 @@ final class WebSocketSession implements UpstreamSocket.Events {
                 client = connection.channel();
                 connection.addHandlerLast(WRITABILITY_HANDLER, new ClientWritability());
             });
-            metrics.websocketOpened(record.task, record.keyId);
+            started = true;
+            metrics.websocketOpened(SessionRecord.label(record.task), SessionRecord.label(record.keyId));
             lastFrameNanos = System.nanoTime();
             idleTimer = loop.schedule(this::checkIdle, idleNanos, TimeUnit.NANOSECONDS);
             maxTimer = loop.schedule(() -> closeBoth(GOING_AWAY, "keymux: server.max_websocket_session reached"),
@@ -355,13 +358,28 @@ final class WebSocketSession implements UpstreamSocket.Events {
         long now = time.nanoTime();
         lease.settle(new Outcome.Answered(101, record.promptTokens, record.completionTokens, record.usageSeen,
                 handshakeNanos));
-        metrics.websocketClosed(record.task, record.keyId);
+        metrics.websocketClosed(SessionRecord.label(record.task), SessionRecord.label(record.keyId));
         record.finish(now, metrics, audit);
         MonoSink<Void> sink = ended;
         ended = null;
         if (sink != null) {
             sink.success();
         }
+    }
+
+    /**
+     * The client's side of the handshake failed after the upstream accepted (a malformed upgrade that
+     * got past the checks): give the key and the upstream connection back, and write the audit line.
+     */
+    void neverStarted(int status) {
+        if (started || over) {
+            return;
+        }
+        over = true;
+        upstream.abandon();
+        lease.settle(new Outcome.Cancelled());
+        record.status = status;
+        record.finish(time.nanoTime(), metrics, audit);
     }
 
     private static void cancel(io.netty.util.concurrent.@Nullable ScheduledFuture<?> timer) {

@@ -150,6 +150,17 @@ class WebSocketProxyTest {
     }
 
     @Test
+    void malformedUpgradeIsRefusedWith400BeforeAnyKeyIsUsed() {
+        startOneKey();
+        Map<String, String> headers = new java.util.HashMap<>(BEARER);
+        headers.put("Sec-WebSocket-Version", "8");
+        Answer answer = upgradeOverPlainHttp(headers);
+        assertThat(answer.status()).isEqualTo(400);
+        assertThat(answer.body()).contains("\"code\":\"bad_request\"");
+        assertThat(stub.upgrades()).isEmpty();
+    }
+
+    @Test
     void refusedUpgradeWith429FailsOverToTheSecondKey() throws Exception {
         stub.refuseWith429(POOL_KEY_1);
         start("", ", strategy: priority", key("k1", POOL_KEY_1, ", priority: 2") + key("k2", POOL_KEY_2, ", priority: 1"));
@@ -194,6 +205,18 @@ class WebSocketProxyTest {
         }
         Await.until("both sessions over", () -> metric(scrape(), "keymux_websocket_sessions", "key_id=\"k1\"") == 0.0
                 && stub.openSessions() == 0, TIMEOUT);
+    }
+
+    @Test
+    void clientThatVanishesWithoutACloseFrameEndsTheSessionAndTheUpstreamGets1001() throws Exception {
+        startOneKey();
+        TestSocket socket = TestSocket.connect(url(""), BEARER, null, false);
+        socket.nextOfType("session.created");
+        socket.close(); // the TCP connection goes, no close frame
+        Await.until("the upstream was closed", () -> !stub.closes().isEmpty(), TIMEOUT);
+        assertThat(stub.closes().get(0).code()).isEqualTo(1001);
+        Await.until("the session is over", () -> metric(scrape(), "keymux_websocket_sessions", "key_id=\"k1\"") == 0.0
+                && keymux.inFlight() == 0, TIMEOUT);
     }
 
     @Test
