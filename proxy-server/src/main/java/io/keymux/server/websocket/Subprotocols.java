@@ -27,10 +27,24 @@ public record Subprotocols(@Nullable String clientKey, List<String> upstream) {
         upstream = List.copyOf(upstream);
     }
 
-    /** Whether a request asks to be upgraded to a WebSocket. */
+    /**
+     * Whether a request asks to be upgraded to a WebSocket: {@code Upgrade: websocket} with
+     * {@code Connection: upgrade} (RFC 6455 section 4.1). A lone {@code Upgrade} header is only a
+     * hop-by-hop header, dropped on the way upstream like the others.
+     */
     public static boolean isUpgrade(HttpHeaders headers) {
         String upgrade = headers.get(HttpHeaderNames.UPGRADE);
-        return upgrade != null && upgrade.trim().equalsIgnoreCase("websocket");
+        if (upgrade == null || !upgrade.trim().equalsIgnoreCase("websocket")) {
+            return false;
+        }
+        for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String token : value.split(",")) {
+                if (token.trim().equalsIgnoreCase("upgrade")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Splits the offered subprotocols of a request. */

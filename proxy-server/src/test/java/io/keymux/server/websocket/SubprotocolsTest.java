@@ -30,9 +30,13 @@ class SubprotocolsTest {
     }
 
     @Test
-    void upgradeIsRecognisedWhateverTheCase() {
-        assertThat(Subprotocols.isUpgrade(new DefaultHttpHeaders().add("Upgrade", "WebSocket"))).isTrue();
-        assertThat(Subprotocols.isUpgrade(new DefaultHttpHeaders().add("Upgrade", "h2c"))).isFalse();
+    void upgradeNeedsUpgradeWebsocketAndConnectionUpgradeWhateverTheCase() {
+        assertThat(Subprotocols.isUpgrade(new DefaultHttpHeaders().add("Upgrade", "WebSocket")
+                .add("Connection", "keep-alive, Upgrade"))).isTrue();
+        assertThat(Subprotocols.isUpgrade(new DefaultHttpHeaders().add("Upgrade", "websocket"))).as("no Connection")
+                .isFalse();
+        assertThat(Subprotocols.isUpgrade(new DefaultHttpHeaders().add("Upgrade", "h2c").add("Connection", "upgrade")))
+                .isFalse();
         assertThat(Subprotocols.isUpgrade(new DefaultHttpHeaders())).isFalse();
     }
 }
