@@ -15,7 +15,7 @@ final class ServerMapper extends SectionMapper {
     static final List<String> SERVER_FIELDS = List.of(
             "port", "admin_port", "max_body_bytes", "task_header", "expose_key_id", "allow_unauthenticated",
             "drain_timeout", "bind", "max_header_bytes", "max_uri_bytes", "request_header_timeout", "idle_timeout",
-            "max_connections", "tls", "admin_tls");
+            "max_connections", "tls", "admin_tls", "max_websocket_session");
     static final List<String> TLS_FIELDS = List.of("cert_file", "key_file");
 
     private final Path baseDir;
@@ -55,6 +55,8 @@ final class ServerMapper extends SectionMapper {
                 .maxConnections(intOr(positiveInt(o, "max_connections", "server.max_connections"), d.maxConnections()))
                 .tls(tls(field(o, "tls"), "server.tls"))
                 .adminTls(tls(field(o, "admin_tls"), "server.admin_tls"))
+                .maxWebsocketSession(orElse(duration(o, "max_websocket_session", "server.max_websocket_session", true),
+                        d.maxWebsocketSession()))
                 .build();
     }
 

@@ -8,6 +8,8 @@ import org.jspecify.annotations.Nullable;
  *
  * @param tls TLS for the proxy port, or {@code null} for plain HTTP
  * @param adminTls TLS for the admin port, or {@code null} for plain HTTP
+ * @param maxWebsocketSession how long a proxied WebSocket session may last before keymux closes it
+ *     with 1001 (SPEC.md section 3.10)
  */
 public record ServerConfig(
         int port,
@@ -24,7 +26,8 @@ public record ServerConfig(
         Duration idleTimeout,
         int maxConnections,
         @Nullable TlsConfig tls,
-        @Nullable TlsConfig adminTls) {
+        @Nullable TlsConfig adminTls,
+        Duration maxWebsocketSession) {
 
     public static final int DEFAULT_PORT = 8080;
     public static final int DEFAULT_ADMIN_PORT = 9090;
@@ -59,6 +62,7 @@ public record ServerConfig(
         b.maxConnections = maxConnections;
         b.tls = tls;
         b.adminTls = adminTls;
+        b.maxWebsocketSession = maxWebsocketSession;
         return b;
     }
 
@@ -79,6 +83,7 @@ public record ServerConfig(
         private int maxConnections = 10_000;
         private @Nullable TlsConfig tls;
         private @Nullable TlsConfig adminTls;
+        private Duration maxWebsocketSession = Duration.ofMinutes(60);
 
         private Builder() {}
 
@@ -157,8 +162,13 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder maxWebsocketSession(Duration maxWebsocketSession) {
+            this.maxWebsocketSession = maxWebsocketSession;
+            return this;
+        }
+
         public ServerConfig build() {
-            return new ServerConfig(port, adminPort, maxBodyBytes, taskHeader, exposeKeyId, allowUnauthenticated, drainTimeout, bind, maxHeaderBytes, maxUriBytes, requestHeaderTimeout, idleTimeout, maxConnections, tls, adminTls);
+            return new ServerConfig(port, adminPort, maxBodyBytes, taskHeader, exposeKeyId, allowUnauthenticated, drainTimeout, bind, maxHeaderBytes, maxUriBytes, requestHeaderTimeout, idleTimeout, maxConnections, tls, adminTls, maxWebsocketSession);
         }
     }
 }

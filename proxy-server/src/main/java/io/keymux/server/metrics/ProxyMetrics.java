@@ -41,6 +41,7 @@ import org.jspecify.annotations.Nullable;
  *       {@code coalesced}, {@code miss} or {@code bypass}
  *   <li>{@code keymux_cache_bytes}: bytes the response cache holds
  *   <li>{@code keymux_cache_saved_cost_usd_total{task}}: what hits and coalesced answers would have cost
+ *   <li>{@code keymux_websocket_sessions{task,key_id}}: WebSocket sessions open now ({@link #websocketOpened})
  * </ul>
  *
  * Meters are cached per label set, so the hot path is a map lookup and an atomic add.
@@ -93,6 +94,26 @@ public final class ProxyMetrics {
     }
     private final Map<Tags, Counter> cacheRequests = new ConcurrentHashMap<>();
     private final Map<String, Counter> cacheSaved = new ConcurrentHashMap<>();
+    private final Map<Tags, java.util.concurrent.atomic.AtomicInteger> websocketSessions = new ConcurrentHashMap<>();
+
+    /** A WebSocket session opened on {@code keyId}: {@code keymux_websocket_sessions} goes up by one. */
+    public void websocketOpened(String task, String keyId) {
+        websocketGauge(task, keyId).incrementAndGet();
+    }
+
+    /** A session {@link #websocketOpened opened} earlier ended. */
+    public void websocketClosed(String task, String keyId) {
+        websocketGauge(task, keyId).decrementAndGet();
+    }
+
+    private java.util.concurrent.atomic.AtomicInteger websocketGauge(String task, String keyId) {
+        return websocketSessions.computeIfAbsent(Tags.of("task", task, "key_id", keyId), tags -> {
+            java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+            Gauge.builder("keymux.websocket.sessions", open, java.util.concurrent.atomic.AtomicInteger::get)
+                    .description("WebSocket sessions open now").tags(tags).register(registry);
+            return open;
+        });
+    }
 
     /** One answer given to a client (or an attempt's final status). */
     public void request(String task, String keyId, int status) {

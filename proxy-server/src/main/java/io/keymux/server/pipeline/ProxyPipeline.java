@@ -32,6 +32,8 @@ import io.keymux.server.upstream.HeaderRewrite;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.upstream.UpstreamClients;
 import io.keymux.server.upstream.UpstreamTarget;
+import io.keymux.server.websocket.Subprotocols;
+import io.keymux.server.websocket.WebSocketProxy;
 import io.keymux.server.wire.InspectedRequest;
 import io.keymux.server.wire.RequestInspector;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -110,6 +112,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private final ObjectAffinity affinity;
     /** Whether some task has prompt affinity on, so the inspector digests the stable prompt. */
     private final boolean digestPrompts;
+    private final WebSocketProxy websockets;
 
     /** Builds the pipeline for one configuration with a response cache of its own (tests). */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
@@ -146,6 +149,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.accounting = new RequestAccounting(metrics, Objects.requireNonNull(audit, "audit"), time);
+        this.websockets = new WebSocketProxy(config, broker, upstreams, time, metrics, audit);
     }
 
     @Override
@@ -153,6 +157,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         String requestId = request.requestHeaders().get("X-Request-Id");
         if (requestId == null || requestId.isBlank() || requestId.length() > 200) {
             requestId = newRequestId();
+        }
+        if (Subprotocols.isUpgrade(request.requestHeaders())) {
+            // A WebSocket session (SPEC.md section 3.10) has its own path; in flight for its whole life.
+            inFlight.enter();
+            return websockets.apply(request, response, requestId).doFinally(signal -> inFlight.exit());
         }
         Exchange ex = new Exchange(request, response, requestId, time.nanoTime());
         ex.startMillis = time.currentTimeMillis();

@@ -25,6 +25,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 
@@ -112,6 +113,30 @@ public final class UpstreamPool {
             }
         });
         return promise;
+    }
+
+    /**
+     * A connection of its own to {@code origin} on this loop, never pooled: a WebSocket session keeps
+     * it for its whole life. For {@code https} the verifying TLS handler comes first, then whatever
+     * {@code handlers} adds. Call on this pool's loop.
+     */
+    public ChannelFuture connectDedicated(Origin origin, int connectTimeoutMillis, Consumer<Channel> handlers) {
+        return new Bootstrap()
+                .group(loop)
+                .channel(channelClass)
+                .resolver(resolver)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        if (origin.secure()) {
+                            channel.pipeline().addLast(verifyingHandler(channel, origin));
+                        }
+                        handlers.accept(channel);
+                    }
+                })
+                .connect(InetSocketAddress.createUnresolved(origin.host(), origin.port()));
     }
 
     /**

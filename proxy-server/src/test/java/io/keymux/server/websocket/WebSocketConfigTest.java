@@ -1,0 +1,41 @@
+package io.keymux.server.websocket;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.keymux.config.load.ConfigLoader;
+import io.keymux.config.load.LoadResult;
+import io.keymux.server.testing.YamlConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code server.max_websocket_session}: default 60m, read as a duration, and must be positive. */
+class WebSocketConfigTest {
+    private static final String KEYS = "api_keys:\n  - { key_id: k1, api_key: sk-1, task_types: [realtime] }\n";
+
+    @TempDir Path dir;
+
+    @Test
+    void defaultsToSixtyMinutes() {
+        assertThat(YamlConfig.load(dir, KEYS, Map.of()).server().maxWebsocketSession()).isEqualTo(Duration.ofMinutes(60));
+    }
+
+    @Test
+    void isReadAsADuration() {
+        assertThat(YamlConfig.load(dir, "server: { max_websocket_session: 90s }\n" + KEYS, Map.of()).server()
+                .maxWebsocketSession()).isEqualTo(Duration.ofSeconds(90));
+    }
+
+    @Test
+    void zeroIsAProblemWithItsPath() throws Exception {
+        Path file = dir.resolve("keymux.yaml");
+        Files.writeString(file, "server: { max_websocket_session: 0s }\n" + KEYS);
+        LoadResult result = ConfigLoader.load(file, List.of(), Map.of(), dir);
+        assertThat(result.problems()).anySatisfy(problem ->
+                assertThat(problem.toString()).contains("server.max_websocket_session"));
+    }
+}
