@@ -3,7 +3,7 @@
 --
 -- KEYS[1] bucket, KEYS[2] inflight, KEYS[3] leases, KEYS[4] cooldown, KEYS[5] circuit,
 -- KEYS[6] probe, KEYS[7] disabled, KEYS[8] usage, KEYS[9] model bucket, KEYS[10] model
--- cooldown, KEYS[11] quota (as in try_take.lua)
+-- cooldown, KEYS[11] quota, KEYS[12] disabled probe, KEYS[13] enabled counter (as in try_take.lua)
 -- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
 --       5 token refund (reservation minus use; negative is a charge), 6 refund the request (1/0),
 --       7 release the concurrency slot (1/0), 8 replica id, 9 lease ttl (ms),
@@ -13,7 +13,8 @@
 --       18 tokens used (for usage), 19 usage slot width (ms),
 --       20 model bucket rpm, 21 model bucket tpm ('' = unlimited; both '' = no models bucket),
 --       22 the cooldown is the model bucket's only (1/0), 23 quota: a probe interval (ms) puts the
---       key in quota_exhausted, 'clear' ends it (the account answered), '' leaves it
+--       key in quota_exhausted, 'clear' ends it and a disabled mark (the account answered), '' leaves it,
+--       24 disabled probe interval (ms; '' = off), for a settle that disables the key
 -- Returns the replica's remaining in-flight count on the key.
 
 local now, sec = now_ms()
@@ -61,7 +62,11 @@ end
 
 -- quota_exhausted: skipped until the next probe time; an answer from the account ends it.
 if ARGV[23] == 'clear' then
-  redis.call('DEL', KEYS[11])
+  -- The account answered with this credential: it works, so a quota_exhausted or disabled mark
+  -- goes, and the counter tells every replica to drop its own copy of that state.
+  if redis.call('DEL', KEYS[11], KEYS[7], KEYS[12]) > 0 then
+    redis.call('INCR', KEYS[13])
+  end
 elseif ARGV[23] ~= '' then
   local next_probe = now + tonumber(ARGV[23])
   redis.call('SET', KEYS[11], next_probe, 'PXAT', next_probe + 86400000)
@@ -99,7 +104,14 @@ end
 
 -- Disabled until the key's credential (secret or upstream) changes: the mark holds the
 -- fingerprint of the credential that was refused, and try_take drops a mark of another one.
-if ARGV[15] ~= '' then redis.call('SET', KEYS[7], ARGV[15]) end
+if ARGV[15] ~= '' then
+  redis.call('SET', KEYS[7], ARGV[15])
+  local every = opt(ARGV[24])
+  if every then
+    local next_probe = now + every
+    redis.call('SET', KEYS[12], next_probe, 'PXAT', next_probe + day)
+  end
+end
 
 local cost = tonumber(ARGV[16])
 if cost ~= 0 then

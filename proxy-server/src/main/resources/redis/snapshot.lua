@@ -1,10 +1,11 @@
 -- snapshot: read one key's shared state for the admin API; writes nothing.
 --
 -- KEYS as try_take.lua (1 bucket, 2 inflight, 3 leases, 4 cooldown, 5 circuit, 6 probe,
--- 7 disabled, 8 usage, 11 quota); ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
+-- 7 disabled, 8 usage, 11 quota, 12 disabled probe, 13 enabled counter); ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
 -- 5 spend key prefix, 6 the credential fingerprint now, 7 usage slot width (ms).
 -- Returns {now, cooldown_until, open_until, fails, probe_in_flight, disabled, spend_today,
--- in_flight, rpm_left, tpm_left, requests_last_minute, tokens_last_minute, quota_probe_at} with numbers as strings ('' for an unlimited bucket) so
+-- in_flight, rpm_left, tpm_left, requests_last_minute, tokens_last_minute, quota_probe_at,
+-- disabled_probe_at, enabled_count} with numbers as strings ('' for an unlimited bucket) so
 -- fractions survive Lua's integer conversion of replies.
 
 local now, sec = now_ms()
@@ -39,5 +40,7 @@ return {
   t and string.format('%.6f', t) or '',
   tostring(math.max(0, req)),
   tostring(math.max(0, tok)),
-  tostring(tonumber(redis.call('GET', KEYS[11]) or '0'))
+  tostring(tonumber(redis.call('GET', KEYS[11]) or '0')),
+  tostring(tonumber(redis.call('GET', KEYS[12]) or '0')),
+  tostring(tonumber(redis.call('GET', KEYS[13]) or '0'))
 }

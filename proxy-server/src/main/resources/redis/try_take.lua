@@ -11,13 +11,15 @@
 -- KEYS[9] keymux:{id}:model:<pattern>:bucket    the request's models bucket (hash as KEYS[1])
 -- KEYS[10] keymux:{id}:model:<pattern>:cooldown that bucket's cooldown after a 429 naming the model
 -- KEYS[11] keymux:{id}:quota     string: quota_exhausted, the next probe's time (epoch ms)
+-- KEYS[12] keymux:{id}:disabled_probe string: a disabled key's next probe time (epoch ms)
+-- KEYS[13] keymux:{id}:enabled   counter: bumped when the key is enabled (admin) or its probe restored it
 -- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity, 5 max concurrent, 6 daily budget (USD)
 --       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
 --       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:),
 --       12 the fingerprint of the key's credential now, 13 usage slot width (ms),
 --       14 when the caller stops waiting for the answer, on Redis' clock (ms; '' = unknown),
 --       15 model bucket rpm, 16 model bucket tpm ('' = unlimited; both '' = no models bucket),
---       17 quota probe interval (ms)
+--       17 quota probe interval (ms), 18 disabled probe interval (ms; '' = off: never probed)
 -- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
 -- lives in the same cluster slot as the declared keys.
 --
@@ -40,13 +42,25 @@ if expires and now > expires then
   return {0, 'expired', 0, 0}
 end
 
+-- Disabled: skipped until the next probe time (never with disabled_probe off); then this request
+-- is the one probe, and the next probe time moves on at once (on grant) so no other replica
+-- probes meanwhile. An answer from the account (settle) ends it.
+local disabled_probe = nil
 local disabled = redis.call('GET', KEYS[7])
 if disabled then
   if disabled == ARGV[12] then
-    return {0, 'disabled', 0, 0}
+    disabled_probe = opt(ARGV[18])
+    if not disabled_probe then
+      return {0, 'disabled', 0, 0}
+    end
+    local probe_at = tonumber(redis.call('GET', KEYS[12]) or '0')
+    if probe_at > now then
+      return {0, 'disabled', probe_at - now, 0}
+    end
+  else
+    -- Refused with another secret or upstream: the rotation re-enables the key everywhere.
+    redis.call('DEL', KEYS[7], KEYS[12])
   end
-  -- Refused with another secret or upstream: the rotation re-enables the key everywhere.
-  redis.call('DEL', KEYS[7])
 end
 
 -- Out of quota: skipped until the next probe time; then this request is the one probe, and the
@@ -125,6 +139,10 @@ if rpm or tpm then
 end
 if m_rpm or m_tpm then
   store_buckets(KEYS[9], now, m_rpm, m_rpm, m_rpm and (mr - 1), m_tpm, m_tpm, m_tpm and (mt - tokens))
+end
+if disabled_probe then
+  local next_probe = now + disabled_probe
+  redis.call('SET', KEYS[12], next_probe, 'PXAT', next_probe + 86400000)
 end
 if quota > 0 then
   local next_probe = now + tonumber(ARGV[17])

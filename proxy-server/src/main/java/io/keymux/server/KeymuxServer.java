@@ -171,6 +171,7 @@ public final class KeymuxServer implements AutoCloseable {
                 .bindNow(), null);
         int warmed = 0;
         if (warmUpRequests > 0) {
+            LOG.info("warming up: up to {} synthetic exchanges within {}", warmUpRequests, warmUpBudget);
             try {
                 // The warm-up's listener is the real one's setup on a loopback port of its own.
                 warmed = WarmUp.run(loops, TRANSPORT.preferNative(), upstreams, time, warmUpRequests, warmUpBudget,

@@ -24,6 +24,8 @@ public record HealthConfig(
         Duration overloadBackoff) {
 
     public static final Duration DEFAULT_QUOTA_PROBE = Duration.ofMinutes(10);
+    /** How often a disabled key is probed unless {@code health.disabled_probe} says otherwise. */
+    public static final Duration DEFAULT_DISABLED_PROBE = Duration.ofMinutes(10);
     public static final Duration DEFAULT_OVERLOAD_BACKOFF = Duration.ofSeconds(5);
 
     /** The defaults of SPEC.md section 2. */
@@ -54,7 +56,9 @@ public record HealthConfig(
         private Duration circuitCooldown = Duration.ofSeconds(30);
         private Duration rateLimitCooldown = Duration.ofSeconds(60);
         private Duration quotaProbe = DEFAULT_QUOTA_PROBE;
-        private @Nullable Duration disabledProbe;
+        // A key the provider refused once is probed by default: a disabled key that nothing brings
+        // back would let one bad answer take it away for good.
+        private @Nullable Duration disabledProbe = DEFAULT_DISABLED_PROBE;
         private Duration overloadBackoff = DEFAULT_OVERLOAD_BACKOFF;
 
         private Builder() {}

@@ -222,7 +222,7 @@ class ConfigLoaderTest {
                   - { key_id: k, api_key: s, task_types: [chat] }
                 """).configOrThrow();
         assertThat(config.health().quotaProbe()).isEqualTo(Duration.ofMinutes(10));
-        assertThat(config.health().disabledProbe()).isNull();
+        assertThat(config.health().disabledProbe()).isEqualTo(Duration.ofMinutes(10));
         assertThat(config.health().overloadBackoff()).isEqualTo(Duration.ofSeconds(5));
         LimitsConfig.RedisConfig redis = config.limits().redis();
         assertThat(redis.timeout()).isEqualTo(Duration.ofMillis(500));

@@ -23,7 +23,15 @@ import org.jspecify.annotations.Nullable;
  *   <caption>The rules, first match wins</caption>
  *   <tr><th>answer</th><th>meaning</th></tr>
  *   <tr><td>below 400</td><td>{@code ANSWER}</td></tr>
- *   <tr><td>401, 403</td><td>{@code UNAUTHORIZED}</td></tr>
+ *   <tr><td>401 or 403 whose error {@code code}/{@code type} says the key itself is bad (OpenAI's
+ *       {@code invalid_api_key}, {@code account_deactivated}; Anthropic's {@code authentication_error})</td>
+ *       <td>{@code UNAUTHORIZED}</td></tr>
+ *   <tr><td>401 or 403 that says the key lacks permission for this request (missing scopes,
+ *       insufficient permissions, no access to the model, Anthropic's {@code permission_error})</td>
+ *       <td>{@code ANSWER} (passed through; the key stays)</td></tr>
+ *   <tr><td>other 401 (it names no permission)</td><td>{@code UNAUTHORIZED}</td></tr>
+ *   <tr><td>other 403 (NVIDIA's "Authorization failed" for a model the account is not entitled to,
+ *       a region refusal)</td><td>{@code ANSWER} (passed through; the key stays)</td></tr>
  *   <tr><td>402 (NVIDIA, OpenRouter and others: payment required)</td><td>{@code QUOTA_EXHAUSTED}</td></tr>
  *   <tr><td>429 whose error {@code code} or {@code type} is {@code insufficient_quota} (OpenAI)</td>
  *       <td>{@code QUOTA_EXHAUSTED}</td></tr>
@@ -46,6 +54,31 @@ public final class AnswerClassifier {
     /** An error's {@code code}/{@code type} that means the account is out of credit. */
     public static final String INSUFFICIENT_QUOTA = "insufficient_quota";
 
+    /**
+     * Error codes and types that say the credential itself is bad, whatever the request: invalid,
+     * revoked, expired, or its account deactivated. Only codes count here, never message words: a
+     * message may echo what the client sent (a model name, say), and no client request may take a
+     * key away from the others.
+     */
+    private static final List<String> KEY_IS_BAD = List.of("invalid_api_key", "account_deactivated",
+            "authentication_error", "invalid_authentication", "api_key_invalid", "api_key_expired", "expired_api_key",
+            "revoked_api_key", "unauthenticated");
+    /** Error codes and types that say the key may not do this request (it is a working key). */
+    private static final List<String> NO_PERMISSION = List.of("permission_error", "permission_denied",
+            "insufficient_permissions", "insufficient_scope", "missing_scope", "model_not_found", "model_not_available",
+            "unsupported_country_region_territory", "forbidden", "invalid_organization", "invalid_project",
+            "mismatched_organization", "mismatched_project");
+    /**
+     * Message words that say the key lacks permission for this request (OpenAI's restricted keys:
+     * "You have insufficient permissions for this operation. Missing scopes: ..."; model access:
+     * "does not have access to model ..."). A client may send its own {@code OpenAI-Organization}
+     * or {@code OpenAI-Project} header, and the 401 for a wrong one is about that header, not the
+     * key. Matching one only keeps the key: the safe direction.
+     */
+    private static final List<String> PERMISSION_WORDS = List.of("permission", "scope", "not have access",
+            "no access to", "not entitled", "not allowed to", "not authorized to access", "access to model",
+            "access to the model", "organization", "project");
+
     /** {@code "code": "..."}, {@code "type": "..."}, {@code "message": "..."} string members, anywhere. */
     private static final Pattern MEMBER =
             Pattern.compile("\"(code|type|message|title|detail)\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.){0,2000})\"");
@@ -56,10 +89,11 @@ public final class AnswerClassifier {
 
     /**
      * Whether the meaning of {@code status} depends on the body, so the server should hand over a
-     * look at it: 429 (rate limit or quota) and 503 (overloaded or not).
+     * look at it: 401 and 403 (a bad key or a missing permission), 429 (rate limit or quota) and
+     * 503 (overloaded or not).
      */
     public static boolean wantsBody(int status) {
-        return status == 429 || status == 503;
+        return status == 401 || status == 403 || status == 429 || status == 503;
     }
 
     /**
@@ -80,7 +114,9 @@ public final class AnswerClassifier {
             return new AnswerMeaning(AnswerMeaning.Kind.ANSWER, status, null, false);
         }
         if (status == 401 || status == 403) {
-            return new AnswerMeaning(AnswerMeaning.Kind.UNAUTHORIZED, status, null, false);
+            return keyIsBad(status, ErrorFields.read(body, length))
+                    ? new AnswerMeaning(AnswerMeaning.Kind.UNAUTHORIZED, status, null, false)
+                    : new AnswerMeaning(AnswerMeaning.Kind.ANSWER, status, null, false);
         }
         if (status == 402) {
             return new AnswerMeaning(AnswerMeaning.Kind.QUOTA_EXHAUSTED, status, null, false);
@@ -106,6 +142,31 @@ public final class AnswerClassifier {
             return new AnswerMeaning(AnswerMeaning.Kind.SERVER_ERROR, status, null, false);
         }
         return new AnswerMeaning(AnswerMeaning.Kind.ANSWER, status, null, false);
+    }
+
+    /**
+     * Whether a 401/403 says the key itself is bad (disable it) rather than that it may not do
+     * this request (pass the answer through, keep the key). A code naming a bad key wins; then a
+     * code or message naming a permission keeps the key; then a 401 is about the key (the
+     * credential was not accepted) and a 403 about the request (it was, but not for this).
+     */
+    private static boolean keyIsBad(int status, ErrorFields error) {
+        for (String code : KEY_IS_BAD) {
+            if (error.codeOrTypeIs(code)) {
+                return true;
+            }
+        }
+        for (String code : NO_PERMISSION) {
+            if (error.codeOrTypeIs(code)) {
+                return false;
+            }
+        }
+        for (String word : PERMISSION_WORDS) {
+            if (error.messageSays(word)) {
+                return false;
+            }
+        }
+        return status == 401;
     }
 
     /** The string members an error body carries, from the bounded look. */
@@ -141,6 +202,16 @@ public final class AnswerClassifier {
                     return true;
                 }
             }
+            for (String message : messages) {
+                if (message.toLowerCase(Locale.ROOT).contains(word)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Whether a message, title or detail contains {@code word} (lowercase), ignoring case. */
+        boolean messageSays(String word) {
             for (String message : messages) {
                 if (message.toLowerCase(Locale.ROOT).contains(word)) {
                     return true;

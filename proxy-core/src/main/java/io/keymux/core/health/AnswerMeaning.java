@@ -25,13 +25,16 @@ public record AnswerMeaning(Kind kind, int status, @Nullable Duration retryAfter
 
     /** The meanings keymux acts on. */
     public enum Kind {
-        /** An answer for the client: a 2xx, or a 4xx that is about the request, not the key. */
+        /**
+         * An answer for the client: a 2xx, or a 4xx that is about the request, not the key (a
+         * 401/403 saying the key lacks permission for this request included).
+         */
         ANSWER,
         /** 429 "slow down": the key (or its bucket for the model) cools down. */
         RATE_LIMITED,
         /** 429 {@code insufficient_quota} or 402: the key's account is out of credit. */
         QUOTA_EXHAUSTED,
-        /** 401 or 403: the provider refused the key itself. */
+        /** 401 or 403 saying the key itself is bad (invalid, revoked, expired, account deactivated). */
         UNAUTHORIZED,
         /** 529, or a 503 whose body names the provider as overloaded: not about the key at all. */
         OVERLOADED,

@@ -675,7 +675,7 @@ final class BrokerEngine implements KeyBroker {
             return;
         }
         if (change == KeySlot.Change.DISABLED && outcome instanceof Outcome.Unauthorized u) {
-            KeySlot.logDisabled(key.keyId(), u.status());
+            KeySlot.logDisabled(key.keyId(), u.status(), lease.task.health());
         } else if (change != KeySlot.Change.NONE) {
             KeySlot.logChange(key.keyId(), change, lease.task.health());
         }
@@ -723,6 +723,21 @@ final class BrokerEngine implements KeyBroker {
             states.add(slot.status(now, nowMillis));
         }
         return List.copyOf(states);
+    }
+
+    @Override
+    public CompletableFuture<Boolean> enable(String keyId) {
+        Objects.requireNonNull(keyId, "keyId");
+        KeySlot slot = topology.byId().get(keyId);
+        if (slot == null) {
+            return CompletableFuture.completedFuture(false);
+        }
+        if (slot.enable(time.nanoTime())) {
+            KeySlot.logEnabled(keyId);
+        }
+        // Requests queued for capacity may take the key now.
+        drain();
+        return CompletableFuture.completedFuture(true);
     }
 
     @Override

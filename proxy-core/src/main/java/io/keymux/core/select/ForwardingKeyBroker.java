@@ -36,6 +36,11 @@ public abstract class ForwardingKeyBroker implements KeyBroker {
     }
 
     @Override
+    public CompletableFuture<Boolean> enable(String keyId) {
+        return delegate.enable(keyId);
+    }
+
+    @Override
     public int liveReplicas() {
         return delegate.liveReplicas();
     }

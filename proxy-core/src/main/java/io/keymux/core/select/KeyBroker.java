@@ -34,6 +34,15 @@ public interface KeyBroker extends AutoCloseable {
     }
 
     /**
+     * {@code POST /admin/keys/{key_id}/enable}: clears {@code disabled}, {@code quota_exhausted}, an
+     * open circuit and a cooldown on {@code keyId} (with a shared backend, on every replica).
+     * Completes with {@code false} when no such key is configured; never exceptionally.
+     */
+    default CompletableFuture<Boolean> enable(String keyId) {
+        return CompletableFuture.completedFuture(false);
+    }
+
+    /**
      * Replicas sharing this broker's key state (those alive in the last 30 s, this one included),
      * for {@code /admin/health}; 1 for a broker that shares nothing.
      */

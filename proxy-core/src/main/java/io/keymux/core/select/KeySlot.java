@@ -488,6 +488,29 @@ final class KeySlot {
         invalidateLoad();
     }
 
+    /**
+     * {@code POST /admin/keys/{key_id}/enable}: the operator says the key works. Clears
+     * {@code disabled}, {@code quota_exhausted}, an open circuit and a cooldown (the key's and its
+     * {@code models} buckets'), and a shared denial; returns whether any of them held.
+     */
+    synchronized boolean enable(long now) {
+        boolean held = disabled || quotaProbeAt != NONE || circuit.phase() != Circuit.Phase.CLOSED
+                || (cooldownUntil != Long.MIN_VALUE && now - cooldownUntil < 0);
+        disabled = false;
+        disabledProbeAt = NONE;
+        quotaProbeAt = NONE;
+        dormantProbeOut = false;
+        circuit = Circuit.CLOSED;
+        rampStart = Long.MIN_VALUE;
+        cooldownUntil = Long.MIN_VALUE;
+        deferredUntil = Long.MIN_VALUE;
+        for (ModelSlot m : models) {
+            m.cooldownUntil = Long.MIN_VALUE;
+        }
+        invalidateLoad();
+        return held;
+    }
+
     /** Adopts a reloaded config for the same key id; a new secret or upstream enables a disabled key again. */
     synchronized void reconfigure(ApiKeyConfig next) {
         // Only a new secret or a new upstream can cure a key the upstream refused: a change of
@@ -533,9 +556,16 @@ final class KeySlot {
         log.info("upstream {} said it is overloaded ({}); its keys get no request for {}", upstream, status, backoff);
     }
 
-    static void logDisabled(String keyId, int status) {
-        log.warn("key {} disabled after upstream status {}; it stays out of rotation until the config changes",
-                keyId, status);
+    static void logEnabled(String keyId) {
+        log.info("key {} enabled through the admin API: back in rotation", keyId);
+    }
+
+    static void logDisabled(String keyId, int status, HealthConfig health) {
+        Duration every = health.disabledProbe();
+        log.warn("key {} disabled: the upstream answered {} saying the key itself is bad; {}, or rotate its secret, "
+                + "or POST /admin/keys/{}/enable", keyId, status,
+                every == null ? "it is not probed (health.disabled_probe: off)"
+                        : "it gets one real request every " + every, keyId);
     }
 
     /** A consistent snapshot of the key for the admin API. */

@@ -74,6 +74,47 @@ class AnswerClassifierTest {
     static final String OPENAI_403 = """
             {"error":{"message":"Project proj_abc does not have access to model gpt-4o","type":"invalid_request_error",\
             "param":null,"code":"model_not_found"}}""";
+    static final String OPENAI_DEACTIVATED = """
+            {"error":{"message":"This key is associated with a deactivated account. If you feel this is an error, \
+            contact us through our help center at help.openai.com.","type":"invalid_request_error",\
+            "code":"account_deactivated","param":null}}""";
+    static final String OPENAI_RESTRICTED_KEY = """
+            {
+                "error": {
+                    "message": "You have insufficient permissions for this operation. Missing scopes: \
+            api.responses.write. Check that you have the correct role in your organization (Reader, Writer, Owner) \
+            and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+                    "type": "invalid_request_error",
+                    "param": null,
+                    "code": null
+                }
+            }
+            """;
+    static final String OPENAI_NO_SUCH_ORG = """
+            {"error":{"message":"No such organization: org-bogus.","type":"invalid_request_error","param":null,\
+            "code":"invalid_organization"}}""";
+    static final String OPENAI_NO_KEY = """
+            {"error":{"message":"You didn't provide an API key. You need to provide your API key in an \
+            Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",\
+            "type":"invalid_request_error","param":null,"code":null}}""";
+    static final String ANTHROPIC_401 = """
+            {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},\
+            "request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}""";
+    static final String ANTHROPIC_403 = """
+            {"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission \
+            to use the specified resource."},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fz"}""";
+    static final String NVIDIA_403 = """
+            {"status":403,"title":"Forbidden","detail":"Authorization failed"}""";
+    static final String NVIDIA_401 = """
+            {"status":401,"title":"Unauthorized","detail":"Authentication failed"}""";
+    static final String AZURE_401 = """
+            {"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint. \
+            Make sure to provide a valid key for an active subscription and use a correct regional API endpoint \
+            for your resource."}}""";
+    /** A model name chosen by the client, echoed in the message, says nothing about the key. */
+    static final String ECHOED_MODEL_403 = """
+            {"error":{"message":"The model `invalid_api_key` does not exist or you do not have access to it.",\
+            "type":"invalid_request_error","param":null,"code":"model_not_found"}}""";
     static final String OPENAI_400 = """
             {"error":{"message":"Unrecognized request argument supplied: foo","type":"invalid_request_error",\
             "param":null,"code":null}}""";
@@ -109,7 +150,27 @@ class AnswerClassifierTest {
                 row("500 naming overload is still a server error", 500, OPENAI_503_OVERLOADED, Map.of(),
                         Kind.SERVER_ERROR, null, false),
                 row("OpenAI 401 invalid_api_key", 401, OPENAI_401, Map.of(), Kind.UNAUTHORIZED, null, false),
-                row("OpenAI 403", 403, OPENAI_403, Map.of(), Kind.UNAUTHORIZED, null, false),
+                row("OpenAI 401 account_deactivated", 401, OPENAI_DEACTIVATED, Map.of(), Kind.UNAUTHORIZED, null,
+                        false),
+                row("OpenAI 401 without an API key", 401, OPENAI_NO_KEY, Map.of(), Kind.UNAUTHORIZED, null, false),
+                row("OpenAI 401 restricted key missing scopes passes through", 401, OPENAI_RESTRICTED_KEY, Map.of(),
+                        Kind.ANSWER, null, false),
+                row("OpenAI 401 for the client's own OpenAI-Organization passes through", 401, OPENAI_NO_SUCH_ORG,
+                        Map.of(), Kind.ANSWER, null, false),
+                row("OpenAI 403 no access to the model passes through", 403, OPENAI_403, Map.of(), Kind.ANSWER, null,
+                        false),
+                row("403 echoing a client's model name passes through", 403, ECHOED_MODEL_403, Map.of(), Kind.ANSWER,
+                        null, false),
+                row("Anthropic 401 authentication_error", 401, ANTHROPIC_401, Map.of(), Kind.UNAUTHORIZED, null,
+                        false),
+                row("Anthropic 403 permission_error passes through", 403, ANTHROPIC_403, Map.of(), Kind.ANSWER, null,
+                        false),
+                row("NVIDIA 401 Authentication failed", 401, NVIDIA_401, Map.of(), Kind.UNAUTHORIZED, null, false),
+                row("NVIDIA 403 for an unentitled model passes through", 403, NVIDIA_403, Map.of(), Kind.ANSWER, null,
+                        false),
+                row("Azure 401 invalid subscription key", 401, AZURE_401, Map.of(), Kind.UNAUTHORIZED, null, false),
+                row("empty 401", 401, "", Map.of(), Kind.UNAUTHORIZED, null, false),
+                row("empty 403 passes through", 403, "", Map.of(), Kind.ANSWER, null, false),
                 row("OpenAI 400 passes through", 400, OPENAI_400, Map.of(), Kind.ANSWER, null, false),
                 row("404 passes through", 404, "{}", Map.of(), Kind.ANSWER, null, false),
                 row("429 with an empty body is a rate limit", 429, "", Map.of(), Kind.RATE_LIMITED, null, false),
@@ -153,7 +214,9 @@ class AnswerClassifierTest {
     }
 
     @Test
-    void onlyRateLimitsAndServiceUnavailableNeedTheBody() {
+    void onlyAuthErrorsRateLimitsAndServiceUnavailableNeedTheBody() {
+        assertThat(AnswerClassifier.wantsBody(401)).isTrue();
+        assertThat(AnswerClassifier.wantsBody(403)).isTrue();
         assertThat(AnswerClassifier.wantsBody(429)).isTrue();
         assertThat(AnswerClassifier.wantsBody(503)).isTrue();
         assertThat(AnswerClassifier.wantsBody(200)).isFalse();

@@ -69,6 +69,12 @@ final class Configs {
             return this;
         }
 
+        /** The task's health with {@code health.disabled_probe} set ({@code null}: {@code off}). */
+        TaskBuilder disabledProbe(@org.jspecify.annotations.Nullable Duration every) {
+            health = health.toBuilder().disabledProbe(every).build();
+            return this;
+        }
+
         TaskConfig build() {
             return TaskConfig.builder(name).priority(priority).strategy(strategy).fallback(fallback).maxWait(maxWait)
                     .health(health).build();

@@ -143,7 +143,10 @@ class KeyHealthTest {
 
     @Test
     void unauthorizedDisablesTheKeyUntilTheConfigChanges() {
-        try (BrokerFixture f = twoKeys()) {
+        try (BrokerFixture f = new BrokerFixture(config(
+                List.of(task("t").health(3, Duration.ofSeconds(30), Duration.ofSeconds(60)).disabledProbe(null)
+                        .build()),
+                List.of(key("a", "t").build(), key("b", "t").build())))) {
             f.lease("t").settle(new Outcome.Unauthorized(401));
             assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
             assertThat(f.picks("t", 3)).containsOnly("b");

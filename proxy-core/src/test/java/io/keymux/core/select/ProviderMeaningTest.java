@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.core.ratelimit.ProviderLimits;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -69,13 +70,57 @@ class ProviderMeaningTest {
     }
 
     @Test
-    void aDisabledKeyStaysDisabledWithoutDisabledProbe() {
-        try (BrokerFixture f = fixture(TWO_KEYS)) {
+    void aDisabledKeyStaysDisabledWithDisabledProbeOff() {
+        try (BrokerFixture f = fixture(TWO_KEYS.replace("quota_probe: 10m", "disabled_probe: \"off\""))) {
             f.lease("t").settle(new Outcome.Unauthorized(401));
             f.time.advance(Duration.ofHours(5));
             assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
             assertThat(f.status("a").cooldownUntilMillis()).isNull();
             assertThat(f.picks("t", 4)).containsOnly("b");
+        }
+    }
+
+    @Test
+    void enableClearsDisabledQuotaCircuitAndCooldownAndOnlyForAKnownKey() throws Exception {
+        try (BrokerFixture f = fixture(TWO_KEYS.replace("quota_probe: 10m", "quota_probe: 10m, failure_threshold: 1"))) {
+            f.lease("t").settle(new Outcome.Unauthorized(401));
+            assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
+            assertThat(f.broker.enable("a").get()).isTrue();
+            assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.ACTIVE);
+            assertThat(f.status("a").cooldownUntilMillis()).isNull();
+
+            for (Outcome refusal : List.of(new Outcome.QuotaExhausted(402), new Outcome.ServerError(500),
+                    new Outcome.RateLimited(Duration.ofMinutes(5)))) {
+                Lease lease = f.lease("t");
+                while (!lease.key().keyId().equals("a")) {
+                    lease.settle(OK);
+                    lease = f.lease("t");
+                }
+                lease.settle(refusal);
+                assertThat(f.status("a").state()).as(refusal.toString()).isNotEqualTo(KeyStatus.State.ACTIVE);
+                assertThat(f.picks("t", 2)).as(refusal.toString()).containsOnly("b");
+                assertThat(f.broker.enable("a").get()).isTrue();
+                assertThat(f.status("a").state()).as(refusal.toString()).isEqualTo(KeyStatus.State.ACTIVE);
+                assertThat(f.picks("t", 4)).as(refusal.toString()).contains("a");
+            }
+            assertThat(f.broker.enable("nope").get()).isFalse();
+        }
+    }
+
+    @Test
+    void byDefaultADisabledKeyGetsOneRealRequestEveryTenMinutes() {
+        try (BrokerFixture f = fixture(TWO_KEYS)) {
+            long start = f.time.currentTimeMillis();
+            f.lease("t").settle(new Outcome.Unauthorized(401));
+            assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
+            assertThat(f.status("a").cooldownUntilMillis()).isEqualTo(start + 600_000);
+            f.time.advance(Duration.ofMinutes(9));
+            assertThat(f.picks("t", 3)).containsOnly("b");
+            f.time.advance(Duration.ofMinutes(1));
+            Lease probe = f.lease("t");
+            assertThat(probe.key().keyId()).isEqualTo("a");
+            probe.settle(OK);
+            assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.ACTIVE);
         }
     }
 

@@ -10,6 +10,7 @@ import io.keymux.core.time.TimeSource;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.KeymuxError;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.QueryStringDecoder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -107,6 +108,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
                         metrics.history().clientRequests(), metrics.history().clientSuccesses())))
                 .get("/admin/history", (req, res) -> authorized(req, res, views -> views.history(metrics.history())))
                 .get("/admin/keys", (req, res) -> authorized(req, res, views -> views.keys()))
+                .post("/admin/keys/{keyId}/enable", this::enable)
                 .get("/admin/health", (req, res) -> authorized(req, res,
                         views -> views.health(insights.history(), time.nanoTime())))
                 .get("/admin/recommendations", (req, res) -> authorized(req, res,
@@ -145,6 +147,43 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
         }
         AdminViews views = new AdminViews(config.get(), broker.keyStates(), broker.metrics(), broker.liveReplicas());
         return json(res, 200, view.apply(views));
+    }
+
+    /**
+     * {@code POST /admin/keys/{key_id}/enable}: clears the key's {@code disabled},
+     * {@code quota_exhausted}, open circuit and cooldown (on every replica with the Redis backend),
+     * then answers 200 with the key as {@code /admin/keys} shows it, or 404 for an unknown key. The
+     * broker answers without blocking (with Redis, when the shared state was cleared and read again).
+     */
+    private Mono<Void> enable(HttpServerRequest req, HttpServerResponse res) {
+        KeymuxError refusal = refusal(req);
+        if (refusal != null) {
+            return AdminAnswers.refused(res, refusal);
+        }
+        String raw = req.param("keyId");
+        String keyId = raw == null ? "" : QueryStringDecoder.decodeComponent(raw);
+        return Mono.fromFuture(() -> broker.enable(keyId)).flatMap(known -> {
+            Map<String, Object> key = known
+                    ? new AdminViews(config.get(), broker.keyStates(), broker.metrics(), broker.liveReplicas())
+                            .key(keyId)
+                    : null;
+            if (key == null) {
+                return AdminAnswers.refused(res, new KeymuxError(404, "unknown_key",
+                        "no key with key_id '" + printable(keyId) + "' is configured; GET /admin/keys lists them",
+                        null, false));
+            }
+            return json(res, 200, key);
+        });
+    }
+
+    /** A key id as sent, for a message: at most 64 visible ASCII characters. */
+    private static String printable(String keyId) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < keyId.length() && out.length() < 64; i++) {
+            char c = keyId.charAt(i);
+            out.append(c >= 0x20 && c < 0x7f && c != '\'' ? c : '?');
+        }
+        return out.toString();
     }
 
     /**

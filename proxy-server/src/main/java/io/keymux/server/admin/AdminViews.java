@@ -23,6 +23,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import java.util.Objects;
 import java.util.TreeMap;
 
@@ -98,33 +99,47 @@ public final class AdminViews {
     public Map<String, Object> keys() {
         List<Object> list = new ArrayList<>();
         for (KeyStatus k : keys) {
-            Map<String, Object> limits = new LinkedHashMap<>();
-            limits.put("rpm", k.limits().rpm());
-            limits.put("tpm", k.limits().tpm());
-            limits.put("concurrent", k.limits().concurrent());
-            Map<String, Object> usage = new LinkedHashMap<>();
-            usage.put("rpm", k.usage().rpm());
-            usage.put("tpm", k.usage().tpm());
-            usage.put("in_flight", k.usage().inFlight());
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("key_id", k.keyId());
-            m.put("upstream", k.upstream());
-            m.put("task_types", k.taskTypes());
-            m.put("status", k.state().apiName());
-            m.put("limits", limits);
-            m.put("usage", usage);
-            m.put("cooldown_until", k.cooldownUntilMillis() == null ? null : rfc3339(k.cooldownUntilMillis()));
-            m.put("spend_today", money(k.spendToday()));
-            if (!k.models().isEmpty()) {
-                Map<String, Object> models = new LinkedHashMap<>();
-                k.models().forEach((pattern, model) -> models.put(pattern, modelView(model)));
-                m.put("models", models);
-            }
-            list.add(m);
+            list.add(key(k));
         }
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("keys", list);
         return body;
+    }
+
+    /** One key as {@code /admin/keys} lists it, or {@code null} when {@code keyId} is not configured. */
+    public @Nullable Map<String, Object> key(String keyId) {
+        for (KeyStatus k : keys) {
+            if (k.keyId().equals(keyId)) {
+                return key(k);
+            }
+        }
+        return null;
+    }
+
+    private static Map<String, Object> key(KeyStatus k) {
+        Map<String, Object> limits = new LinkedHashMap<>();
+        limits.put("rpm", k.limits().rpm());
+        limits.put("tpm", k.limits().tpm());
+        limits.put("concurrent", k.limits().concurrent());
+        Map<String, Object> usage = new LinkedHashMap<>();
+        usage.put("rpm", k.usage().rpm());
+        usage.put("tpm", k.usage().tpm());
+        usage.put("in_flight", k.usage().inFlight());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("key_id", k.keyId());
+        m.put("upstream", k.upstream());
+        m.put("task_types", k.taskTypes());
+        m.put("status", k.state().apiName());
+        m.put("limits", limits);
+        m.put("usage", usage);
+        m.put("cooldown_until", k.cooldownUntilMillis() == null ? null : rfc3339(k.cooldownUntilMillis()));
+        m.put("spend_today", money(k.spendToday()));
+        if (!k.models().isEmpty()) {
+            Map<String, Object> models = new LinkedHashMap<>();
+            k.models().forEach((pattern, model) -> models.put(pattern, modelView(model)));
+            m.put("models", models);
+        }
+        return m;
     }
 
     /**

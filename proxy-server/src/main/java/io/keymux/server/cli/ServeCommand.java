@@ -72,6 +72,8 @@ public final class ServeCommand implements Callable<Integer> {
             err.flush();
             return 1;
         }
+        // Before the start: a signal during the warm-up drains and exits 0 like any other.
+        ShutdownSignal signal = ShutdownSignal.install();
         KeymuxServer.Builder builder = KeymuxServer.builder(config).configSource(source);
         if (warmUpSeconds > 0) {
             builder.warmUp(WARM_UP_REQUESTS, Duration.ofSeconds(warmUpSeconds));
@@ -81,7 +83,10 @@ public final class ServeCommand implements Callable<Integer> {
             LOG.info("keymux {} serving on {}:{} (admin {}), {} tasks, {} keys", KeymuxMain.version(),
                     config.server().bind(), server.proxyPort(), server.adminPort(), config.tasks().size(),
                     config.apiKeys().size());
-            server.awaitShutdownOnSignal();
+            signal.await();
+            Duration drain = server.config().server().drainTimeout();
+            LOG.info("signal received: draining for up to {}", drain);
+            server.drain(drain);
         }
         LOG.info("keymux stopped");
         return 0;

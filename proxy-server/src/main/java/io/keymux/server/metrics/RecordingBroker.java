@@ -71,6 +71,14 @@ public final class RecordingBroker extends ForwardingKeyBroker {
         if (outcome instanceof Outcome.RateLimited) {
             return AttemptKind.RATE_LIMITED;
         }
+        if (outcome instanceof Outcome.QuotaExhausted q) {
+            // A 429 insufficient_quota is a 429 on the key's chart; a 402 is the key failing the request.
+            return q.status() == 429 ? AttemptKind.RATE_LIMITED : AttemptKind.FAILED;
+        }
+        if (outcome instanceof Outcome.Overloaded) {
+            // The provider turned the request away (529, 503 overloaded): not answered.
+            return AttemptKind.FAILED;
+        }
         if (outcome instanceof Outcome.Answered answered) {
             return answered.status() >= 500 ? AttemptKind.FAILED : AttemptKind.ANSWERED;
         }
@@ -78,7 +86,8 @@ public final class RecordingBroker extends ForwardingKeyBroker {
                 || outcome instanceof Outcome.Timeout || outcome instanceof Outcome.Unauthorized) {
             return AttemptKind.FAILED;
         }
-        if (outcome instanceof Outcome.Deferred) {
+        if (outcome instanceof Outcome.Deferred || outcome instanceof Outcome.Unused) {
+            // Never sent: not an attempt.
             return null;
         }
         return AttemptKind.ANSWERED;
@@ -130,6 +139,7 @@ public final class RecordingBroker extends ForwardingKeyBroker {
             if (outcome instanceof Outcome.Answered a && a.usageKnown()) {
                 ApiKeyConfig key = lease.key();
                 tokens = a.promptTokens() + a.completionTokens();
+                // The one cost formula, the broker's and the shared spend's.
                 cost = key.costUsd(a.promptTokens(), a.cachedPromptTokens(), a.completionTokens());
             }
             history.attempt(lease.key().keyId(), task, kind, tokens, cost);

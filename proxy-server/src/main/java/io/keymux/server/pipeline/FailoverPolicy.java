@@ -54,8 +54,9 @@ public final class FailoverPolicy {
     }
 
     /**
-     * Judges an upstream answer by what it means ({@link AnswerClassifier}): 401/403 disable the key
-     * and a quota answer (429 {@code insufficient_quota}, 402) makes it {@code quota_exhausted}, both
+     * Judges an upstream answer by what it means ({@link AnswerClassifier}): a 401/403 saying the key
+     * is bad disables it (one saying it lacks permission for this request is an answer, passed
+     * through) and a quota answer (429 {@code insufficient_quota}, 402) makes it {@code quota_exhausted}, both
      * always failing over; an overload (529, a 503 naming the provider overloaded) backs its upstream
      * off and always fails over (the broker offers only keys of other upstreams); a 429 cools the key
      * (or its model bucket) down for what its headers say ({@code null}: the configured default); other

@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -46,7 +47,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code keymux:{k1}:circuit} and {@code keymux:{k1}:probe}: failure count and open
  *       deadline; the replica holding the half-open probe
  *   <li>{@code keymux:{k1}:disabled}: the fingerprint of the credential the upstream refused
- *       ({@link SharedLimits#credential()}); a take with another credential drops it
+ *       ({@link SharedLimits#credential()}); a take with another credential drops it;
+ *       {@code keymux:{k1}:disabled_probe}: when its next probe may go (epoch ms)
+ *   <li>{@code keymux:{k1}:enabled}: a counter bumped when the key is enabled through the admin
+ *       API or a probe's answer restored it, so every replica drops its own copy of that state
  *   <li>{@code keymux:{k1}:spend:2026-11-22} (USD, kept two days); {@code keymux:{k1}:usage}:
  *       requests and tokens per 10 s slot, for the admin view's last minute
  *   <li>{@code keymux:replicas}: replica id to last heartbeat, for {@code local_share: auto}
@@ -87,7 +91,8 @@ public final class SharedKeyState {
     private static final LuaScript SETTLE = LuaScript.load("settle");
     private static final LuaScript SNAPSHOT = LuaScript.load("snapshot");
     private static final LuaScript HEARTBEAT = LuaScript.load("heartbeat");
-    private static final List<LuaScript> SCRIPTS = List.of(TRY_TAKE, SETTLE, SNAPSHOT, HEARTBEAT);
+    private static final LuaScript ENABLE = LuaScript.load("enable");
+    private static final List<LuaScript> SCRIPTS = List.of(TRY_TAKE, SETTLE, SNAPSHOT, HEARTBEAT, ENABLE);
 
     private final RedisHealth health;
     private final String prefix;
@@ -141,17 +146,25 @@ public final class SharedKeyState {
      * {@link Grant#unavailable()} while Redis is down.
      */
     public CompletableFuture<Grant> tryTake(String keyId, SharedLimits limits, long tokens) {
-        return tryTake(keyId, limits, tokens, null, HealthConfig.DEFAULT_QUOTA_PROBE);
+        return tryTake(keyId, limits, tokens, null, HealthConfig.DEFAULT_QUOTA_PROBE,
+                HealthConfig.DEFAULT_DISABLED_PROBE);
+    }
+
+    /** {@link #tryTake(String, SharedLimits, long, ModelLimits, Duration, Duration)} with the default disabled probe. */
+    public CompletableFuture<Grant> tryTake(String keyId, SharedLimits limits, long tokens,
+            @Nullable ModelLimits model, Duration quotaProbe) {
+        return tryTake(keyId, limits, tokens, model, quotaProbe, HealthConfig.DEFAULT_DISABLED_PROBE);
     }
 
     /**
      * {@link #tryTake(String, SharedLimits, long)} for a request that also uses the key's
      * {@code models} bucket {@code model} ({@code null}: key-wide limits only); a
      * {@code quota_exhausted} key is denied until its next probe time, and the request that takes
-     * the probe moves that time {@code quotaProbe} on, so one replica probes per interval.
+     * the probe moves that time {@code quotaProbe} on, so one replica probes per interval. A
+     * disabled key is probed likewise every {@code disabledProbe} ({@code null}: {@code off}, never).
      */
     public CompletableFuture<Grant> tryTake(String keyId, SharedLimits limits, long tokens,
-            @Nullable ModelLimits model, Duration quotaProbe) {
+            @Nullable ModelLimits model, Duration quotaProbe, @Nullable Duration disabledProbe) {
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(quotaProbe, "quotaProbe");
         if (tokens < 0) {
@@ -162,7 +175,8 @@ public final class SharedKeyState {
             arg(limits.maxConcurrent()), arg(limits.dailyBudgetUsd()), Long.toString(tokens), replicaId,
             leaseTtlMillis, Long.toString(CONCURRENCY_RETRY_MILLIS), key(keyId, "spend:"), limits.credential(),
             Long.toString(USAGE_SLOT_MILLIS), expiresAt(), model == null ? "" : arg(model.maxRpm()),
-            model == null ? "" : arg(model.maxTpm()), Long.toString(Math.max(1, quotaProbe.toMillis()))};
+            model == null ? "" : arg(model.maxTpm()), Long.toString(Math.max(1, quotaProbe.toMillis())),
+            disabledProbe == null ? "" : Long.toString(Math.max(1, disabledProbe.toMillis()))};
         return eval(TRY_TAKE, ScriptOutputType.MULTI, keys, args, SharedKeyState::toGrant, Grant.unavailable(),
                 Grant.slow());
     }
@@ -206,8 +220,26 @@ public final class SharedKeyState {
             Long.toString(usedTokens), Long.toString(USAGE_SLOT_MILLIS), model == null ? "" : arg(model.maxRpm()),
             model == null ? "" : arg(model.maxTpm()), effect.modelCooldown() ? "1" : "0",
             effect.quotaExhausted() ? Long.toString(Math.max(1, rules.quotaProbe().toMillis()))
-                    : effect.accountAnswered() ? "clear" : ""};
+                    : effect.accountAnswered() ? "clear" : "",
+            rules.disabledProbe() == null ? "" : Long.toString(Math.max(1, rules.disabledProbe().toMillis()))};
         return eval(SETTLE, ScriptOutputType.INTEGER, keys(keyId, model), args, reply -> true, false, false);
+    }
+
+    /**
+     * {@code POST /admin/keys/{key_id}/enable} on the shared state: clears {@code disabled},
+     * {@code quota_exhausted}, the circuit and every cooldown (the key's and those of
+     * {@code models}), and bumps the key's enabled counter so every replica's shared view drops its
+     * own copy of that state. Completes with the counter, empty when Redis is unavailable or slow.
+     */
+    public CompletableFuture<OptionalLong> enable(String keyId, List<ModelLimits> models) {
+        Objects.requireNonNull(models, "models");
+        String[] base = keys(keyId, null);
+        String[] keys = java.util.Arrays.copyOf(base, base.length + models.size());
+        for (int i = 0; i < models.size(); i++) {
+            keys[base.length + i] = key(keyId, "model:" + models.get(i).pattern() + ":cooldown");
+        }
+        return eval(ENABLE, ScriptOutputType.INTEGER, keys, new String[0], reply -> OptionalLong.of((Long) reply),
+                OptionalLong.empty(), OptionalLong.empty());
     }
 
     /**
@@ -265,7 +297,7 @@ public final class SharedKeyState {
         return new String[] {key(keyId, "bucket"), key(keyId, "inflight"), key(keyId, "leases"),
             key(keyId, "cooldown"), key(keyId, "circuit"), key(keyId, "probe"), key(keyId, "disabled"),
             key(keyId, "usage"), key(keyId, "model:" + pattern + ":bucket"), key(keyId, "model:" + pattern + ":cooldown"),
-            key(keyId, "quota")};
+            key(keyId, "quota"), key(keyId, "disabled_probe"), key(keyId, "enabled")};
     }
 
     private static long ceilMillis(long nanos) {
@@ -387,7 +419,9 @@ public final class SharedKeyState {
                 optionalDouble((String) reply.get(9)),
                 Long.parseLong((String) reply.get(10)),
                 Long.parseLong((String) reply.get(11)),
-                quotaAt(Long.parseLong((String) reply.get(12))));
+                quotaAt(Long.parseLong((String) reply.get(12))),
+                quotaAt(Long.parseLong((String) reply.get(13))),
+                Long.parseLong((String) reply.get(14)));
     }
 
     private static @Nullable Instant quotaAt(long epochMillis) {

@@ -107,6 +107,8 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
     private volatile Map<String, SharedLimits> limitsById;
     /** The last shared state read per key id, for the admin view; cleared while Redis is down. */
     private final ConcurrentHashMap<String, SharedSnapshot> view = new ConcurrentHashMap<>();
+    /** Each key's enabled counter as last read: a change means another replica enabled or restored it. */
+    private final ConcurrentHashMap<String, Long> enabledSeen = new ConcurrentHashMap<>();
     private final AtomicBoolean viewRefreshing = new AtomicBoolean();
     private volatile long viewReadAt = Long.MIN_VALUE;
     private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
@@ -373,9 +375,10 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         CompletableFuture<Grant> grant;
         try {
             KeymuxConfig current = config.get();
-            Duration quotaProbe = current.task(decision.request.task()).map(TaskConfig::health)
-                    .orElse(current.health()).quotaProbe();
-            grant = shared.tryTake(key.keyId(), limits, lease.reservedTokens(), lease.modelLimits(), quotaProbe);
+            HealthConfig rules = current.task(decision.request.task()).map(TaskConfig::health)
+                    .orElse(current.health());
+            grant = shared.tryTake(key.keyId(), limits, lease.reservedTokens(), lease.modelLimits(),
+                    rules.quotaProbe(), rules.disabledProbe());
         } catch (IllegalArgumentException unsharable) {
             // A key id Redis cannot namespace (braces): that key stays local.
             LOG.debug("key {} is limited locally only: {}", key.keyId(), unsharable.getMessage());
@@ -575,6 +578,8 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         Long sharedUntil = null;
         if (shared.disabled()) {
             sharedState = KeyStatus.State.DISABLED;
+            Instant probeAt = shared.disabledProbeAt();
+            sharedUntil = probeAt != null && probeAt.isAfter(shared.redisTime()) ? probeAt.toEpochMilli() : null;
         } else if (shared.quotaProbeAt() != null) {
             sharedState = KeyStatus.State.QUOTA_EXHAUSTED;
             sharedUntil = shared.quotaProbeAt().isAfter(shared.redisTime()) ? shared.quotaProbeAt().toEpochMilli() : null;
@@ -620,19 +625,61 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         List<CompletableFuture<?>> reads = new ArrayList<>();
         for (Map.Entry<String, SharedLimits> e : limitsById.entrySet()) {
             try {
-                reads.add(shared.snapshot(e.getKey(), e.getValue()).thenAccept(s -> {
-                    if (s.isPresent()) {
-                        view.put(e.getKey(), s.get());
-                    } else {
-                        view.remove(e.getKey());
-                    }
-                }));
+                reads.add(readView(e.getKey(), e.getValue()));
             } catch (IllegalArgumentException unsharable) {
                 // A key id Redis cannot namespace has no shared state.
             }
         }
         CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new))
                 .whenComplete((done, error) -> viewRefreshing.set(false));
+    }
+
+    /** Reads one key's shared state into the view; a changed enabled counter enables it here too. */
+    private CompletableFuture<Void> readView(String keyId, SharedLimits limits) {
+        return shared.snapshot(keyId, limits).thenAccept(s -> {
+            if (s.isEmpty()) {
+                view.remove(keyId);
+                return;
+            }
+            SharedSnapshot snapshot = s.get();
+            Long seen = enabledSeen.put(keyId, snapshot.enabledCount());
+            if (seen != null && seen != snapshot.enabledCount()) {
+                // Another replica enabled the key (admin API) or its probe was answered: this
+                // replica's own disabled, quota, circuit and cooldown state about it is stale.
+                delegate.enable(keyId);
+            }
+            view.put(keyId, snapshot);
+        });
+    }
+
+    /**
+     * Enables the key here, then in Redis (every replica drops its own copy of the key's state when
+     * its shared view next reads the enabled counter, within a second), then reads the key's shared
+     * state again so {@code /admin/keys} shows it at once. With Redis down, this replica only.
+     */
+    @Override
+    public CompletableFuture<Boolean> enable(String keyId) {
+        Objects.requireNonNull(keyId, "keyId");
+        return delegate.enable(keyId).thenCompose(known -> {
+            SharedLimits limits = limitsById.get(keyId);
+            if (!known || limits == null || !health.up()) {
+                return CompletableFuture.completedFuture(known);
+            }
+            List<ModelLimits> models = config.get().apiKeys().stream().filter(k -> k.keyId().equals(keyId))
+                    .findFirst().map(ApiKeyConfig::models).orElse(List.of());
+            try {
+                return shared.enable(keyId, models).thenCompose(count -> {
+                    if (count.isEmpty()) {
+                        LOG.warn("key {} enabled on this replica only: Redis did not answer", keyId);
+                        return CompletableFuture.completedFuture(true);
+                    }
+                    enabledSeen.put(keyId, count.getAsLong());
+                    return readView(keyId, limits).handle((done, error) -> true);
+                });
+            } catch (IllegalArgumentException unsharable) {
+                return CompletableFuture.completedFuture(true);
+            }
+        });
     }
 
     // ---------------------------------------------------------------- local share

@@ -22,6 +22,10 @@ import org.jspecify.annotations.Nullable;
  * @param tokensLastMinute tokens settled by every replica in the same window
  * @param quotaProbeAt when the key is {@code quota_exhausted}: when its next probe may go (possibly
  *     past); {@code null} when it is not
+ * @param disabledProbeAt when the key is disabled and probed: when its next probe may go (possibly
+ *     past); {@code null} when there is none
+ * @param enabledCount how often the key was enabled (admin API) or restored by a probe; a change
+ *     tells a replica to drop its own disabled, quota, circuit and cooldown state
  */
 public record SharedSnapshot(
         Instant redisTime,
@@ -37,7 +41,9 @@ public record SharedSnapshot(
         @Nullable Double tpmTokensLeft,
         long requestsLastMinute,
         long tokensLastMinute,
-        @Nullable Instant quotaProbeAt) {
+        @Nullable Instant quotaProbeAt,
+        @Nullable Instant disabledProbeAt,
+        long enabledCount) {
 
     public SharedSnapshot {
         Objects.requireNonNull(redisTime, "redisTime");

@@ -54,10 +54,20 @@ class FailoverPolicyTest {
     }
 
     @Test
-    void unauthorizedAndForbiddenAlwaysFailOver() {
+    void aBadKeyAlwaysFailsOverAMissingPermissionIsAnAnswer() {
         RetryPolicy none = new RetryPolicy(Set.of(), false, false);
         assertThat(judge(none, 401, Map.of())).isEqualTo(new Verdict(new Outcome.Unauthorized(401), true, "401"));
-        assertThat(judge(none, 403, Map.of())).isEqualTo(new Verdict(new Outcome.Unauthorized(403), true, "403"));
+        byte[] revoked = """
+                {"error":{"message":"Incorrect API key provided: sk-ab***cd.","type":"invalid_request_error",\
+                "param":null,"code":"invalid_api_key"}}""".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(FailoverPolicy.judge(none, 403, h -> null, revoked, revoked.length, null, 0))
+                .isEqualTo(new Verdict(new Outcome.Unauthorized(403), true, "403"));
+        byte[] permission = """
+                {"type":"error","error":{"type":"permission_error","message":"Your API key does not have \
+                permission to use the specified resource."}}""".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(FailoverPolicy.judge(none, 403, h -> null, permission, permission.length, null, 0))
+                .isEqualTo(new Verdict(null, false, "403"));
+        assertThat(judge(none, 403, Map.of())).isEqualTo(new Verdict(null, false, "403"));
     }
 
     @Test

@@ -207,15 +207,24 @@ class FailoverTest extends FailoverTestBase {
         for (int i = 0; i < 3; i++) {
             assertThat(servedBy(create())).isEqualTo("k2");
         }
-        clock.advance(Duration.ofHours(2));
+        clock.advance(Duration.ofMinutes(9));
         assertThat(servedBy(create())).isEqualTo("k2");
         assertThat(keysSeen()).containsExactly("k1", "k2", "k2", "k2", "k2", "k2");
+        // health.disabled_probe (10m by default): one real request tests k1; refused again, it fails over.
+        clock.advance(Duration.ofMinutes(1));
+        HttpResponseFor<ChatCompletion> probed = create();
+        assertThat(servedBy(probed)).isEqualTo("k2");
+        assertThat(attempts(probed)).isEqualTo("2");
+        assertThat(servedBy(create())).isEqualTo("k2");
+        assertThat(keysSeen()).containsExactly("k1", "k2", "k2", "k2", "k2", "k2", "k1", "k2", "k2");
+        assertThat(state("k1").state()).isEqualTo(KeyStatus.State.DISABLED);
     }
 
     @Test
     void everyKeyDisabledAnswers502AtOnce() {
         start(setup().twoKeys().build());
-        stub.defaultReply(r -> Reply.json(403, "{\"error\":{\"message\":\"forbidden\"}}"));
+        stub.defaultReply(r -> Reply.json(401, "{\"error\":{\"message\":\"Incorrect API key provided.\","
+                + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}"));
 
         OpenAIServiceException first = (OpenAIServiceException) catchThrowable(this::create);
         assertThat(first.statusCode()).isEqualTo(502);

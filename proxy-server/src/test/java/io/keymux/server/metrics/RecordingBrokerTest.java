@@ -104,6 +104,11 @@ class RecordingBrokerTest {
         assertThat(RecordingBroker.kindOf(new Outcome.Unauthorized(401))).isEqualTo(AttemptKind.FAILED);
         assertThat(RecordingBroker.kindOf(new Outcome.Cancelled())).isEqualTo(AttemptKind.ANSWERED);
         assertThat(RecordingBroker.kindOf(new Outcome.Deferred(5))).isNull();
+        assertThat(RecordingBroker.kindOf(new Outcome.Unused())).isNull();
+        // Refusals that are not answers: /admin/history counts them as 429s or failures.
+        assertThat(RecordingBroker.kindOf(new Outcome.QuotaExhausted(429))).isEqualTo(AttemptKind.RATE_LIMITED);
+        assertThat(RecordingBroker.kindOf(new Outcome.QuotaExhausted(402))).isEqualTo(AttemptKind.FAILED);
+        assertThat(RecordingBroker.kindOf(new Outcome.Overloaded(529, null))).isEqualTo(AttemptKind.FAILED);
     }
 
     @Test

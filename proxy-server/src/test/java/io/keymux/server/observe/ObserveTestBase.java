@@ -79,6 +79,22 @@ abstract class ObserveTestBase extends KeymuxTestBase {
                 .block(TIMEOUT);
     }
 
+    /** POST on the admin port with an empty body and {@code Authorization: Bearer token} unless null. */
+    Answer adminPost(String path, @Nullable String token) {
+        return HttpClient.create()
+                .baseUrl("http://127.0.0.1:" + keymux.adminPort())
+                .headers(h -> {
+                    if (token != null) {
+                        h.set("Authorization", "Bearer " + token);
+                    }
+                })
+                .request(HttpMethod.POST)
+                .uri(path)
+                .responseSingle((res, body) -> body.asString(StandardCharsets.UTF_8).defaultIfEmpty("")
+                        .map(s -> new Answer(res.status().code(), res.responseHeaders(), s)))
+                .block(TIMEOUT);
+    }
+
     /** An authorised admin GET, parsed; fails unless 200. */
     JsonNode adminJson(String path) {
         Answer answer = admin(path, ADMIN_TOKEN);

@@ -45,6 +45,31 @@ class ProviderMeaningsTest extends ObserveTestBase {
             {"error":{"message":"Incorrect API key provided: sk-up***91d4. You can find your API key at \
             https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,\
             "code":"invalid_api_key"}}""";
+    static final String ANTHROPIC_401 = """
+            {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},\
+            "request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}""";
+    static final String NVIDIA_401 = """
+            {"status":401,"title":"Unauthorized","detail":"Authentication failed"}""";
+    static final String OPENAI_RESTRICTED_KEY = """
+            {
+                "error": {
+                    "message": "You have insufficient permissions for this operation. Missing scopes: \
+            api.responses.write. Check that you have the correct role in your organization (Reader, Writer, Owner) \
+            and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+                    "type": "invalid_request_error",
+                    "param": null,
+                    "code": null
+                }
+            }
+            """;
+    static final String OPENAI_403_MODEL = """
+            {"error":{"message":"Project proj_Qx7 does not have access to model gpt-4o","type":"invalid_request_error",\
+            "param":null,"code":"model_not_found"}}""";
+    static final String ANTHROPIC_403 = """
+            {"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission \
+            to use the specified resource."},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fz"}""";
+    static final String NVIDIA_403 = """
+            {"status":403,"title":"Forbidden","detail":"Authorization failed"}""";
     static final String ANTHROPIC_529 = """
             {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}""";
     static final String OPENAI_503_OVERLOADED = """
@@ -99,7 +124,44 @@ class ProviderMeaningsTest extends ObserveTestBase {
                 Arguments.of("OpenAI 429 rate_limit_exceeded", Reply.json(429, OPENAI_RATE_LIMIT_GPT4O)
                         .withHeader("x-ratelimit-reset-tokens", "20s"), "cooling_down"),
                 Arguments.of("OpenAI 401", Reply.json(401, OPENAI_401), "disabled"),
-                Arguments.of("403", Reply.json(403, "{\"error\":{\"message\":\"forbidden\"}}"), "disabled"));
+                Arguments.of("Anthropic 401 authentication_error", Reply.json(401, ANTHROPIC_401), "disabled"),
+                Arguments.of("NVIDIA 401", Reply.json(401, NVIDIA_401), "disabled"));
+    }
+
+    static Stream<Arguments> missingPermissions() {
+        return Stream.of(
+                Arguments.of("OpenAI 401 restricted key, missing scopes", 401, OPENAI_RESTRICTED_KEY),
+                Arguments.of("OpenAI 403 no access to the model", 403, OPENAI_403_MODEL),
+                Arguments.of("Anthropic 403 permission_error", 403, ANTHROPIC_403),
+                Arguments.of("NVIDIA NIM 403 for a model the account is not entitled to", 403, NVIDIA_403));
+    }
+
+    /**
+     * SPEC 3.7: a 401/403 that says the key lacks permission for this request goes back to the
+     * client unchanged and leaves the key as it is, so no client can take a shared key away.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("missingPermissions")
+    void aMissingPermissionGoesBackUnchangedAndLeavesTheKeyActive(String name, int status, String body) {
+        keyARefuses(Reply.json(status, body).withHeader("openai-processing-ms", "17"));
+        startKeymux(yaml(TWO_KEYS));
+
+        Answer refused = chat("chat");
+
+        assertThat(refused.status()).as(name).isEqualTo(status);
+        assertThat(refused.body()).isEqualTo(body);
+        assertThat(refused.headers().get("openai-processing-ms")).isEqualTo("17");
+        assertThat(refused.headers().get("X-Keymux-Key-Id")).isEqualTo("a");
+        assertThat(refused.headers().get("X-Keymux-Attempts")).isEqualTo("1");
+        assertThat(keysSeen()).containsExactly(KEY_A);
+        assertThat(key("a").get("status").asText()).isEqualTo("active");
+        // Round robin goes on over both keys: a stays in rotation.
+        assertThat(chat("chat").status()).isEqualTo(200);
+        assertThat(chat("chat").status()).isEqualTo(status);
+        assertThat(keysSeen()).containsExactly(KEY_A, KEY_B, KEY_A);
+        assertThat(key("a").get("status").asText()).isEqualTo("active");
+        awaitCounted(3);
+        assertThat(sample(scrape(), "keymux_key_state{key_id=\"a\",state=\"disabled\"}")).isEqualTo(0.0);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -120,6 +182,38 @@ class ProviderMeaningsTest extends ObserveTestBase {
         assertThat(keysSeen()).containsExactly(KEY_A, KEY_B, KEY_B, KEY_B);
         awaitCounted(3); // client requests: the failed-over one counts once
         assertThat(sample(scrape(), "keymux_key_state{key_id=\"a\",state=\"" + state + "\"}")).isEqualTo(1.0);
+    }
+
+    @Test
+    void postEnableBringsADisabledKeyBackAndAnswersItAsAdminKeysShowsIt() {
+        stub.defaultReply(r -> ("Bearer " + KEY_A).equals(r.headers().get("Authorization")) && stub.recorded().size() <= 1
+                ? Reply.json(401, OPENAI_401) : Reply.json(200, UpstreamStub.CHAT_COMPLETION));
+        startKeymux(yaml(TWO_KEYS));
+        sdk().chat().completions().create(params("gpt-4o"));
+        assertThat(key("a").get("status").asText()).isEqualTo("disabled");
+        // The next probe is shown as the key's cooldown_until (health.disabled_probe, 10m by default).
+        assertThat(Instant.parse(key("a").get("cooldown_until").asText()))
+                .isAfter(Instant.now().plusSeconds(9 * 60));
+
+        assertThat(adminPost("/admin/keys/a/enable", null).status()).isEqualTo(401);
+        assertThat(adminPost("/admin/keys/a/enable", "wrong").status()).isEqualTo(401);
+        assertThat(key("a").get("status").asText()).isEqualTo("disabled");
+        Answer enabled = adminPost("/admin/keys/a/enable", ADMIN_TOKEN);
+
+        assertThat(enabled.status()).as(enabled.body()).isEqualTo(200);
+        JsonNode body = parse(enabled.body());
+        assertThat(body.get("key_id").asText()).isEqualTo("a");
+        assertThat(body.get("status").asText()).isEqualTo("active");
+        assertThat(body.get("cooldown_until").isNull()).isTrue();
+        assertThat(body).isEqualTo(key("a"));
+        // Back in rotation: round robin reaches a again.
+        sdk().chat().completions().create(params("gpt-4o"));
+        sdk().chat().completions().create(params("gpt-4o"));
+        assertThat(keysSeen()).containsExactly(KEY_A, KEY_B, KEY_A, KEY_B);
+
+        Answer unknown = adminPost("/admin/keys/nope/enable", ADMIN_TOKEN);
+        assertThat(unknown.status()).isEqualTo(404);
+        assertThat(parse(unknown.body()).get("error").get("code").asText()).isEqualTo("unknown_key");
     }
 
     @Test

@@ -322,6 +322,64 @@ class SharedKeyStateTest {
     }
 
     @Test
+    void aDisabledKeyIsProbedByOneReplicaEveryDisabledProbeAndAnAnswerRestoresItEverywhere() {
+        SharedLimits kd1Limits = RPM_30.withCredential("0123456789ab");
+        HealthConfig shortProbe = RULES_3.toBuilder().disabledProbe(Duration.ofMillis(300)).build();
+        Duration quota = Duration.ofMinutes(10);
+        assertThat(a.tryTake("kd1", kd1Limits, 0).join().isGranted()).isTrue();
+        KeyEffect disable = KeyRule.of(new Outcome.Unauthorized(401), 0, shortProbe);
+        assertThat(a.settle("kd1", kd1Limits, null, disable, false, shortProbe, 0, 0, true).join()).isTrue();
+        Grant denied = b.tryTake("kd1", kd1Limits, 0, null, quota, Duration.ofMillis(300)).join();
+        assertThat(denied.reason()).isEqualTo(Grant.Reason.DISABLED);
+        assertThat(denied.retryAfterMillis()).isBetween(1L, 300L);
+        SharedSnapshot before = Replicas.await(c.snapshot("kd1", kd1Limits)).orElseThrow();
+        assertThat(before.disabled()).isTrue();
+        assertThat(before.disabledProbeAt()).isNotNull();
+        // With disabled_probe off the key is never offered.
+        assertThat(c.tryTake("kd1", kd1Limits, 0, null, quota, null).join().retryAfterMillis()).isZero();
+
+        // Once the probe time has come, exactly one replica gets the probe; the others wait an interval.
+        Grant probe = awaitGrantFor(Duration.ofSeconds(10),
+                () -> b.tryTake("kd1", kd1Limits, 0, null, quota, Duration.ofMinutes(5)));
+        assertThat(probe.isGranted()).isTrue();
+        Grant other = c.tryTake("kd1", kd1Limits, 0, null, quota, Duration.ofMinutes(5)).join();
+        assertThat(other.reason()).isEqualTo(Grant.Reason.DISABLED);
+        assertThat(other.retryAfterMillis()).isBetween(290_000L, 300_000L);
+        KeyEffect answered = KeyRule.of(new Outcome.Answered(200, 1, 1, true, 1), 0, RULES_3);
+        assertThat(b.settle("kd1", kd1Limits, null, answered, false, RULES_3, 0, 2, true).join()).isTrue();
+        assertThat(c.tryTake("kd1", kd1Limits, 0).join().isGranted()).isTrue();
+        SharedSnapshot after = Replicas.await(a.snapshot("kd1", kd1Limits)).orElseThrow();
+        assertThat(after.disabled()).isFalse();
+        // The counter tells every replica's shared view that the key came back.
+        assertThat(after.enabledCount()).isEqualTo(before.enabledCount() + 1);
+    }
+
+    @Test
+    void enableClearsDisabledQuotaCircuitAndCooldownsForEveryReplica() {
+        SharedLimits ke1Limits = RPM_30.withCredential("0123456789ab");
+        ModelLimits gpt4o = new ModelLimits("gpt-4o", 100L, null);
+        HealthConfig oneFailure = RULES_3.toBuilder().failureThreshold(1).build();
+        for (Outcome refusal : List.of(new Outcome.ServerError(500), new Outcome.RateLimited(Duration.ofMinutes(5)),
+                new Outcome.RateLimited(Duration.ofMinutes(5), true), new Outcome.QuotaExhausted(402),
+                new Outcome.Unauthorized(401))) {
+            // Settles of requests admitted before (no take here: each state would refuse the next one).
+            assertThat(a.settle("ke1", ke1Limits, gpt4o, KeyRule.of(refusal, 0, oneFailure), false, oneFailure, 0, 0,
+                    false).join()).isTrue();
+        }
+        assertThat(b.tryTake("ke1", ke1Limits, 0, gpt4o, Duration.ofMinutes(10)).join().isGranted()).isFalse();
+
+        assertThat(c.enable("ke1", List.of(gpt4o)).join()).hasValue(1);
+
+        assertThat(b.tryTake("ke1", ke1Limits, 0, gpt4o, Duration.ofMinutes(10)).join().isGranted()).isTrue();
+        SharedSnapshot s = Replicas.await(a.snapshot("ke1", ke1Limits)).orElseThrow();
+        assertThat(s.disabled()).isFalse();
+        assertThat(s.quotaProbeAt()).isNull();
+        assertThat(s.cooldownUntil()).isNull();
+        assertThat(s.circuit()).isEqualTo(CircuitState.CLOSED);
+        assertThat(s.enabledCount()).isEqualTo(1);
+    }
+
+    @Test
     void spendBeyondTheDailyBudgetExhaustsTheKey() {
         SharedLimits limits = new SharedLimits(null, null, null, null, null, 1.0);
         LocalDate today = LocalDate.now(ZoneOffset.UTC);

@@ -116,6 +116,31 @@ class SharedLimitBrokerTest {
     }
 
     @Test
+    void aKeyDisabledThroughOneReplicaAndEnabledThroughAnotherIsBackOnBoth(RedisURI redis) {
+        try (Replicas replicas = new Replicas(redis)) {
+            KeymuxConfig config = config(LimitsConfig.Backend.REDIS, redis.toURI().toString(), 1.0, 1000);
+            KeymuxServer first = startShared(config, replicas.prefix, "replica-a");
+            startShared(config, replicas.prefix, "replica-b");
+            brokers.forEach(b -> Replicas.await(b.health().whenUp()));
+            stub.enqueue(UpstreamStub.Reply.json(401, "{\"error\":{\"message\":\"Incorrect API key provided.\","
+                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}"));
+
+            assertThat(send(first).block(TIMEOUT)).isEqualTo(502);
+            awaitState(brokers.get(1), KeyStatus.State.DISABLED);
+            assertThat(awaitState(brokers.get(0), KeyStatus.State.DISABLED).cooldownUntilMillis())
+                    .isGreaterThan(System.currentTimeMillis() + 9 * 60_000);
+
+            assertThat(brokers.get(1).enable("k1").join()).isTrue();
+            assertThat(brokers.get(1).keyStates().get(0).state()).isEqualTo(KeyStatus.State.ACTIVE);
+            // The first replica disabled the key itself; the shared counter tells it the key is back.
+            awaitState(brokers.get(0), KeyStatus.State.ACTIVE);
+            assertThat(send(first).block(TIMEOUT)).isEqualTo(200);
+            assertThat(stub.recorded()).hasSize(2);
+            assertThat(brokers.get(0).enable("nope").join()).isFalse();
+        }
+    }
+
+    @Test
     void withoutRedisEachReplicaUsesItsLocalShareAndSwitchesBack(RedisURI redis) {
         try (Replicas replicas = new Replicas(redis);
                 TcpForwarder forwarder = new TcpForwarder(redis.getHost(), redis.getPort()).start(0)) {
