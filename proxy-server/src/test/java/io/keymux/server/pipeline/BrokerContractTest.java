@@ -93,18 +93,47 @@ class BrokerContractTest extends KeymuxTestBase {
     }
 
     @Test
-    void clientDisconnectSettlesTheLeaseAsCancelled() throws Exception {
+    void clientDisconnectAfterContentChargesTheAnswerOnce() throws Exception {
+        // SPEC 3.3: closing a stream after its content and before the usage event must not dodge the
+        // budget, so the lease settles as a 2xx answered with the estimate (prompt + relayed bytes / 4).
         ScriptedBroker b = start().lease("k1");
         Sinks.Many<String> upstream = Sinks.many().unicast().onBackpressureBuffer();
         stub.enqueue(Reply.sse(upstream.asFlux()));
         upstream.tryEmitNext("data: one\n\n");
-        client().headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+        client().headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                        .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))
                 .response((res, body) -> body.asString().take(1))
                 .blockFirst(TIMEOUT);
+        Outcome settled = b.leases.get(0).settled.get(20, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(settled).isInstanceOfSatisfying(Outcome.Answered.class, a -> {
+            assertThat(a.status()).isEqualTo(200);
+            assertThat(a.usageKnown()).isTrue();
+            assertThat(a.promptTokens()).isPositive();
+            // "data: one\n\n" is 11 bytes relayed: 3 completion tokens at 4 bytes each, rounded up.
+            assertThat(a.completionTokens()).isEqualTo(3);
+        });
+        assertThat(b.leases.get(0).settlements).hasSize(1);
+    }
+
+    @Test
+    void clientDisconnectBeforeTheAnswerSettlesTheLeaseAsCancelled() throws Exception {
+        ScriptedBroker b = start().lease("k1");
+        java.util.concurrent.CountDownLatch arrived = new java.util.concurrent.CountDownLatch(1);
+        stub.defaultReply(r -> {
+            arrived.countDown();
+            return Reply.hang();
+        });
+        reactor.core.Disposable call = client()
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+                .post().uri("/v1/chat/completions")
+                .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))
+                .responseSingle((res, body) -> body.asString())
+                .subscribe();
+        assertThat(arrived.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        call.dispose();
         assertThat(b.leases.get(0).settled.get(20, java.util.concurrent.TimeUnit.SECONDS))
                 .isEqualTo(new Outcome.Cancelled());
-        assertThat(b.leases.get(0).settlements).hasSize(1);
     }
 }
