@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -38,8 +39,12 @@ class SlowJoinerTest extends CacheTestBase {
         start("");
         Sinks.Empty<Void> go = Sinks.empty();
         String event = "data: {\"pad\":\"" + BIG + "\"}\n\n";
+        // Paced at about 8 MB/s, as fast as a test client reads on a busy machine and thousands of
+        // times an LLM's pace: the leader's client keeps up (it falls behind only in a stall of a
+        // second), the slow joiner, reading nothing, is 8 MiB behind within a second.
         stub.defaultReply(r -> Reply.sse(Flux.concat(Flux.just(UpstreamStub.chunkEvent("first")),
-                go.asMono().thenMany(Flux.range(0, PIECES).map(i -> event)), Flux.just("data: [DONE]\n\n"))));
+                go.asMono().thenMany(Flux.range(0, PIECES).delayElements(Duration.ofMillis(2)).map(i -> event)),
+                Flux.just("data: [DONE]\n\n"))));
         CompletableFuture<Answer> leader = CompletableFuture.supplyAsync(() -> chat("chat", STREAM_BODY));
         await("the leader at the upstream", () -> atStub() == 1);
 
