@@ -10,6 +10,7 @@ import io.keymux.core.select.KeyBroker;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.admin.AdminRoutes;
 import io.keymux.server.guard.ConnectionGate;
+import io.keymux.server.guard.GuardRefusal;
 import io.keymux.server.guard.HttpGuard;
 import io.keymux.server.guard.QueueLimitedBroker;
 import io.keymux.server.reload.ReloadResult;
@@ -18,6 +19,7 @@ import io.keymux.server.reload.RestartOnly;
 import io.keymux.server.admin.InsightSampler;
 import io.keymux.server.admin.ReadinessSignals;
 import io.keymux.server.audit.AuditLog;
+import io.keymux.server.audit.AuditRecord;
 import io.keymux.server.affinity.AffinityStore;
 import io.keymux.server.affinity.ObjectAffinity;
 import io.keymux.server.affinity.RedisAffinityStore;
@@ -103,6 +105,8 @@ public final class KeymuxServer implements AutoCloseable {
     private final ProxyMetrics metrics;
     /** Unwritten audit lines kept at most; past it lines are dropped and counted, never blocking a request. */
     private static final int AUDIT_CAPACITY = 65_536;
+    /** The task and key label of a request refused before routing (as {@code RequestAccounting}'s). */
+    private static final String NO_LABEL = "none";
     private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
     private final ReadinessSignals readinessSignals = new ReadinessSignals();
     private final InsightSampler insights;
@@ -157,7 +161,7 @@ public final class KeymuxServer implements AutoCloseable {
             readinessSignals.unready(WARM_UP, "warming up: the proxy port opens when the warm-up ends");
         }
         this.admin = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.adminTls()), server,
-                        adminConnections)
+                        adminConnections, GuardRefusal.Listener.IGNORE)
                 .port(server.adminPort())
                 .route(routes -> {
                     // this::config: the admin views and /readyz see each reload at once.
@@ -175,20 +179,33 @@ public final class KeymuxServer implements AutoCloseable {
             try {
                 // The warm-up's listener is the real one's setup on a loopback port of its own.
                 warmed = WarmUp.run(loops, TRANSPORT.preferNative(), upstreams, time, warmUpRequests, warmUpBudget,
-                        warm -> guarded(HttpServer.create(), server, connections).host("127.0.0.1").port(0)
+                        warm -> guarded(HttpServer.create(), server, connections, GuardRefusal.Listener.IGNORE).host("127.0.0.1").port(0)
                                 .handle(warm).bindNow());
             } catch (RuntimeException e) {
                 LOG.warn("warm-up failed, serving cold: {}", e.toString());
             }
         }
         this.warmUpExchanges = warmed;
-        this.proxy = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.tls()), server, connections)
+        this.proxy = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.tls()), server, connections,
+                        this::auditRefusal)
                 .port(server.port())
                 // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
                 .handle((request, response) -> pipeline.get().apply(request, response))
                 .bindNow(), admin);
         readinessSignals.recovered(WARM_UP);
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /**
+     * A request the guard answered before routing (a bad target, 405, 408, 414, 431, the connection
+     * cap's 503) gets its audit line and its count, as every request does (SPEC.md sections 5 and 6).
+     */
+    private void auditRefusal(GuardRefusal refusal) {
+        metrics.request(NO_LABEL, NO_LABEL, refusal.status());
+        long latencyMs = refusal.latencyNanos() / 1_000_000;
+        audit.record(new AuditRecord(time.currentTimeMillis() - latencyMs, refusal.requestId(),
+                refusal.remoteAddr(), null, null, null, null, refusal.method(), refusal.path(), refusal.status(), 0,
+                latencyMs, null, null, null, null, "off"));
     }
 
     /**
@@ -210,7 +227,8 @@ public final class KeymuxServer implements AutoCloseable {
      * connection cap ({@code gate}, one per listener, so a flood on the proxy port does not lock
      * operators out of the admin port) and the idle timeout, on keymux's event loops.
      */
-    private HttpServer guarded(HttpServer http, ServerConfig server, ConnectionGate gate) {
+    private HttpServer guarded(HttpServer http, ServerConfig server, ConnectionGate gate,
+            GuardRefusal.Listener refusals) {
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(server.maxUriBytes())
                 .setMaxHeaderSize(server.maxHeaderBytes())
@@ -234,7 +252,7 @@ public final class KeymuxServer implements AutoCloseable {
                                 new HttpServerCodec(decoder.clone()));
                     }
                     // SPEC.md section 4's JSON answers for malformed or slow requests, and the connection cap.
-                    HttpGuard.install(channel, server.requestHeaderTimeout(), gate);
+                    HttpGuard.install(channel, server.requestHeaderTimeout(), gate, refusals);
                 });
     }
 

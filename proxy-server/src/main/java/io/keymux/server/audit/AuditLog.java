@@ -146,6 +146,7 @@ public final class AuditLog implements AutoCloseable {
         Map<String, Object> f = new LinkedHashMap<>();
         f.put("ts", TS.format(Instant.ofEpochMilli(r.tsMillis())));
         f.put("request_id", r.requestId());
+        f.put("remote_addr", r.remoteAddr());
         f.put("client", r.client());
         f.put("task", r.task());
         f.put("key_id", r.keyId());

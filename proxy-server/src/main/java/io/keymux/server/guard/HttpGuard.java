@@ -1,5 +1,6 @@
 package io.keymux.server.guard;
 
+import io.keymux.server.audit.AuditRecord;
 import io.keymux.server.pipeline.KeymuxError;
 import io.keymux.server.pipeline.ProxyPipeline;
 import io.netty.buffer.Unpooled;
@@ -73,6 +74,7 @@ public final class HttpGuard {
     private final long timeoutNanos;
     private final Duration timeout;
     private final boolean overCapacity;
+    private final GuardRefusal.Listener refusals;
 
     // Event-loop confined state.
     private long requestsSeen;
@@ -83,12 +85,15 @@ public final class HttpGuard {
     /** Bytes of a request whose headers are not decoded yet have arrived. */
     private boolean partial;
     private long lastBodyRead;
+    /** When the request now being read began: its first byte, or the connection's opening. */
+    private long requestStartNanos;
     private @Nullable ScheduledFuture<?> timer;
 
-    private HttpGuard(Duration timeout, boolean overCapacity) {
+    private HttpGuard(Duration timeout, boolean overCapacity, GuardRefusal.Listener refusals) {
         this.timeout = timeout;
         this.timeoutNanos = timeout.toNanos();
         this.overCapacity = overCapacity;
+        this.refusals = refusals;
     }
 
     /**
@@ -97,16 +102,19 @@ public final class HttpGuard {
      *
      * @param readTimeout {@code server.request_header_timeout}: for the header block, and for each gap
      *     between body chunks
+     * @param refusals told of every request the guard answers itself (for the audit log)
      */
-    public static void install(Channel channel, Duration readTimeout, ConnectionGate gate) {
+    public static void install(Channel channel, Duration readTimeout, ConnectionGate gate,
+            GuardRefusal.Listener refusals) {
         Objects.requireNonNull(readTimeout, "readTimeout");
+        Objects.requireNonNull(refusals, "refusals");
         ChannelPipeline pipeline = channel.pipeline();
         if (pipeline.get(NettyPipeline.HttpCodec) == null) {
             return;
         }
         boolean admitted = gate.admit();
         channel.closeFuture().addListener(f -> gate.release());
-        HttpGuard guard = new HttpGuard(readTimeout, !admitted);
+        HttpGuard guard = new HttpGuard(readTimeout, !admitted, refusals);
         pipeline.addBefore(NettyPipeline.HttpCodec, RAW_HANDLER, guard.new Raw());
         pipeline.addAfter(NettyPipeline.HttpCodec, DECODED_HANDLER, guard.new Decoded());
     }
@@ -124,6 +132,7 @@ public final class HttpGuard {
     private final class Raw extends ChannelInboundHandlerAdapter {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            requestStartNanos = System.nanoTime();
             armHeaderClock(ctx);
             ctx.fireChannelActive();
         }
@@ -135,6 +144,9 @@ public final class HttpGuard {
                 return;
             }
             if (betweenRequests()) {
+                if (!partial) {
+                    requestStartNanos = System.nanoTime();
+                }
                 partial = true;
                 armHeaderClock(ctx);
             }
@@ -163,7 +175,7 @@ public final class HttpGuard {
                 KeymuxError refusal = refusal(request);
                 if (refusal != null) {
                     ReferenceCountUtil.release(msg);
-                    reject(ctx, refusal);
+                    reject(ctx, refusal, request);
                     return;
                 }
                 requestsSeen++;
@@ -175,7 +187,7 @@ public final class HttpGuard {
             } else if (msg instanceof HttpContent content) {
                 if (content.decoderResult().isFailure() && !responseOpen) {
                     ReferenceCountUtil.release(msg);
-                    reject(ctx, badRequest("malformed request body framing (chunk size or trailer)"));
+                    reject(ctx, badRequest("malformed request body framing (chunk size or trailer)"), null);
                     return;
                 }
                 lastBodyRead = System.nanoTime();
@@ -275,6 +287,16 @@ public final class HttpGuard {
         return false;
     }
 
+    private static boolean isPrintableAscii(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c < 0x20 || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** A header name fit for an error message: printable token characters only, bounded. */
     private static String safeName(String name) {
         StringBuilder sb = new StringBuilder();
@@ -305,7 +327,7 @@ public final class HttpGuard {
             return;
         }
         reject(ctx, new KeymuxError(408, "request_timeout", "the request headers did not arrive within "
-                + "server.request_header_timeout (" + timeout + "); send them at once", null, true));
+                + "server.request_header_timeout (" + timeout + "); send them at once", null, true), null);
     }
 
     private void scheduleBodyCheck(ChannelHandlerContext ctx, long delayNanos) {
@@ -330,7 +352,7 @@ public final class HttpGuard {
             return;
         }
         reject(ctx, new KeymuxError(408, "request_timeout", "the request body stopped arriving for longer than "
-                + "server.request_header_timeout (" + timeout + ")", null, true));
+                + "server.request_header_timeout (" + timeout + ")", null, true), null);
     }
 
     private void cancelTimer() {
@@ -341,20 +363,50 @@ public final class HttpGuard {
         }
     }
 
-    /** Answers with the error from this handler's position (through the encoder), then closes. */
-    private void reject(ChannelHandlerContext ctx, KeymuxError error) {
+    /**
+     * Answers with the error from this handler's position (through the encoder), tells the listener,
+     * then closes.
+     *
+     * @param request the decoded request refused, or {@code null} when the refusal is of a request's
+     *     body or of headers that never completed
+     */
+    private void reject(ChannelHandlerContext ctx, KeymuxError error, @Nullable HttpRequest request) {
         rejected = true;
         cancelTimer();
+        GuardRefusal refusal = describe(ctx, error.status(), request);
         byte[] body = error.body();
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(error.status()), Unpooled.wrappedBuffer(body));
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
-                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE)
+                .set("X-Request-Id", refusal.requestId());
         if (error.status() == 503) {
             response.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
         }
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        refusals.refused(refusal);
+    }
+
+    /** What the audit line says of a refused request: only what was read intact. */
+    private GuardRefusal describe(ChannelHandlerContext ctx, int status, @Nullable HttpRequest request) {
+        // A request whose line failed to decode carries Netty's placeholder method and target, not the client's.
+        boolean lineRead = request != null && !(request.decoderResult().isFailure()
+                && !(request.decoderResult().cause() instanceof TooLongHttpHeaderException));
+        String method = lineRead ? safeName(request.method().name()) : null;
+        String path = null;
+        if (lineRead && OriginForm.problem(request.uri()) == null) {
+            String uri = request.uri();
+            int q = uri.indexOf('?');
+            path = q < 0 ? uri : uri.substring(0, q);
+        }
+        // Past a decoder failure no header is to be trusted (Netty keeps none of a block it cut off).
+        String sentId = request == null || request.decoderResult().isFailure()
+                ? null : request.headers().get("X-Request-Id");
+        // Echoed in the answer's headers: only a printable one (this request may be refused for a CR/LF).
+        String requestId = ProxyPipeline.requestId(sentId != null && isPrintableAscii(sentId) ? sentId : null);
+        return new GuardRefusal(requestId, AuditRecord.addressOf(ctx.channel().remoteAddress()), method, path,
+                status, System.nanoTime() - requestStartNanos);
     }
 }

@@ -154,10 +154,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     @Override
     public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
-        String requestId = request.requestHeaders().get("X-Request-Id");
-        if (requestId == null || requestId.isBlank() || requestId.length() > 200) {
-            requestId = newRequestId();
-        }
+        String requestId = requestId(request.requestHeaders().get("X-Request-Id"));
         if (Subprotocols.isUpgrade(request.requestHeaders())) {
             // A WebSocket session (SPEC.md section 3.10) has its own path; in flight for its whole life.
             inFlight.enter();
@@ -180,6 +177,11 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                     inFlight.exit();
                     accounting.finish(ex);
                 });
+    }
+
+    /** The client's {@code X-Request-Id} when it sent a usable one (SPEC.md section 3.5 step 6), else a new id. */
+    public static String requestId(@Nullable String sent) {
+        return sent == null || sent.isBlank() || sent.length() > 200 ? newRequestId() : sent;
     }
 
     /**

@@ -86,6 +86,7 @@ final class RequestAccounting {
         audit.record(new AuditRecord(
                 ex.startMillis,
                 ex.requestId,
+                AuditRecord.addressOf(ex.request.remoteAddress()),
                 client,
                 ex.task,
                 ex.keyId,

@@ -16,6 +16,7 @@ final class SessionRecord {
     static final String NONE = "none";
 
     final String requestId;
+    final @Nullable String remoteAddr;
     final String path;
     final long startNanos;
     final long startMillis;
@@ -32,8 +33,9 @@ final class SessionRecord {
     boolean usageSeen;
     double costUsd;
 
-    SessionRecord(String requestId, String path, long startNanos, long startMillis) {
+    SessionRecord(String requestId, @Nullable String remoteAddr, String path, long startNanos, long startMillis) {
         this.requestId = requestId;
+        this.remoteAddr = remoteAddr;
         this.path = path;
         this.startNanos = startNanos;
         this.startMillis = startMillis;
@@ -43,7 +45,7 @@ final class SessionRecord {
     void finish(long nowNanos, ProxyMetrics metrics, AuditLog audit) {
         metrics.request(label(task), label(keyId), status);
         metrics.clientRequest(task, status, nowNanos - startNanos);
-        audit.record(new AuditRecord(startMillis, requestId, client, task, keyId, upstream, METHOD, path, status,
+        audit.record(new AuditRecord(startMillis, requestId, remoteAddr, client, task, keyId, upstream, METHOD, path, status,
                 attempts, (nowNanos - startNanos) / 1_000_000,
                 acceptedNanos < 0 ? null : (acceptedNanos - startNanos) / 1_000_000,
                 usageSeen ? promptTokens : null, usageSeen ? completionTokens : null, usageSeen ? costUsd : null,

@@ -18,6 +18,7 @@ import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.audit.AuditLog;
+import io.keymux.server.audit.AuditRecord;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.FailoverPolicy;
 import io.keymux.server.pipeline.KeymuxError;
@@ -94,8 +95,8 @@ public final class WebSocketProxy {
         String uri = request.uri();
         int q = uri.indexOf('?');
         Upgrade up = new Upgrade(request, response, Objects.requireNonNull(own[0], "loop"),
-                new SessionRecord(requestId, q < 0 ? uri : uri.substring(0, q), time.nanoTime(),
-                        time.currentTimeMillis()),
+                new SessionRecord(requestId, AuditRecord.addressOf(request.remoteAddress()),
+                        q < 0 ? uri : uri.substring(0, q), time.nanoTime(), time.currentTimeMillis()),
                 q < 0 ? null : uri.substring(q + 1), Subprotocols.of(request.requestHeaders()));
         return Mono.defer(() -> handle(up)).onErrorResume(error -> {
             if (!up.finished) {

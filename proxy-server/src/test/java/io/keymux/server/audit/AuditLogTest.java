@@ -22,9 +22,9 @@ class AuditLogTest {
     void writesOneJsonObjectPerLineWithTheSpecFieldsInOrder() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Logger logger = captureTo(out);
-        AuditRecord record = new AuditRecord(1_763_798_400_123L, "req-1", "backend", "diagnosis", "diag_1",
+        AuditRecord record = new AuditRecord(1_763_798_400_123L, "req-1", "10.1.2.3", "backend", "diagnosis", "diag_1",
                 "openai", "POST", "/v1/chat/completions", 200, 2, 153, 40L, 12L, 30L, 0.0042, "off");
-        AuditRecord rejected = new AuditRecord(1_763_798_400_456L, "req-2", null, null, null, null,
+        AuditRecord rejected = new AuditRecord(1_763_798_400_456L, "req-2", "::1", null, null, null, null,
                 "GET", "/v1/models", 401, 0, 1, null, null, null, null, "off");
 
         try (AuditLog audit = new AuditLog(logger, 100)) {
@@ -38,7 +38,7 @@ class AuditLogTest {
         assertThat(lines.get(0)).startsWith("{\"ts\":\"2025-11-22T08:00:00.123Z\",\"request_id\":\"req-1\"");
         List<String> names = new java.util.ArrayList<>();
         first.fieldNames().forEachRemaining(names::add);
-        assertThat(names).containsExactly("ts", "request_id", "client", "task", "key_id", "upstream", "method",
+        assertThat(names).containsExactly("ts", "request_id", "remote_addr", "client", "task", "key_id", "upstream", "method",
                 "path", "status", "attempts", "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens",
                 "cost_usd", "cache");
         assertThat(first.get("status").asInt()).isEqualTo(200);
@@ -47,6 +47,8 @@ class AuditLogTest {
         JsonNode second = new ObjectMapper().readTree(lines.get(1));
         assertThat(second.get("status").asInt()).isEqualTo(401);
         assertThat(second.get("client").isNull()).isTrue();
+        assertThat(first.get("remote_addr").asText()).isEqualTo("10.1.2.3");
+        assertThat(second.get("remote_addr").asText()).isEqualTo("::1");
     }
 
     @Test
@@ -70,7 +72,7 @@ class AuditLogTest {
 
         try (AuditLog audit = new AuditLog(logger, 1000)) {
             for (int i = 0; i < 50; i++) {
-                audit.record(new AuditRecord(0, "req-" + i, null, null, null, null, "GET", "/", 200, 1, 1, null,
+                audit.record(new AuditRecord(0, "req-" + i, null, null, null, null, null, "GET", "/", 200, 1, 1, null,
                         null, null, null, "off"));
             }
         }
@@ -92,7 +94,7 @@ class AuditLogTest {
         Logger logger = captureTo(out);
         logger.setLevel(ch.qos.logback.classic.Level.OFF);
         try (AuditLog audit = new AuditLog(logger, 0)) {
-            audit.record(new AuditRecord(0, "r", null, null, null, null, "GET", "/", 200, 1, 1, null, null, null,
+            audit.record(new AuditRecord(0, "r", null, null, null, null, null, "GET", "/", 200, 1, 1, null, null, null,
                     null, "off"));
             assertThat(audit.dropped()).isEqualTo(1);
         }
@@ -127,7 +129,7 @@ class AuditLogTest {
 
         try (AuditLog warmUp = new AuditLog(EncodeAndDrop.logger(audit.getLoggerContext()), 100)) {
             for (int i = 0; i < 3; i++) {
-                warmUp.record(new AuditRecord(1_763_798_400_123L, "warm-" + i, "warm", "chat", "warm_a", "warm",
+                warmUp.record(new AuditRecord(1_763_798_400_123L, "warm-" + i, "127.0.0.1", "warm", "chat", "warm_a", "warm",
                         "POST", "/v1/chat/completions", 200, 1, 1, 1L, 1L, 1L, 0.0, "off"));
             }
         }

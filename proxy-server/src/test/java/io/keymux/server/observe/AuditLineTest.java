@@ -3,6 +3,7 @@ package io.keymux.server.observe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.keymux.server.testing.RawHttp;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -41,10 +42,11 @@ class AuditLineTest extends ObserveTestBase {
         JsonNode ok = lineFor(lines, "audit-ok");
         List<String> names = new java.util.ArrayList<>();
         ok.fieldNames().forEachRemaining(names::add);
-        assertThat(names).containsExactly("ts", "request_id", "client", "task", "key_id", "upstream", "method",
+        assertThat(names).containsExactly("ts", "request_id", "remote_addr", "client", "task", "key_id", "upstream", "method",
                 "path", "status", "attempts", "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens",
                 "cost_usd", "cache");
         assertThat(ok.get("ts").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z");
+        assertThat(ok.get("remote_addr").asText()).isEqualTo("127.0.0.1");
         assertThat(ok.get("client").asText()).isEqualTo("app");
         assertThat(ok.get("task").asText()).isEqualTo("chat");
         assertThat(ok.get("key_id").asText()).isEqualTo("k1");
@@ -76,6 +78,64 @@ class AuditLineTest extends ObserveTestBase {
 
         assertThat(String.join("\n", lines)).doesNotContain(CLIENT).doesNotContain(KEY_A).doesNotContain(KEY_B)
                 .doesNotContain("messages");
+    }
+
+    @Test
+    void requestsTheGuardRefusesBeforeRoutingGetALineWithTheClientAddress() throws Exception {
+        List<String> lines;
+        String refusedAnswer;
+        try (AuditCapture audit = new AuditCapture()) {
+            startKeymux(yaml("""
+                    tasks:
+                      - name: chat
+                    api_keys:
+                      - key_id: k1
+                        api_key: ${KEY_A}
+                        task_types: [chat]
+                    """));
+            int port = keymux.proxyPort();
+            refusedAnswer = RawHttp.exchange(port, "TRACE /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\n"
+                    + "X-Request-Id: audit-405\r\n\r\n");
+            RawHttp.exchange(port, "GET /v1/%2e%2e/admin HTTP/1.1\r\nHost: a\r\nX-Request-Id: audit-target\r\n"
+                    + "Authorization: Bearer " + KEY_B + "\r\n\r\n");
+            RawHttp.exchange(port, "GET /v1/models HTTP/1.1\r\nHost: a\r\nX-Request-Id: audit-431\r\n"
+                    + "X-Big: " + "b".repeat(70_000) + "\r\n\r\n");
+            RawHttp.exchange(port, "NOT A REQUEST LINE\r\n\r\n");
+            awaitCounted(4);
+            keymux.close();
+            lines = audit.lines();
+        }
+
+        assertThat(RawHttp.status(refusedAnswer)).isEqualTo(405);
+        assertThat(refusedAnswer).contains("X-Request-Id: audit-405");
+        assertThat(lines).hasSize(4);
+        JsonNode trace = lineFor(lines, "audit-405");
+        assertThat(trace.get("status").asInt()).isEqualTo(405);
+        assertThat(trace.get("remote_addr").asText()).isEqualTo("127.0.0.1");
+        assertThat(trace.get("method").asText()).isEqualTo("TRACE");
+        assertThat(trace.get("path").asText()).isEqualTo("/v1/chat/completions");
+        assertThat(trace.get("attempts").asInt()).isZero();
+        assertThat(trace.get("client").isNull()).isTrue();
+        assertThat(trace.get("key_id").isNull()).isTrue();
+        assertThat(trace.get("cache").asText()).isEqualTo("off");
+
+        JsonNode target = lineFor(lines, "audit-target");
+        assertThat(target.get("status").asInt()).isEqualTo(400);
+        assertThat(target.get("method").asText()).isEqualTo("GET");
+        assertThat(target.get("path").isNull()).as("a refused target is not echoed").isTrue();
+
+        // Netty keeps no header of a block it cut off, so the 431's line has a new request id.
+        JsonNode big = lines.stream().map(ObserveTestBase::parse).filter(n -> n.get("status").asInt() == 431)
+                .findFirst().orElseThrow(() -> new AssertionError("no line for the 431: " + lines));
+        assertThat(big.get("status").asInt()).isEqualTo(431);
+        assertThat(big.get("path").asText()).isEqualTo("/v1/models");
+
+        JsonNode garbage = lines.stream().map(ObserveTestBase::parse)
+                .filter(n -> n.get("status").asInt() == 400 && n.get("method").isNull())
+                .findFirst().orElseThrow(() -> new AssertionError("no line for the malformed request: " + lines));
+        assertThat(garbage.get("remote_addr").asText()).isEqualTo("127.0.0.1");
+        assertThat(garbage.get("request_id").asText()).matches("[0-9a-f-]{36}");
+        assertThat(String.join("\n", lines)).doesNotContain(KEY_B).doesNotContain("bbbb");
     }
 
     private static JsonNode lineFor(List<String> lines, String requestId) {
