@@ -13,6 +13,12 @@ import java.util.Arrays;
  * array without copying it again.
  */
 final class RequestBody {
+    /**
+     * The most allocated before bytes arrive, whatever Content-Length says: a client that declares
+     * 10 MB and sends nothing must not make keymux hold 10 MB for it (the array grows as bytes come).
+     */
+    static final int MAX_UPFRONT_BYTES = 64 * 1024;
+
     private final long limit;
     private byte[] bytes;
     private int size;
@@ -20,7 +26,12 @@ final class RequestBody {
 
     RequestBody(long limit, long expectedLength) {
         this.limit = limit;
-        this.bytes = new byte[(int) Math.max(0, Math.min(expectedLength, limit))];
+        this.bytes = new byte[(int) Math.max(0, Math.min(Math.min(expectedLength, limit), MAX_UPFRONT_BYTES))];
+    }
+
+    /** The bytes allocated now (for tests of the up-front bound). */
+    int capacity() {
+        return bytes.length;
     }
 
     /** Appends a received chunk; {@code false} once the limit is exceeded (stop reading). */
