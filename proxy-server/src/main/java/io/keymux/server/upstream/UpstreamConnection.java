@@ -190,6 +190,14 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         }
         if (msg instanceof HttpResponse head) {
             HttpResponseStatus status = head.status();
+            if (status.code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                // Nothing here asked to switch (WebSockets have their own path): what follows is not
+                // HTTP, so the answer is broken, the connection unusable, and the client gets no 101.
+                ReferenceCountUtil.release(msg);
+                fail(new BrokenAnswerException("the upstream answered 101 Switching Protocols to a plain request",
+                        null));
+                return;
+            }
             if (status.codeClass() == HttpStatusClass.INFORMATIONAL
                     && status.code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
                 informational = true; // 100 Continue, 103 Early Hints: the real answer follows

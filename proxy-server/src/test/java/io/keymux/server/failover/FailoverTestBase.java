@@ -77,6 +77,8 @@ abstract class FailoverTestBase extends KeymuxTestBase {
         HealthConfig health = HealthConfig.defaults();
         final List<ApiKeyConfig> keys = new ArrayList<>();
         final List<ClientConfig> clients = new ArrayList<>();
+        /** More upstreams (bearer auth) by name, beside {@code stub} and {@code dead}. */
+        final Map<String, URI> moreUpstreams = new LinkedHashMap<>();
 
         Setup key(String id, String secret, String upstream, int priority) {
             keys.add(ApiKeyConfig.builder(id, Secret.of(secret)).upstream(upstream).taskTypes("chat").priority(priority)
@@ -105,6 +107,7 @@ abstract class FailoverTestBase extends KeymuxTestBase {
             Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
             upstreams.put("stub", new UpstreamConfig("stub", stub.baseUrl(), AuthStyle.BEARER));
             upstreams.put("dead", new UpstreamConfig("dead", closedPort(), AuthStyle.BEARER));
+            moreUpstreams.forEach((name, url) -> upstreams.put(name, new UpstreamConfig(name, url, AuthStyle.BEARER)));
             return KeymuxConfig.builder().server(server).health(health).upstreams(upstreams).defaultUpstream("stub")
                     .defaultTask("chat").task(task).apiKeys(keys).clients(c).build();
         }
