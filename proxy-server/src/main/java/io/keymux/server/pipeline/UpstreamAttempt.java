@@ -118,6 +118,8 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     /** Until the answer's meaning is known: then it gets the Retry, the Delivered, or "stream it". */
     private @Nullable MonoSink<Result> decided;
     private @Nullable UpstreamConnection connection;
+    /** Sends the request again on a new connection; {@code null} once used (one resend per attempt). */
+    private @Nullable Runnable resend;
     /** The client left before the answer's meaning was known. */
     private boolean cancelled;
     private boolean settled;
@@ -213,8 +215,18 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         if (cancelled) {
             return;
         }
+        resend = () -> {
+            phase = Phase.CONNECTING;
+            connection = null;
+            acquire(pool, target, headers, requestBody, true);
+        };
+        acquire(pool, target, headers, requestBody, false);
+    }
+
+    private void acquire(UpstreamPool pool, UpstreamTarget target, HttpHeaders headers, byte[] requestBody,
+            boolean fresh) {
         int connectMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, task.timeouts().connect().toMillis()));
-        Future<UpstreamConnection> acquired = pool.acquire(target.origin(), connectMillis);
+        Future<UpstreamConnection> acquired = pool.acquire(target.origin(), connectMillis, fresh);
         if (acquired.isDone()) {
             connected(acquired, target, headers, requestBody);
         } else {
@@ -333,7 +345,16 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     @Override
     public void failed(Throwable error) {
         switch (phase) {
-            case CONNECTING, WAITING_HEAD -> decideError(error);
+            case CONNECTING, WAITING_HEAD -> {
+                Runnable again = resend;
+                if (error instanceof UpstreamConnection.StaleConnectionException && again != null && !cancelled) {
+                    // Once, on a new connection, uncharged: the upstream closed an idle connection.
+                    resend = null;
+                    again.run();
+                } else {
+                    decideError(error);
+                }
+            }
             case LOOKING -> {
                 // A 429/503 body that broke before the look is judged by its status, headers and what came.
                 FailoverPolicy.Verdict judgement = judgement();

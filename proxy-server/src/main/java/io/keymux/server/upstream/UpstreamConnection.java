@@ -54,8 +54,25 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * A pooled connection failed before a byte of its answer came back: most likely the upstream had
+     * closed it while it sat idle (its keep-alive timeout racing ours), so the failure says nothing
+     * about the key. The request is sent once more on a new connection, and nothing is charged.
+     */
+    public static final class StaleConnectionException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        StaleConnectionException(Throwable cause) {
+            super("the pooled upstream connection was closed before it answered", cause);
+        }
+    }
+
     private final UpstreamPool pool;
     private final Origin origin;
+    /** The connection answered an exchange before (it came from the pool, not a new connect). */
+    boolean servedBefore;
+    /** A byte of the current exchange's answer has arrived. */
+    private boolean answerStarted;
     private @Nullable Channel channel;
     private @Nullable Answer answer;
     /** Whether both the request and the response so far keep the connection alive. */
@@ -98,9 +115,10 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         this.answer = answer;
         this.reusable = HttpUtil.isKeepAlive(request);
         this.informational = false;
+        this.answerStarted = false;
         c.writeAndFlush(request).addListener(written -> {
             if (!written.isSuccess()) {
-                fail(written.cause());
+                fail(staleOr(written.cause()));
             }
         });
     }
@@ -137,6 +155,11 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         if (answer == who) {
             close();
         }
+    }
+
+    /** {@code error} as a {@link StaleConnectionException} when it broke a reused connection before its answer. */
+    private Throwable staleOr(Throwable error) {
+        return servedBefore && !answerStarted ? new StaleConnectionException(error) : error;
     }
 
     private void fail(Throwable error) {
@@ -180,6 +203,7 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
             close();
             return;
         }
+        answerStarted = true;
         if (msg instanceof HttpObject object) {
             DecoderResult result = object.decoderResult();
             if (result.isFailure()) {
@@ -231,7 +255,8 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (answer != null) {
-            fail(new BrokenAnswerException("the upstream closed the connection before the answer was complete", null));
+            fail(staleOr(new BrokenAnswerException("the upstream closed the connection before the answer was complete",
+                    null)));
         } else {
             pool.forget(this);
         }
@@ -241,7 +266,7 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (answer != null) {
-            fail(cause);
+            fail(staleOr(cause));
         } else {
             close();
         }

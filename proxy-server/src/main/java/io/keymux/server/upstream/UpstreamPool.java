@@ -73,7 +73,15 @@ public final class UpstreamPool {
      * exchange). Call on this pool's loop; the future's listeners run there too.
      */
     public Future<UpstreamConnection> acquire(Origin origin, int connectTimeoutMillis) {
-        ArrayDeque<UpstreamConnection> ready = idle.get(origin);
+        return acquire(origin, connectTimeoutMillis, false);
+    }
+
+    /**
+     * {@link #acquire}, with {@code fresh} a new connection even when an idle one is there: the resend
+     * after a {@link UpstreamConnection.StaleConnectionException}.
+     */
+    public Future<UpstreamConnection> acquire(Origin origin, int connectTimeoutMillis, boolean fresh) {
+        ArrayDeque<UpstreamConnection> ready = fresh ? null : idle.get(origin);
         if (ready != null) {
             UpstreamConnection connection;
             while ((connection = ready.pollLast()) != null) {
@@ -174,6 +182,7 @@ public final class UpstreamPool {
             return;
         }
         connection.idleSince = System.nanoTime();
+        connection.servedBefore = true;
         idle.computeIfAbsent(connection.origin(), origin -> new ArrayDeque<>()).addLast(connection);
     }
 
