@@ -168,8 +168,8 @@ public final class KeymuxServer implements AutoCloseable {
                     AdminRoutes adminRoutes = new AdminRoutes(this::config, broker, metrics, insights,
                             readinessSignals, inFlight::draining, time);
                     // First, so no broader admin route can shadow it; same token check as /admin/*.
-                    routes.post("/admin/reload", new ReloadRoute(adminRoutes::refusal, this::reloadFromSource));
-                    routes.delete("/admin/cache", new CachePurgeRoute(adminRoutes::refusal, cache));
+                    routes.post("/admin/reload", new ReloadRoute(adminRoutes::refuse, this::reloadFromSource));
+                    routes.delete("/admin/cache", new CachePurgeRoute(adminRoutes::refuse, cache));
                     adminRoutes.accept(routes);
                 })
                 .bindNow(), null);

@@ -2,7 +2,12 @@ package io.keymux.server.admin;
 
 import io.keymux.server.pipeline.KeymuxError;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
@@ -17,6 +22,27 @@ public final class AdminAnswers {
     /** A JSON body with its length, marked {@code no-store}. */
     public static Mono<Void> json(HttpServerResponse res, int status, byte[] body) {
         return send(res, status, "application/json", body);
+    }
+
+    /**
+     * {@link #refused(HttpServerResponse, KeymuxError)} after {@code hold}, on the connection's own
+     * event loop (a timer, no thread waits): how a caller that keeps guessing the token is slowed.
+     */
+    public static Mono<Void> refused(HttpServerRequest req, HttpServerResponse res, KeymuxError refusal,
+            Duration hold) {
+        if (hold.isZero()) {
+            return refused(res, refusal);
+        }
+        EventLoop[] loop = {null};
+        req.withConnection(connection -> loop[0] = connection.channel().eventLoop());
+        EventLoop own = loop[0];
+        if (own == null) {
+            return refused(res, refusal);
+        }
+        return Mono.<Void>create(sink -> {
+            ScheduledFuture<?> timer = own.schedule(() -> sink.success(), hold.toNanos(), TimeUnit.NANOSECONDS);
+            sink.onCancel(() -> timer.cancel(false));
+        }).then(Mono.defer(() -> refused(res, refusal)));
     }
 
     /** The answer to a caller that {@link AdminRoutes#refusal} turned away (401 or 403). */

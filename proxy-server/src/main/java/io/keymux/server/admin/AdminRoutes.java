@@ -8,6 +8,8 @@ import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyStatus;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.metrics.ProxyMetrics;
+import io.keymux.core.auth.AuthFailures;
+import io.keymux.server.audit.AuditRecord;
 import io.keymux.server.pipeline.KeymuxError;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -21,6 +23,7 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
@@ -52,6 +55,8 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
     private final TimeSource time;
     private final byte[] dashboard;
     private final String dashboardPolicy;
+    /** Wrong admin tokens per address: later ones are answered slowly. */
+    private final AuthFailures tokenFailures;
     /** Key states as of the last scrape, read by the {@code keymux_key_state} gauges. */
     private volatile Map<String, String> scrapedStates = Map.of();
 
@@ -69,6 +74,7 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
         this.signals = Objects.requireNonNull(signals, "signals");
         this.draining = Objects.requireNonNull(draining, "draining");
         this.time = Objects.requireNonNull(time, "time");
+        this.tokenFailures = new AuthFailures("admin token", time);
         this.dashboard = readDashboard();
         this.dashboardPolicy = contentSecurityPolicy(new String(dashboard, StandardCharsets.UTF_8));
     }
@@ -141,9 +147,9 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
 
     private Mono<Void> authorized(HttpServerRequest req, HttpServerResponse res,
             Function<AdminViews, Map<String, Object>> view) {
-        KeymuxError refusal = refusal(req);
-        if (refusal != null) {
-            return AdminAnswers.refused(res, refusal);
+        Mono<Void> refused = refuse(req, res);
+        if (refused != null) {
+            return refused;
         }
         AdminViews views = new AdminViews(config.get(), broker.keyStates(), broker.metrics(), broker.liveReplicas());
         return json(res, 200, view.apply(views));
@@ -156,9 +162,9 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
      * broker answers without blocking (with Redis, when the shared state was cleared and read again).
      */
     private Mono<Void> enable(HttpServerRequest req, HttpServerResponse res) {
-        KeymuxError refusal = refusal(req);
-        if (refusal != null) {
-            return AdminAnswers.refused(res, refusal);
+        Mono<Void> refused = refuse(req, res);
+        if (refused != null) {
+            return refused;
         }
         String raw = req.param("keyId");
         String keyId = raw == null ? "" : QueryStringDecoder.decodeComponent(raw);
@@ -184,6 +190,21 @@ public final class AdminRoutes implements Consumer<HttpServerRoutes> {
             out.append(c >= 0x20 && c < 0x7f && c != '\'' ? c : '?');
         }
         return out.toString();
+    }
+
+    /**
+     * The answer to a caller that may not use {@code /admin/*} (a wrong token from an address that
+     * keeps guessing is answered slowly, see {@link AuthFailures}), or {@code null} when it may.
+     */
+    public @Nullable Mono<Void> refuse(HttpServerRequest req, HttpServerResponse res) {
+        KeymuxError refusal = refusal(req);
+        if (refusal == null) {
+            return null;
+        }
+        Duration hold = refusal.status() == 401
+                ? tokenFailures.failed(AuditRecord.addressOf(req.remoteAddress()))
+                : Duration.ZERO;
+        return AdminAnswers.refused(req, res, refusal, hold);
     }
 
     /**

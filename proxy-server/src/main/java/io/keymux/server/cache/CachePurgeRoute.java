@@ -1,13 +1,12 @@
 package io.keymux.server.cache;
 
 import io.keymux.server.admin.AdminAnswers;
-import io.keymux.server.pipeline.KeymuxError;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.function.BiFunction;
-import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
+import reactor.core.publisher.Mono;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
@@ -16,23 +15,23 @@ import reactor.netty.http.server.HttpServerResponse;
  * replica's response cache and answers {@code {"purged":N}}.
  */
 public final class CachePurgeRoute implements BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> {
-    private final Function<HttpServerRequest, @Nullable KeymuxError> refusal;
+    private final BiFunction<HttpServerRequest, HttpServerResponse, @Nullable Mono<Void>> refuse;
     private final ResponseCache cache;
 
     /**
-     * @param refusal why a request may not use {@code /admin/*}, or {@code null} when it may:
-     *     {@link io.keymux.server.admin.AdminRoutes#refusal}
+     * @param refuse the answer to a request that may not use {@code /admin/*} (401/403), or
+     *     {@code null} when it may: {@link io.keymux.server.admin.AdminRoutes#refuse}
      */
-    public CachePurgeRoute(Function<HttpServerRequest, @Nullable KeymuxError> refusal, ResponseCache cache) {
-        this.refusal = Objects.requireNonNull(refusal, "refusal");
+    public CachePurgeRoute(BiFunction<HttpServerRequest, HttpServerResponse, @Nullable Mono<Void>> refuse, ResponseCache cache) {
+        this.refuse = Objects.requireNonNull(refuse, "refuse");
         this.cache = Objects.requireNonNull(cache, "cache");
     }
 
     @Override
     public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
-        KeymuxError refused = refusal.apply(request);
+        Mono<Void> refused = refuse.apply(request, response);
         if (refused != null) {
-            return AdminAnswers.refused(response, refused);
+            return refused;
         }
         // Caffeine's invalidateAll is CPU work over the map, no IO: fine on the admin loop.
         long purged = cache.purge();

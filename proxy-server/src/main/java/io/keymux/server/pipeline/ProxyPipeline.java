@@ -24,6 +24,8 @@ import io.keymux.server.affinity.AffinityStore;
 import io.keymux.server.affinity.ObjectAffinity;
 import io.keymux.server.affinity.PathIds;
 import io.keymux.server.audit.AuditLog;
+import io.keymux.server.audit.AuditRecord;
+import io.keymux.core.auth.AuthFailures;
 import io.keymux.server.cache.CacheStep;
 import io.keymux.server.cache.CoalescedAnswer;
 import io.keymux.server.cache.FlightRelay;
@@ -40,7 +42,9 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.net.SocketAddress;
 import java.util.HashSet;
 import java.util.List;
@@ -48,6 +52,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.BiFunction;
@@ -113,6 +118,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     /** Whether some task has prompt affinity on, so the inspector digests the stable prompt. */
     private final boolean digestPrompts;
     private final WebSocketProxy websockets;
+    /** Wrong client keys per address (kept across reloads): later ones are answered slowly. */
+    private final AuthFailures authFailures;
 
     /** Builds the pipeline for one configuration with a response cache of its own (tests). */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
@@ -137,6 +144,18 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      */
     public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
             InFlight inFlight, ProxyMetrics metrics, AuditLog audit, ResponseCache cache, ObjectAffinity affinity) {
+        this(config, broker, upstreams, time, inFlight, metrics, audit, cache, affinity,
+                new AuthFailures("client key", time));
+    }
+
+    /**
+     * Builds the pipeline for one configuration; {@code cache}, {@code affinity} (the map of provider
+     * objects to keys) and {@code authFailures} (wrong client keys per address) are kept across reloads.
+     */
+    public ProxyPipeline(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
+            InFlight inFlight, ProxyMetrics metrics, AuditLog audit, ResponseCache cache, ObjectAffinity affinity,
+            AuthFailures authFailures) {
+        this.authFailures = Objects.requireNonNull(authFailures, "authFailures");
         this.cache = Objects.requireNonNull(cache, "cache");
         this.affinity = Objects.requireNonNull(affinity, "affinity");
         this.digestPrompts = config.tasks().stream().anyMatch(TaskConfig::promptAffinity);
@@ -198,7 +217,16 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     private Mono<Void> handle(Exchange ex) {
         AuthDecision auth = authenticate(ex);
         if (auth instanceof AuthDecision.Refused refused) {
-            return fail(ex, KeymuxError.invalidClientKey(refused.message()));
+            KeymuxError error = KeymuxError.invalidClientKey(refused.message());
+            Duration hold = authFailures.failed(AuditRecord.addressOf(ex.request.remoteAddress()));
+            if (hold.isZero()) {
+                return fail(ex, error);
+            }
+            // An address that keeps guessing waits for its 401 (a timer on its own loop, not a thread).
+            return Mono.<Void>create(sink -> {
+                ScheduledFuture<?> timer = ex.loop.schedule(() -> sink.success(), hold.toNanos(), TimeUnit.NANOSECONDS);
+                sink.onCancel(() -> timer.cancel(false));
+            }).then(Mono.defer(() -> fail(ex, error)));
         }
         AuthDecision.Admitted admitted = (AuthDecision.Admitted) auth;
         ex.client = admitted.clientName();

@@ -3,11 +3,9 @@ package io.keymux.server.reload;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keymux.server.admin.AdminAnswers;
-import io.keymux.server.pipeline.KeymuxError;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.BiFunction;
-import java.util.function.Function;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
@@ -25,24 +23,24 @@ import reactor.netty.http.server.HttpServerResponse;
 public final class ReloadRoute implements BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Function<HttpServerRequest, @Nullable KeymuxError> refusal;
+    private final BiFunction<HttpServerRequest, HttpServerResponse, @Nullable Mono<Void>> refuse;
     private final Supplier<ReloadResult> reload;
 
     /**
-     * @param refusal why a request may not use {@code /admin/*} (401/403), or {@code null} when it
-     *     may: {@link io.keymux.server.admin.AdminRoutes#refusal}
+     * @param refuse the answer to a request that may not use {@code /admin/*} (401/403), or
+     *     {@code null} when it may: {@link io.keymux.server.admin.AdminRoutes#refuse}
      * @param reload loads and applies the configuration; may block
      */
-    public ReloadRoute(Function<HttpServerRequest, @Nullable KeymuxError> refusal, Supplier<ReloadResult> reload) {
-        this.refusal = Objects.requireNonNull(refusal, "refusal");
+    public ReloadRoute(BiFunction<HttpServerRequest, HttpServerResponse, @Nullable Mono<Void>> refuse, Supplier<ReloadResult> reload) {
+        this.refuse = Objects.requireNonNull(refuse, "refuse");
         this.reload = Objects.requireNonNull(reload, "reload");
     }
 
     @Override
     public Publisher<Void> apply(HttpServerRequest request, HttpServerResponse response) {
-        KeymuxError refused = refusal.apply(request);
+        Mono<Void> refused = refuse.apply(request, response);
         if (refused != null) {
-            return AdminAnswers.refused(response, refused);
+            return refused;
         }
         return Mono.fromSupplier(reload)
                 .subscribeOn(Schedulers.boundedElastic())
