@@ -431,11 +431,10 @@ public final class KeymuxServer implements AutoCloseable {
 
     private ReloadResult refuse(String error, List<String> problems) {
         metrics.reload(false);
-        LOG.warn("config reload refused ({}), the running configuration stays: {} problem(s)", error,
-                problems.size());
-        for (String problem : problems) {
-            LOG.warn("  {}", problem);
-        }
+        // One line with every problem (paths and messages, never a value): a log pipeline that
+        // splits lines into events must not part the refusal from its reasons.
+        LOG.warn("config reload refused ({}), the running configuration stays{}", error,
+                problems.isEmpty() ? "" : ": " + String.join("; ", problems));
         return new ReloadResult.Refused(error, problems);
     }
 

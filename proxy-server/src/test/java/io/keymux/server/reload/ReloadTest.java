@@ -141,10 +141,21 @@ class ReloadTest extends KeymuxTestBase {
     void anInvalidFileIsRefusedAndTheOldConfigKeepsServing() throws Exception {
         Path file = Files.writeString(dir.resolve("keymux.yaml"), yaml(OLD_SECRET, 100));
         serve(file);
+        ch.qos.logback.classic.Logger serverLog =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(KeymuxServer.class);
+        var logged = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+        logged.start();
+        serverLog.addAppender(logged);
 
         Files.writeString(file, yaml(NEW_SECRET, -5));
 
         ReloadResult result = nextReload();
+        serverLog.detachAppender(logged);
+        // One log line that carries the problems themselves, not a count of them.
+        assertThat(logged.list).filteredOn(e -> e.getFormattedMessage().startsWith("config reload refused"))
+                .singleElement()
+                .satisfies(e -> assertThat(e.getFormattedMessage()).contains("api_keys[0].max_rpm: ")
+                        .doesNotContain(NEW_SECRET).doesNotContain(OLD_SECRET));
         assertThat(result).isInstanceOf(ReloadResult.Refused.class);
         ReloadResult.Refused refused = (ReloadResult.Refused) result;
         assertThat(refused.problems()).anySatisfy(p -> assertThat(p).startsWith("api_keys[0].max_rpm: "));
