@@ -145,12 +145,15 @@ class ReloadTest extends KeymuxTestBase {
                 (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(KeymuxServer.class);
         var logged = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
         logged.start();
+        ch.qos.logback.classic.Level level = serverLog.getLevel();
+        serverLog.setLevel(ch.qos.logback.classic.Level.WARN); // whatever an earlier test set
         serverLog.addAppender(logged);
 
         Files.writeString(file, yaml(NEW_SECRET, -5));
 
         ReloadResult result = nextReload();
         serverLog.detachAppender(logged);
+        serverLog.setLevel(level);
         // One log line that carries the problems themselves, not a count of them.
         assertThat(logged.list).filteredOn(e -> e.getFormattedMessage().startsWith("config reload refused"))
                 .singleElement()
