@@ -1,5 +1,6 @@
 package io.keymux.server.pipeline;
 
+import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.config.model.UpstreamConfig;
@@ -21,6 +22,7 @@ import io.keymux.core.time.TimeSource;
 import io.keymux.core.cache.Flight;
 import io.keymux.core.cache.StoredAnswer;
 import io.keymux.server.affinity.AffinityStore;
+import io.keymux.server.affinity.ListQuery;
 import io.keymux.server.affinity.ObjectAffinity;
 import io.keymux.server.affinity.PathIds;
 import io.keymux.server.audit.AuditLog;
@@ -82,7 +84,8 @@ import reactor.netty.http.server.HttpServerResponse;
  *   <li>build the {@link Route} (the upstream body, with {@code include_usage} injected for a stream);</li>
  *   <li>{@link #routeByAffinity}: a request naming a provider object goes to the key that holds it,
  *   one naming only unknown ids searches the keys, and with {@code prompt_affinity} the prompt's
- *   preferred keys come first (SPEC.md section 3.9).</li>
+ *   preferred keys come first (SPEC.md section 3.9); a list request of a task with several keys is
+ *   answered by {@link ListUnion} with the union over them.</li>
  * </ol>
  *
  * <p>Then the attempt loop ({@link #attempt}): {@link #selectKey} (which may queue), then one
@@ -118,6 +121,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
     /** Whether some task has prompt affinity on, so the inspector digests the stable prompt. */
     private final boolean digestPrompts;
     private final WebSocketProxy websockets;
+    /** List requests of a task with several keys: the union over them (SPEC.md section 3.9). */
+    private final ListUnion lists;
     /** Wrong client keys per address (kept across reloads): later ones are answered slowly. */
     private final AuthFailures authFailures;
 
@@ -169,6 +174,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.accounting = new RequestAccounting(metrics, Objects.requireNonNull(audit, "audit"), time);
         this.websockets = new WebSocketProxy(config, broker, upstreams, time, metrics, audit);
+        this.lists = new ListUnion(this, config, broker, upstreams, time, accounting, affinity.store());
     }
 
     @Override
@@ -306,6 +312,13 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * {@code prompt_affinity: on} prefers its prompt's keys in rendezvous order.
      */
     private Mono<Void> routeByAffinity(Exchange ex, Route route, InspectedRequest facts) {
+        if (facts.objectIds().isEmpty()
+                && ListQuery.isList(ex.request.method().name(), route.forwardPath(), route.pathIds())) {
+            List<ApiKeyConfig> keys = keysOf(route.task());
+            if (keys.size() > 1) {
+                return lists.answer(ex, route.task(), route.forwardPath(), keys);
+            }
+        }
         if (route.pathIds().isEmpty() && facts.objectIds().isEmpty()) {
             KeyPreference order = ObjectAffinity.promptOrder(config, route.task(), facts.promptCacheKey(),
                     facts.promptDigest());
@@ -331,13 +344,18 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
 
     /** How many keys an unknown id is searched on: the task's own and the {@code "*"} keys. */
     private int searchableKeys(TaskConfig task) {
-        int n = 0;
-        for (var key : config.apiKeys()) {
+        return keysOf(task).size();
+    }
+
+    /** The keys that serve {@code task} (its own and the {@code "*"} keys), in config order. */
+    private List<ApiKeyConfig> keysOf(TaskConfig task) {
+        List<ApiKeyConfig> keys = new java.util.ArrayList<>();
+        for (ApiKeyConfig key : config.apiKeys()) {
             if (key.taskTypes().contains(task.name()) || key.servesAnyTask()) {
-                n++;
+                keys.add(key);
             }
         }
-        return n;
+        return keys;
     }
 
     // ---- Cache and coalescing (SPEC.md section 3.8): one lookup before a key is chosen -----------
@@ -558,7 +576,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
      * exchange's settle, a Redis answer). Cancelling the Mono cancels the future, which takes the
      * request out of the broker's queue.
      */
-    private static <T> Mono<T> onLoop(Exchange ex, java.util.function.Supplier<CompletableFuture<T>> call) {
+    static <T> Mono<T> onLoop(Exchange ex, java.util.function.Supplier<CompletableFuture<T>> call) {
         return Mono.create(sink -> {
             CompletableFuture<T> future = call.get();
             sink.onCancel(() -> future.cancel(true));
