@@ -106,7 +106,24 @@ abstract class SectionMapper {
      * about a secret never shows its value ({@code string} only ever names the kind of a wrong node).
      */
     @Nullable String secret(ObjectNode o, String f, String path) {
-        return string(o, f, path);
+        String value = string(o, f, path);
+        if (value != null && hasControlCharacter(value)) {
+            // A key travels in an HTTP header: a CR or LF there would split it (header injection).
+            problem(path, "must not contain control characters (CR, LF, tab, ...): check for a stray line"
+                    + " break where the value was pasted or read from a file");
+            return null;
+        }
+        return value;
+    }
+
+    private static boolean hasControlCharacter(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c < 0x20 || c == 0x7F) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A string field, interpolated; numbers and booleans are accepted as their text. */
@@ -316,9 +333,56 @@ abstract class SectionMapper {
             return "nothing";
         }
         if (n.isTextual()) {
-            return '"' + n.textValue() + '"';
+            String text = n.textValue();
+            if (looksLikeSecret(text)) {
+                // A key pasted into the wrong field must not reach a log through its error.
+                return "a string that looks like a secret (not shown)";
+            }
+            String shown = URL_USER_INFO.matcher(text).replaceAll("$1***@");
+            if (shown.length() > MAX_SHOWN) {
+                shown = shown.substring(0, MAX_SHOWN) + "...";
+            }
+            return '"' + shown + '"';
         }
         return describe(n);
+    }
+
+    /** {@code scheme://user:password@}: the credentials part of a URL, never shown. */
+    private static final java.util.regex.Pattern URL_USER_INFO =
+            java.util.regex.Pattern.compile("(?i)([a-z][a-z0-9+.-]*://)[^/?#@\\s]*@");
+    private static final int MAX_SHOWN = 120;
+    /** Prefixes of the providers' keys and tokens (OpenAI, Anthropic, NVIDIA, xAI, Groq, Google, Hugging Face, GitHub). */
+    private static final List<String> SECRET_PREFIXES =
+            List.of("sk-", "sk_", "nvapi-", "xai-", "gsk_", "aiza", "hf_", "ghp_", "github_pat_", "bearer ");
+
+    /**
+     * Whether a value written where a secret does not belong looks like one: a known key prefix, or
+     * one long token mixing letters and digits (what a random key looks like, and no number, name,
+     * duration or URL does).
+     */
+    static boolean looksLikeSecret(String text) {
+        String t = text.strip().toLowerCase(java.util.Locale.ROOT);
+        for (String prefix : SECRET_PREFIXES) {
+            if (t.startsWith(prefix) && t.length() > prefix.length() + 4) {
+                return true;
+            }
+        }
+        if (t.length() < 24 || t.contains("://") || t.contains("${")) {
+            return false;
+        }
+        boolean letter = false;
+        boolean digit = false;
+        for (int i = 0; i < t.length(); i++) {
+            char c = t.charAt(i);
+            if (Character.isLetter(c)) {
+                letter = true;
+            } else if (Character.isDigit(c)) {
+                digit = true;
+            } else if (c != '-' && c != '_' && c != '.') {
+                return false;
+            }
+        }
+        return letter && digit;
     }
 
     static String describe(JsonNode n) {

@@ -71,7 +71,7 @@ final class UpstreamsMapper extends SectionMapper {
     }
 
     @Nullable URI baseUrl(String url, JsonNode raw, String path) {
-        String expected = "must be an absolute http or https URL with a host, without query or fragment (got "
+        String expected = "must be an absolute http or https URL with a host, without user:password@, query or fragment (got "
                 + got(raw) + ")";
         try {
             URI u = new URI(url.strip());

@@ -187,13 +187,13 @@ class ValidationTest {
                   d: { base_url: "https://x.example.com/v1?x=1" }
                   e: { auth: bearer }
                 """ + KEY)).containsExactly(
-                "upstreams.a.base_url: must be an absolute http or https URL with a host, without query or fragment"
+                "upstreams.a.base_url: must be an absolute http or https URL with a host, without user:password@, query or fragment"
                         + " (got \"ftp://files.example.com\")",
-                "upstreams.b.base_url: must be an absolute http or https URL with a host, without query or fragment"
+                "upstreams.b.base_url: must be an absolute http or https URL with a host, without user:password@, query or fragment"
                         + " (got \"/relative\")",
-                "upstreams.c.base_url: must be an absolute http or https URL with a host, without query or fragment"
+                "upstreams.c.base_url: must be an absolute http or https URL with a host, without user:password@, query or fragment"
                         + " (got \"https://\")",
-                "upstreams.d.base_url: must be an absolute http or https URL with a host, without query or fragment"
+                "upstreams.d.base_url: must be an absolute http or https URL with a host, without user:password@, query or fragment"
                         + " (got \"https://x.example.com/v1?x=1\")",
                 "upstreams.e.base_url: is required");
         assertThat(expected).isNotEmpty();
@@ -409,5 +409,48 @@ class ValidationTest {
         assertThat(result.problems()).hasSizeGreaterThan(8);
         String everything = result.problems() + "\n" + result.warnings();
         assertThat(everything).doesNotContain(secret).doesNotContain("SUPER").doesNotContain("sk-literal");
+    }
+
+    @Test
+    void aSecretWrittenLiterallyInAMalformedValueOrAUrlIsNotEchoed() {
+        List<String> found = problems("""
+                upstreams:
+                  u: { base_url: "https://user:hunter2pass@api.example.com/v1", auth: bearer }
+                limits:
+                  backend: redis
+                  redis: { uri: "http://:redispass99@cache:6379" }
+                tasks:
+                  - { name: chat, upstream: u }
+                api_keys:
+                  - { key_id: k, api_key: s, task_types: [chat], max_rpm: "sk-proj-Abc123literal", max_tpm: "q8Zk29fLw0pXv7Rt5mN3sY1u" }
+                """);
+        String all = String.join("\n", found);
+        assertThat(all).doesNotContain("hunter2pass").doesNotContain("redispass99").doesNotContain("Abc123literal")
+                .doesNotContain("q8Zk29fLw0pXv7Rt5mN3sY1u");
+        assertThat(found).contains(
+                "upstreams.u.base_url: must be an absolute http or https URL with a host, without user:password@, query"
+                        + " or fragment (got \"https://***@api.example.com/v1\")",
+                "limits.redis.uri: must start with redis:// or rediss:// (got \"http://***@cache:6379\")",
+                "api_keys[0].max_rpm: must be an integer (got a string that looks like a secret (not shown))",
+                "api_keys[0].max_tpm: must be an integer (got a string that looks like a secret (not shown))");
+    }
+
+    @Test
+    void aKeyOrTokenHoldingACarriageReturnOrLineFeedIsRefused() {
+        Map<String, String> env = Map.of("FROM_FILE", "sk-from-a-file\n");
+        LoadResult result = fx.yaml("""
+                admin: { token: "tok\\r\\nX-Injected: 1" }
+                tasks:
+                  - { name: chat }
+                api_keys:
+                  - { key_id: k, api_key: "${FROM_FILE}", task_types: [chat] }
+                clients:
+                  - { name: a, key: "ck\\tey" }
+                """, env);
+        assertThat(result.problems()).extracting(Object::toString).anySatisfy(p -> assertThat(p)
+                .startsWith("admin.token: must not contain control characters"))
+                .anySatisfy(p -> assertThat(p).startsWith("api_keys[0].api_key: must not contain control characters"))
+                .anySatisfy(p -> assertThat(p).startsWith("clients[0].key: must not contain control characters"));
+        assertThat(result.problems().toString()).doesNotContain("sk-from-a-file").doesNotContain("X-Injected");
     }
 }
