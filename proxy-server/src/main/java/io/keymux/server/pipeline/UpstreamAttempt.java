@@ -64,7 +64,8 @@ import reactor.netty.http.server.HttpServerResponse;
  *   <li><b>the usage tap</b>, which reads usage from the answer on its way through;</li>
  *   <li><b>the timeouts</b>: one timer on the loop, armed for {@code first_byte} when the request
  *   is sent and again when the headers arrive, then {@code idle} between chunks (a chunk only moves
- *   the deadline);</li>
+ *   the deadline; while reading is paused for a slow client it does not run, and starts afresh on
+ *   resume);</li>
  *   <li><b>back-pressure</b>: when the client's side stops asking for chunks the upstream connection
  *   stops reading, and reads again when asked.</li>
  * </ul>
@@ -161,6 +162,11 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private long deadline;
     private final long idleNanos;
     private boolean timerStopped;
+    /**
+     * Reading from the upstream is paused because the client is slow: the upstream's silence is
+     * then keymux's doing, so the idle timeout does not run (it starts afresh on resume).
+     */
+    private boolean paused;
 
     UpstreamAttempt(ProxyPipeline pipeline, RequestAccounting accounting, TimeSource time, Exchange ex,
             TaskConfig task, Lease lease, boolean injectedUsage, @Nullable String model,
@@ -334,6 +340,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                     if (last) {
                         finishBody(sink);
                     } else if (sink.requestedFromDownstream() <= 0) {
+                        paused = true;
                         Objects.requireNonNull(connection, "connection").pause(this);
                     }
                 }
@@ -571,6 +578,10 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         sink.onRequest(n -> {
             UpstreamConnection c = connection;
             if (c != null) {
+                if (paused) {
+                    paused = false;
+                    deadline = System.nanoTime() + idleNanos;
+                }
                 c.resume(this);
             }
         });
@@ -823,6 +834,10 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         UpstreamConnection c = connection;
         if (timerStopped || c == null) {
             return;
+        }
+        if (paused) {
+            // The client is not reading, so neither is keymux: not the upstream's stall.
+            deadline = System.nanoTime() + idleNanos;
         }
         long left = deadline - System.nanoTime();
         if (left > 0) {
