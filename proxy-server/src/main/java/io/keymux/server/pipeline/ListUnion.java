@@ -53,7 +53,8 @@ import reactor.core.publisher.Mono;
  * <p>Every object listed is remembered against its key, so the retrieval that usually follows a
  * list goes straight to it. A disabled key is left out (its account cannot be reached); a key that
  * is rate limited or failing makes the whole list fail (429 or 502) rather than answer with holes;
- * a 4xx that is an answer (a bad filter, say) is passed on as the provider wrote it.
+ * a 4xx that is an answer (a bad filter, say), or a 2xx that is not a list, is passed on as the
+ * provider wrote it.
  */
 final class ListUnion {
     /** Pages walked, per key, while looking for a cursor keymux does not know. */
@@ -272,8 +273,10 @@ final class ListUnion {
             JsonNode root = parse(whole.body());
             JsonNode data = root == null ? null : root.get("data");
             if (!(root instanceof ObjectNode object) || data == null || !data.isArray()) {
-                return failed(KeymuxError.upstreamUnavailable("key '" + key.keyId()
-                        + "' answered the list with something that is not a list"));
+                // This upstream does not list here (another provider's API, a proxy in between):
+                // its answer goes to the client as written rather than a union of nothing.
+                return new KeyAnswer.Failed(new Failure.Relayed(status,
+                        whole.headers().get(HttpHeaderNames.CONTENT_TYPE), whole.body()));
             }
             List<JsonNode> items = new ArrayList<>(data.size());
             data.forEach(items::add);
