@@ -48,7 +48,7 @@ import reactor.netty.http.server.HttpServerResponse;
  *
  * <pre>
  * CONNECTING → WAITING_HEAD → LOOKING ─┬→ STREAMING → DONE   (the client gets the answer)
- *                                      └→ DRAINING  → DONE   (refused: Retry once drained)
+ *                                      └→ DRAINING  → DONE   (refused: Retry at once, body drained behind it)
  * </pre>
  *
  * It owns what an attempt must do exactly once or in order:
@@ -167,6 +167,10 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
      * then keymux's doing, so the idle timeout does not run (it starts afresh on resume).
      */
     private boolean paused;
+    /** Closes the connection of a refused answer whose body does not end within one idle timeout. */
+    private @Nullable ScheduledFuture<?> drainGuard;
+    /** Bytes of a refused answer's body read in the background. */
+    private long drainedBytes;
 
     UpstreamAttempt(ProxyPipeline pipeline, RequestAccounting accounting, TimeSource time, Exchange ex,
             TaskConfig task, Lease lease, boolean injectedUsage, @Nullable String model,
@@ -323,14 +327,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                     judged(judgement());
                 }
             }
-            case DRAINING -> {
-                content.release();
-                if (last) {
-                    stopTimer();
-                    phase = Phase.DONE;
-                    decide(Objects.requireNonNull(retry, "retry"));
-                }
-            }
+            case DRAINING -> drained(content, last);
             case STREAMING -> {
                 FluxSink<ByteBuf> sink = body;
                 if (sink == null) {
@@ -374,9 +371,12 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                 }
             }
             case DRAINING -> {
-                // An error body that broke or stalled only costs its connection; the retry goes on.
+                // A refused body that broke only costs its connection; the retry went on already.
                 phase = Phase.DONE;
-                decide(Objects.requireNonNull(retry, "retry"));
+                ScheduledFuture<?> guard = drainGuard;
+                if (guard != null) {
+                    guard.cancel(false);
+                }
             }
             case STREAMING -> brokeMidAnswer(error);
             default -> { }
@@ -458,9 +458,45 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             decide(retry);
             return;
         }
-        // An error body that stalls only costs that connection (the idle timer closes it).
+        // The verdict is known at the head: the retry goes now, and the rest of the refused body is
+        // read in the background (so the connection can go back to its pool), up to DRAIN_BYTES and
+        // one idle timeout; a body that stalls or keeps coming only costs that connection.
         phase = Phase.DRAINING;
-        timeoutAfter(task.timeouts().idle());
+        UpstreamConnection c = Objects.requireNonNull(connection, "connection");
+        drainGuard = c.channel().eventLoop().schedule(this::stopDraining,
+                Math.max(1, task.timeouts().idle().toNanos()), TimeUnit.NANOSECONDS);
+        decide(retry);
+    }
+
+    /** The most of a refused answer's body read in the background before its connection is closed instead. */
+    static final int DRAIN_BYTES = 64 * 1024;
+
+    /** The refused body did not end in time or is too long: close its connection. */
+    private void stopDraining() {
+        drainGuard = null;
+        if (phase == Phase.DRAINING) {
+            phase = Phase.DONE;
+            UpstreamConnection c = connection;
+            if (c != null) {
+                c.abandon(this);
+            }
+        }
+    }
+
+    private void drained(ByteBuf content, boolean last) {
+        drainedBytes += content.readableBytes();
+        content.release();
+        if (last || drainedBytes > DRAIN_BYTES) {
+            ScheduledFuture<?> guard = drainGuard;
+            if (guard != null) {
+                guard.cancel(false);
+            }
+            if (last) {
+                phase = Phase.DONE; // the connection is back in its pool
+            } else {
+                stopDraining();
+            }
+        }
     }
 
     private void decide(Result result) {
