@@ -2,12 +2,12 @@ package io.keymux.server.sharedstate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.server.testing.ServeProcess;
 import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -87,7 +86,7 @@ class ReplicaProcessesTest {
 
     @BeforeAll
     void start() throws Exception {
-        redisPort = freePort();
+        redisPort = ServeProcess.freePort();
         startRedis();
         config = dir.resolve("keymux.yaml");
         writeConfig("warmup", 30, "sk-first");
@@ -101,8 +100,8 @@ class ReplicaProcessesTest {
         }
         // Each replica heartbeats every 5 s: wait until all three see three (local_share: auto = 1/3).
         for (Replica r : replicas) {
-            await("keymux_replicas 3 on " + r.adminPort, () -> metrics(r).contains("keymux_replicas 3.0"));
-            await("keymux_redis_up 1 on " + r.adminPort, () -> metrics(r).contains("keymux_redis_up 1.0"));
+            ServeProcess.await("keymux_replicas 3 on " + r.adminPort, () -> metrics(r).contains("keymux_replicas 3.0"));
+            ServeProcess.await("keymux_redis_up 1 on " + r.adminPort, () -> metrics(r).contains("keymux_redis_up 1.0"));
             assertThat(admin(r, "/admin/health")).contains("\"replicas\":3");
             assertThat(metrics(r)).contains("keymux_redis_latency_seconds_bucket");
         }
@@ -159,7 +158,7 @@ class ReplicaProcessesTest {
                     Pattern rpm = Pattern.compile("\"usage\":\\{\"rpm\":(\\d+),");
                     String[] last = {""};
                     try {
-                        await("usage of all replicas on " + r.adminPort, () -> {
+                        ServeProcess.await("usage of all replicas on " + r.adminPort, () -> {
                             Matcher m = rpm.matcher(last[0] = admin(r, "/admin/keys"));
                             return m.find() && Integer.parseInt(m.group(1)) >= reached
                                     && Integer.parseInt(m.group(1)) <= bound(took);
@@ -227,7 +226,7 @@ class ReplicaProcessesTest {
         signalRedis("STOP");
         try {
             // Requests (429 after the 500 ms timeout, max_wait 0s) until each replica counts Redis down.
-            await("all replicas count Redis down", () -> {
+            ServeProcess.await("all replicas count Redis down", () -> {
                 Flux.fromIterable(replicas).flatMap(this::send).collectList().block(WAIT);
                 return replicas.stream().allMatch(r -> metrics(r).contains("keymux_redis_up 0.0"));
             });
@@ -244,7 +243,7 @@ class ReplicaProcessesTest {
             signalRedis("CONT");
         }
         for (Replica r : replicas) {
-            await("Redis up again on " + r.adminPort, () -> metrics(r).contains("keymux_redis_up 1.0"));
+            ServeProcess.await("Redis up again on " + r.adminPort, () -> metrics(r).contains("keymux_redis_up 1.0"));
         }
     }
 
@@ -263,14 +262,14 @@ class ReplicaProcessesTest {
             }
         }, "steady-traffic");
         traffic.start();
-        await("traffic flowing", () -> statuses.size() > 12);
+        ServeProcess.await("traffic flowing", () -> statuses.size() > 12);
         stopRedis();
-        await("traffic while Redis is gone", () -> replicas.stream().allMatch(r -> metrics(r).contains("keymux_redis_up 0.0")));
+        ServeProcess.await("traffic while Redis is gone", () -> replicas.stream().allMatch(r -> metrics(r).contains("keymux_redis_up 0.0")));
         startRedis();
         traffic.join(WAIT.toMillis());
         assertThat(statuses).hasSizeGreaterThan(24).containsOnly(200);
         for (Replica r : replicas) {
-            await("Redis up again on " + r.adminPort, () -> metrics(r).contains("keymux_redis_up 1.0"));
+            ServeProcess.await("Redis up again on " + r.adminPort, () -> metrics(r).contains("keymux_redis_up 1.0"));
         }
     }
 
@@ -283,11 +282,11 @@ class ReplicaProcessesTest {
                 : UpstreamStub.Reply.json(200, UpstreamStub.CHAT_COMPLETION));
         send(replicas.get(0)).block(WAIT);
         for (Replica r : replicas) {
-            await("disabled shown on " + r.adminPort, () -> keyStatus(r).equals("disabled"));
+            ServeProcess.await("disabled shown on " + r.adminPort, () -> keyStatus(r).equals("disabled"));
         }
         reload("rotating", 1000, "sk-rotated");
         for (Replica r : replicas) {
-            await("active shown on " + r.adminPort, () -> keyStatus(r).equals("active"));
+            ServeProcess.await("active shown on " + r.adminPort, () -> keyStatus(r).equals("active"));
             assertThat(send(r).block(WAIT)).isEqualTo(200);
             assertThat(stub.last().headers().get("Authorization")).isEqualTo("Bearer sk-rotated");
         }
@@ -335,7 +334,7 @@ class ReplicaProcessesTest {
             assertThat(status).isEqualTo(200);
         }
         for (Replica r : replicas) {
-            await("key " + keyId + " on " + r.adminPort, () -> admin(r, "/admin/keys").contains("\"" + keyId + "\""));
+            ServeProcess.await("key " + keyId + " on " + r.adminPort, () -> admin(r, "/admin/keys").contains("\"" + keyId + "\""));
         }
     }
 
@@ -393,7 +392,7 @@ class ReplicaProcessesTest {
 
     private Matcher awaitLine(Replica r, Pattern pattern) {
         Matcher[] found = new Matcher[1];
-        await("a line matching " + pattern, () -> {
+        ServeProcess.await("a line matching " + pattern, () -> {
             for (String line : r.lines) {
                 Matcher m = pattern.matcher(line);
                 if (m.find()) {
@@ -406,28 +405,12 @@ class ReplicaProcessesTest {
         return found[0];
     }
 
-    /** Polls {@code condition} every 100 ms for at most a minute. */
-    private static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + WAIT.toSeconds() + " s: " + what);
-            }
-            try {
-                Thread.sleep(100); // polling interval of a bounded wait, not a synchronisation
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
-    }
-
     private void startRedis() throws IOException {
         redis = new ProcessBuilder("redis-server", "--port", Integer.toString(redisPort), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--enable-debug-command", "yes")
                 .directory(dir.toFile()).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("redis.log").toFile()).start();
-        await("redis-server on " + redisPort, () -> {
+        ServeProcess.await("redis-server on " + redisPort, () -> {
             try (Socket s = new Socket("127.0.0.1", redisPort)) {
                 return true;
             } catch (IOException notYet) {
@@ -462,12 +445,6 @@ class ReplicaProcessesTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
         }
     }
 }
