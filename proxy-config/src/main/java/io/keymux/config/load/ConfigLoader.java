@@ -72,14 +72,16 @@ public final class ConfigLoader {
         List<Problem> problems = new ArrayList<>();
         Map<String, String> vars = variables(envFiles, environment, workingDir, problems);
 
-        JsonNode tree = parse(configFile, problems);
-        if (tree == null) {
+        Parsed parsed = parse(configFile, problems);
+        if (parsed == null) {
             return new LoadResult(null, problems, List.of());
         }
         Path baseDir = configFile.toAbsolutePath().normalize().getParent();
         TreeMapper mapper = new TreeMapper(new Interpolator(vars), baseDir == null ? Path.of("") : baseDir);
-        KeymuxConfig config = mapper.map(tree, configFile.toString());
-        problems.addAll(mapper.problems());
+        KeymuxConfig config = mapper.map(parsed.tree(), configFile.toString());
+        for (Problem p : mapper.problems()) {
+            problems.add(p.at(parsed.lines().locate(p.path())));
+        }
         return new LoadResult(problems.isEmpty() ? config : null, problems, mapper.warnings());
     }
 
@@ -133,7 +135,10 @@ public final class ConfigLoader {
         return message;
     }
 
-    private static @Nullable JsonNode parse(Path file, List<Problem> problems) {
+    /** A file's tree and where each of its values is written. */
+    private record Parsed(JsonNode tree, ConfigLines lines) {}
+
+    private static @Nullable Parsed parse(Path file, List<Problem> problems) {
         String where = file.toString();
         if (!Files.exists(file)) {
             problems.add(new Problem(where, "config file not found"));
@@ -150,12 +155,13 @@ public final class ConfigLoader {
             return null;
         }
         try {
-            JsonNode tree = mapper.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            String text = Files.readString(file, StandardCharsets.UTF_8);
+            JsonNode tree = mapper.readTree(text);
             if (tree == null || tree.isMissingNode() || tree.isNull()) {
                 problems.add(new Problem(where, "is empty (expected: at least an api_keys list)"));
                 return null;
             }
-            return tree;
+            return new Parsed(tree, ConfigLines.of(where, text, mapper));
         } catch (JsonProcessingException e) {
             // The original message only: Jackson's full message quotes source text, which may hold a key.
             JsonLocation loc = e.getLocation();

@@ -79,6 +79,8 @@ final class KeysMapper extends SectionMapper {
                 apiKey = secret(o, "api_key", path + ".api_key");
                 if (apiKey != null && apiKey.isBlank()) {
                     problem(path + ".api_key", "must not be empty");
+                } else if (apiKey != null && Placeholders.isPlaceholder(apiKey)) {
+                    diag.warn(Placeholders.warning(path + ".api_key", o.get("api_key").asText()));
                 }
             }
             List<String> taskTypes = null;

@@ -41,6 +41,11 @@ final class ConfigFixture {
 
     /** The problems of a YAML document, as {@code path: message} lines. */
     List<String> problems(String content) {
-        return yaml(content).problems().stream().map(Problem::toString).toList();
+        return yaml(content).problems().stream().map(ConfigFixture::pathAndMessage).toList();
+    }
+
+    /** {@code path: message}, without the {@code [at file:line]} that depends on the temp file's name. */
+    static String pathAndMessage(Problem p) {
+        return p.path() + ": " + p.message();
     }
 }

@@ -113,34 +113,81 @@ class ConfigLoaderTest {
         assertThat(config.tasks().get(0).retryOn()).isEqualTo(new RetryPolicy(Set.of(429), false, true));
         assertThat(config.tasks().get(0).match().headers()).isEqualTo(Map.of("X-App", "web"));
 
-        assertThat(fx.yaml(yaml).problems()).extracting(Problem::toString)
+        assertThat(fx.yaml(yaml).problems()).extracting(ConfigFixture::pathAndMessage)
                 .containsExactly("api_keys[0].task_types[0]: ${T1} is not set");
+    }
+
+    @Test
+    void problemsSayWhereInTheFileTheyAre() {
+        Path yaml = fx.write("lines.yaml", """
+                server:
+                  port: 99999
+                tasks:
+                  - name: chat
+                    fallback: [bakup]
+                api_keys:
+                  - key_id: k
+                    api_key: s
+                    task_types: [chat]
+                    max_rpm: -5
+                """);
+        assertThat(fx.load(yaml, List.of(), Map.of()).problems()).extracting(Problem::toString).containsExactly(
+                "server.port: must be between 0 and 65535 (got 99999) [at " + yaml + ":2]",
+                "api_keys[0].max_rpm: must be > 0 (got -5) [at " + yaml + ":10]",
+                "tasks[0].fallback[0]: unknown task 'bakup' [at " + yaml + ":5]");
+        // A missing field is placed at the object that lacks it; JSON files get lines too.
+        Path json = fx.write("lines.json", "{\n  \"api_keys\": [\n    { \"key_id\": \"k\",\n      \"task_types\": [\"chat\"] }\n  ]\n}\n");
+        assertThat(fx.load(json, List.of(), Map.of()).problems()).extracting(Problem::toString)
+                .containsExactly("api_keys[0].api_key: is required [at " + json + ":3]");
+    }
+
+    @Test
+    void aKeyStillTheExamplesPlaceholderIsAWarningNamingTheVariable() {
+        String yaml = """
+                api_keys:
+                  - { key_id: a, api_key: "${OPENAI_KEY_1:-sk-fake-placeholder-1}", task_types: [chat] }
+                  - { key_id: b, api_key: your-api-key-here, task_types: [chat] }
+                  - { key_id: c, api_key: sk-proj-Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7, task_types: [chat] }
+                """;
+        LoadResult unset = fx.yaml(yaml);
+        assertThat(unset.ok()).isTrue();
+        assertThat(unset.warnings()).filteredOn(w -> w.contains("placeholder")).containsExactly(
+                "api_keys[0].api_key: looks like a placeholder, not a key the provider issued (the default of"
+                        + " ${OPENAI_KEY_1} is used because OPENAI_KEY_1 is not set; set it to the real key);"
+                        + " every request with it would fail with the provider's 401",
+                "api_keys[1].api_key: looks like a placeholder, not a key the provider issued (replace it with"
+                        + " the real key (or ${VAR} read from the environment)); every request with it would fail"
+                        + " with the provider's 401");
+        assertThat(unset.warnings().toString()).doesNotContain("your-api-key-here").doesNotContain("sk-fake");
+        LoadResult set = fx.yaml(yaml, Map.of("OPENAI_KEY_1", "sk-proj-Zx9cV8bN7mQ6wE5rT4yU3iO2p"));
+        assertThat(set.warnings()).filteredOn(w -> w.contains("placeholder")).singleElement().asString()
+                .startsWith("api_keys[1].api_key:");
     }
 
     @Test
     void missingEnvFileIsAProblem() {
         Path config = fx.write("keymux.yaml", "api_keys: [{ key_id: k, api_key: s, task_types: [chat] }]\n");
         Path missing = dir.resolve("nope.env");
-        assertThat(fx.load(config, List.of(missing), Map.of()).problems()).extracting(Problem::toString)
+        assertThat(fx.load(config, List.of(missing), Map.of()).problems()).extracting(ConfigFixture::pathAndMessage)
                 .containsExactly(missing + ": env file not found");
     }
 
     @Test
     void fileLevelProblems() {
         Path missing = dir.resolve("missing.yaml");
-        assertThat(fx.load(missing, List.of(), Map.of()).problems()).extracting(Problem::toString)
+        assertThat(fx.load(missing, List.of(), Map.of()).problems()).extracting(ConfigFixture::pathAndMessage)
                 .containsExactly(missing + ": config file not found");
         Path toml = fx.write("keymux.toml", "x = 1\n");
-        assertThat(fx.load(toml, List.of(), Map.of()).problems()).extracting(Problem::toString)
+        assertThat(fx.load(toml, List.of(), Map.of()).problems()).extracting(ConfigFixture::pathAndMessage)
                 .containsExactly(toml + ": unsupported file type (expected: .yaml, .yml or .json)");
         Path empty = fx.write("empty.yaml", "");
-        assertThat(fx.load(empty, List.of(), Map.of()).problems()).extracting(Problem::toString)
+        assertThat(fx.load(empty, List.of(), Map.of()).problems()).extracting(ConfigFixture::pathAndMessage)
                 .containsExactly(empty + ": is empty (expected: at least an api_keys list)");
         Path broken = fx.write("broken.json", "{\"api_keys\": [ \n");
         assertThat(fx.load(broken, List.of(), Map.of()).problems()).singleElement().asString()
                 .startsWith(broken + ":2:").contains("cannot parse");
         Path star = fx.write("star.yaml", "api_keys:\n  - { key_id: k, api_key: sk-literal, task_types: [*] }\n");
-        assertThat(fx.load(star, List.of(), Map.of()).problems()).extracting(Problem::toString).containsExactly(
+        assertThat(fx.load(star, List.of(), Map.of()).problems()).extracting(ConfigFixture::pathAndMessage).containsExactly(
                 star + ":2:3: cannot parse: while scanning an alias; unexpected character found ](93)"
                         + " (quote a literal *: task_types: [\"*\"])");
         Path dup = fx.write("dup.yaml", "api_keys: []\napi_keys: []\n");

@@ -97,7 +97,7 @@ class ConfigWatcherTest {
         Files.writeString(config, config(-1));
         LoadResult result = nextReload();
         assertThat(result.ok()).isFalse();
-        assertThat(result.problems()).extracting(Problem::toString)
+        assertThat(result.problems()).extracting(p -> p.path() + ": " + p.message())
                 .containsExactly("api_keys[0].max_rpm: must be > 0 (got -1)");
     }
 

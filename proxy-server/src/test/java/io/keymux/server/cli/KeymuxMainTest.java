@@ -35,6 +35,19 @@ class KeymuxMainTest {
     }
 
     @Test
+    void aMistypedOptionIsNamedBeforeTheRequiredOneItHides() {
+        CommandRun run = CommandRun.execute(KeymuxMain.commandLine(), "validate", "--confg", "keymux.yaml");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).startsWith("Unknown option: '--confg'" + System.lineSeparator()
+                + "Did you mean: --config?" + System.lineSeparator()
+                + "Usage: keymux validate");
+        assertThat(run.err()).doesNotContain("Missing required option");
+        // With nothing mistyped, a missing required option is still said as such.
+        assertThat(CommandRun.execute(KeymuxMain.commandLine(), "serve").err())
+                .startsWith("Missing required option: '--config=FILE'");
+    }
+
+    @Test
     void validateIsRegisteredAndExitsWithItsCode() {
         CommandRun run = CommandRun.execute(KeymuxMain.commandLine(), "validate", "--config", "does-not-exist.yaml");
         assertThat(run.exitCode()).isEqualTo(1);

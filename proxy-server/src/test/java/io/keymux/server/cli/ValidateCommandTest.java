@@ -63,9 +63,9 @@ class ValidateCommandTest {
         assertThat(run.exitCode()).isEqualTo(1);
         assertThat(run.out()).isEmpty();
         assertThat(run.err()).startsWith(
-                "api_keys[0].api_key: ${NVIDIA_KEY} is not set" + NL
-                        + "api_keys[0].max_rpm: must be > 0 (got -5)" + NL
-                        + "tasks[0].fallback[0]: unknown task 'bakup'" + NL);
+                "api_keys[0].api_key: ${NVIDIA_KEY} is not set [at " + config + ":4]" + NL
+                        + "api_keys[0].max_rpm: must be > 0 (got -5) [at " + config + ":4]" + NL
+                        + "tasks[0].fallback[0]: unknown task 'bakup' [at " + config + ":2]" + NL);
     }
 
     @Test
@@ -80,7 +80,7 @@ class ValidateCommandTest {
         assertThat(run.exitCode()).isZero();
         CommandRun missing = validate(Map.of(), "--config", config.toString(), "--env-file", two.toString());
         assertThat(missing.exitCode()).isEqualTo(1);
-        assertThat(missing.err()).isEqualTo("api_keys[0].api_key: ${KEY} is not set" + NL);
+        assertThat(missing.err()).isEqualTo("api_keys[0].api_key: ${KEY} is not set [at " + config + ":1]" + NL);
     }
 
     @Test
