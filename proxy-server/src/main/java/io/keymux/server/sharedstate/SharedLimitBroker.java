@@ -193,6 +193,7 @@ public final class SharedLimitBroker extends ForwardingKeyBroker {
         double share = config.limits().redis().effectiveLocalShare(1);
         this.appliedShare = share;
         this.appliedConfig = config;
+        LettuceTransport.preferEpoll();
         this.client = RedisClient.create();
         this.scheduler = client.getResources().eventExecutorGroup();
         this.limitsById = sharedLimits(config);

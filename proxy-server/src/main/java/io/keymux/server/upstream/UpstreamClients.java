@@ -1,6 +1,8 @@
 package io.keymux.server.upstream;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
@@ -17,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLException;
 import reactor.netty.resources.LoopResources;
 
@@ -96,10 +99,21 @@ public final class UpstreamClients implements AutoCloseable {
                 continue;
             }
             pool.loop().execute(() -> {
+                List<ChannelFuture> closing = List.of();
                 try {
-                    pool.close();
+                    closing = pool.close();
                 } finally {
-                    done.countDown();
+                    if (closing.isEmpty()) {
+                        done.countDown();
+                    } else {
+                        AtomicInteger open = new AtomicInteger(closing.size());
+                        ChannelFutureListener closed = f -> {
+                            if (open.decrementAndGet() == 0) {
+                                done.countDown();
+                            }
+                        };
+                        closing.forEach(f -> f.addListener(closed));
+                    }
                 }
             });
         }

@@ -2,6 +2,7 @@ package io.keymux.server.upstream;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
@@ -172,12 +173,11 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     /** Closes the connection; an answer in progress is not told. */
-    void close() {
+    /** Closes the connection; the future completes when its channel has closed (null: it had none). */
+    @Nullable ChannelFuture close() {
         answer = null;
         Channel c = channel;
-        if (c != null) {
-            c.close();
-        }
+        return c == null ? null : c.close();
     }
 
     /** Back to the pool: {@link UpstreamPool#acquire} handed out a connection that turned out not to be needed. */

@@ -214,12 +214,24 @@ public final class UpstreamPool {
     }
 
     /** Closes the idle connections and stops taking connections back. Runs on the loop. */
-    void close() {
+    /**
+     * Closes every idle connection; the returned futures complete as their channels close, so the
+     * loops are shut down only after (a channel still closing when its loop stops has its last
+     * task refused by the loop).
+     */
+    List<ChannelFuture> close() {
         closed = true;
         eviction.cancel(false);
         List<UpstreamConnection> all = new ArrayList<>();
         idle.values().forEach(all::addAll);
         idle.clear();
-        all.forEach(UpstreamConnection::close);
+        List<ChannelFuture> closing = new ArrayList<>();
+        for (UpstreamConnection c : all) {
+            ChannelFuture f = c.close();
+            if (f != null) {
+                closing.add(f);
+            }
+        }
+        return closing;
     }
 }

@@ -31,6 +31,7 @@ final class Replicas implements AutoCloseable {
 
     Replicas(RedisURI uri) {
         this.uri = uri;
+        LettuceTransport.preferEpoll();
         this.inspectClient = RedisClient.create(uri);
         this.inspectConnection = inspectClient.connect();
     }

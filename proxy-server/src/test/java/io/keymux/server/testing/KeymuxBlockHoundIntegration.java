@@ -20,5 +20,9 @@ public final class KeymuxBlockHoundIntegration implements BlockHoundIntegration 
         // leases) meet in SharedLock's ReentrantLock, held only to bump a writer count.
         builder.allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "incrementWriters");
         builder.allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "decrementWriters");
+        // Netty 4.2's io_uring loop, while it is being destroyed (the loop has stopped serving): it
+        // spins (Thread.onSpinWait) until the ring's wakeup eventfd is no longer written. It runs
+        // once per loop at shutdown, never on the request path.
+        builder.allowBlockingCallsInside("io.netty.channel.uring.IoUringIoHandler", "closeWakeupGate");
     }
 }
