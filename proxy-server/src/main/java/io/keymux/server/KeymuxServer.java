@@ -110,7 +110,7 @@ public final class KeymuxServer implements AutoCloseable {
     private final AuditLog audit = new AuditLog(AUDIT_CAPACITY);
     private final ReadinessSignals readinessSignals = new ReadinessSignals();
     private final InsightSampler insights;
-    /** The response cache, one per process and kept across reloads (its size is read at start). */
+    /** The response cache, one per process and kept across reloads (a reload resizes it). */
     private final ResponseCache cache;
     /** The map of provider objects to keys (SPEC.md section 3.9), kept across reloads; in Redis with that backend. */
     private final ObjectAffinity affinity;
@@ -387,6 +387,7 @@ public final class KeymuxServer implements AutoCloseable {
         // Built before anything changes: if building fails, nothing was swapped.
         ProxyPipeline nextPipeline = newPipeline(next);
         queueLimited.reconfigure(next);
+        cache.resize(next.cache().maxBytes());
         pipeline.set(nextPipeline);
         current.set(next);
         metrics.reload(true);

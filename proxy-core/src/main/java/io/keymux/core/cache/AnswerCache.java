@@ -64,6 +64,23 @@ public final class AnswerCache {
     }
 
     /**
+     * Bounds the store at {@code maxBytes} from now on (a reload that changed {@code cache.max_bytes});
+     * shrinking evicts least recently used answers until the total fits. Takes the store's eviction
+     * lock: call it off the event loops.
+     */
+    public void resize(long maxBytes) {
+        if (maxBytes <= 0) {
+            throw new IllegalArgumentException("maxBytes: " + maxBytes + " (expected: > 0)");
+        }
+        store.policy().eviction().ifPresent(e -> e.setMaximum(maxBytes));
+    }
+
+    /** The bound set at creation or by the last {@link #resize}. */
+    public long maxBytes() {
+        return store.policy().eviction().map(e -> e.getMaximum()).orElse(Long.MAX_VALUE);
+    }
+
+    /**
      * A stored answer, else the flight of an identical request to join, else a new flight this
      * request leads (stored for {@code ttl} once it completes as a 2xx).
      */

@@ -52,7 +52,9 @@ public final class ResponseCache {
         if (canonical == null) {
             return new CacheStep.Bypass();
         }
-        CacheKey key = CacheKey.of(task.name(), scope(cache.scope(), client), method, pathAndQuery, canonical);
+        // scope: global shares answers across tasks too, so the task is not part of its key.
+        String taskPart = cache.scope() == CacheConfig.Scope.GLOBAL ? "" : task.name();
+        CacheKey key = CacheKey.of(taskPart, scope(cache.scope(), client), method, pathAndQuery, canonical);
         CacheLookup lookup = store.lookup(key, cache.ttl());
         if (lookup instanceof CacheLookup.Hit hit) {
             return new CacheStep.Hit(hit.answer());
@@ -90,6 +92,13 @@ public final class ResponseCache {
             }
         }
         return false;
+    }
+
+    /** Applies a reloaded {@code cache.max_bytes}: see {@link AnswerCache#resize}. */
+    public void resize(long maxBytes) {
+        if (store.maxBytes() != maxBytes) {
+            store.resize(maxBytes);
+        }
     }
 
     /** A hit or coalesced answer saved what the original answer cost. */

@@ -41,13 +41,18 @@ abstract class CacheTestBase extends KeymuxTestBase {
     static final String STREAM_BODY =
             "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
-    /** Tasks: chat (client scope), shared (task scope), nostream (stream: false), plain (no cache). */
+    /**
+     * Tasks: chat (client scope), shared (task scope), nostream (stream: false), plain (no cache),
+     * wide_a and wide_b (global scope).
+     */
     static final String TASKS = """
             tasks:
               - { name: chat, cache: { enabled: true, ttl: 10m } }
               - { name: shared, cache: { enabled: true, ttl: 10m, scope: task } }
               - { name: nostream, cache: { enabled: true, ttl: 10m, stream: false } }
               - { name: plain }
+              - { name: wide_a, cache: { enabled: true, ttl: 10m, scope: global } }
+              - { name: wide_b, cache: { enabled: true, ttl: 10m, scope: global } }
             default_task: chat
             api_keys:
               - { key_id: k1, api_key: "${POOL_KEY}", task_types: ["*"], cost_per_token: 0.001 }

@@ -103,6 +103,32 @@ class ResponseCacheTest extends CacheTestBase {
     }
 
     @Test
+    void globalScopeSharesAcrossTasksAndClientsButNotWithNarrowerScopes() {
+        start("");
+        assertThat(chat("wide_a", BODY).headers().get("X-Keymux-Cache")).isEqualTo("miss");
+        Answer otherTask = post(CHAT, BODY, "Authorization", "Bearer " + OTHER_KEY, "X-Task-Type", "wide_b");
+        assertThat(otherTask.headers().get("X-Keymux-Cache")).isEqualTo("hit");
+        // A task at task scope keeps its own answers, and does not see global ones.
+        assertThat(chat("shared", BODY).headers().get("X-Keymux-Cache")).isEqualTo("miss");
+        assertThat(atStub()).isEqualTo(2);
+    }
+
+    @Test
+    void aReloadAppliesANewMaxBytes() {
+        start("");
+        chat("shared", BODY);
+        assertThat(chat("shared", BODY).headers().get("X-Keymux-Cache")).isEqualTo("hit");
+        // Smaller than one stored answer: the reload evicts it, and nothing fits any more.
+        keymux.reload(yaml("cache: { max_bytes: 16 }\n" + TASKS));
+        assertThat(chat("shared", BODY).headers().get("X-Keymux-Cache")).isEqualTo("miss");
+        assertThat(chat("shared", BODY).headers().get("X-Keymux-Cache")).isEqualTo("miss");
+        keymux.reload(yaml(TASKS));
+        chat("shared", BODY);
+        assertThat(chat("shared", BODY).headers().get("X-Keymux-Cache")).isEqualTo("hit");
+        assertThat(atStub()).isEqualTo(4);
+    }
+
+    @Test
     void aStreamIsReplayedAsTheSameEventsInOrderWithDoneAndUsageOnlyForTheClientThatAskedForIt() {
         start("");
         stub.defaultReply(ResponseCacheTest::stream);
