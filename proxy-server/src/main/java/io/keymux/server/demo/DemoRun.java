@@ -361,7 +361,7 @@ public final class DemoRun {
         return switch (state) {
             case "cooling_down" -> "upstream 429: cooled down until its Retry-After";
             case "circuit_open" -> "repeated 5xx: circuit opened, then one probe decides";
-            case "disabled" -> "upstream 401/403: disabled until the config changes";
+            case "disabled" -> "upstream 401/403: key invalid or revoked; probed every health.disabled_probe";
             case "quota_exhausted" -> "429 insufficient_quota: out of credit, probed every health.quota_probe";
             case "budget_exhausted" -> "daily budget spent";
             default -> state;
