@@ -37,10 +37,52 @@ public record KeyEffect(
         boolean accountAnswered,
         long overloadNanos) {
 
-    /** An effect that touches neither a model bucket, the quota state, nor the upstream. */
-    public KeyEffect(long tokenRefund, boolean refundRequest, long cooldownNanos, Verdict verdict, boolean disable,
-            long deferNanos, boolean attempt) {
-        this(tokenRefund, refundRequest, cooldownNanos, verdict, disable, deferNanos, attempt, false, false, false, 0);
+    /** An answer from a working account: {@code refund} tokens go back; the circuit hears success. */
+    public static KeyEffect answered(long refund) {
+        return new KeyEffect(refund, false, 0, Verdict.SUCCESS, false, 0, true, false, false, true, 0);
+    }
+
+    /** A 429 "slow down": the key (or only its model's bucket) cools down for {@code cooldownNanos}. */
+    public static KeyEffect rateLimited(long reservedTokens, long cooldownNanos, boolean modelOnly) {
+        return new KeyEffect(reservedTokens, false, Math.max(1, cooldownNanos), Verdict.INCONCLUSIVE, false, 0, true,
+                modelOnly, false, true, 0);
+    }
+
+    /** The account is out of credit: the key becomes {@code quota_exhausted}. */
+    public static KeyEffect quotaExhausted(long reservedTokens) {
+        return new KeyEffect(reservedTokens, false, 0, Verdict.INCONCLUSIVE, false, 0, true, false, true, false, 0);
+    }
+
+    /** The provider is overloaded: its whole upstream backs off {@code backoffNanos}; the key is untouched. */
+    public static KeyEffect overloaded(long reservedTokens, long backoffNanos) {
+        return new KeyEffect(reservedTokens, false, 0, Verdict.NONE, false, 0, true, false, false, false,
+                Math.max(1, backoffNanos));
+    }
+
+    /** A 5xx, a failed connection or a timeout: a failure for the key's circuit. */
+    public static KeyEffect failed(long reservedTokens) {
+        return new KeyEffect(reservedTokens, false, 0, Verdict.FAILURE, false, 0, true, false, false, false, 0);
+    }
+
+    /** A 401/403 that says the key itself is bad: the key is disabled. */
+    public static KeyEffect disabled(long reservedTokens) {
+        return new KeyEffect(reservedTokens, false, 0, Verdict.INCONCLUSIVE, true, 0, true, false, false, false, 0);
+    }
+
+    /** A shared limit had no room: not an attempt; the key is skipped locally for {@code deferNanos}. */
+    public static KeyEffect deferred(long reservedTokens, long deferNanos) {
+        return new KeyEffect(reservedTokens, true, 0, Verdict.NONE, false, Math.max(1, deferNanos), false, false, false,
+                false, 0);
+    }
+
+    /** A lease never sent: the request token and the reservation go back, nothing else changes. */
+    public static KeyEffect unused(long reservedTokens) {
+        return new KeyEffect(reservedTokens, true, 0, Verdict.NONE, false, 0, false, false, false, false, 0);
+    }
+
+    /** The client went away mid-attempt: the provider may have seen it, so the request token stays spent. */
+    public static KeyEffect cancelled(long reservedTokens) {
+        return new KeyEffect(reservedTokens, false, 0, Verdict.NONE, false, 0, true, false, false, false, 0);
     }
 
     /**

@@ -68,29 +68,20 @@ public final class RecordingBroker extends ForwardingKeyBroker {
 
     /** How the history counts an outcome; {@code null} for one that was not an attempt. */
     static @Nullable AttemptKind kindOf(Outcome outcome) {
-        if (outcome instanceof Outcome.RateLimited) {
-            return AttemptKind.RATE_LIMITED;
-        }
-        if (outcome instanceof Outcome.QuotaExhausted q) {
+        // A switch expression over the kind: an outcome added without its count does not compile.
+        return switch (outcome.kind()) {
+            case ANSWERED -> ((Outcome.Answered) outcome).status() >= 500 ? AttemptKind.FAILED : AttemptKind.ANSWERED;
+            case RATE_LIMITED -> AttemptKind.RATE_LIMITED;
             // A 429 insufficient_quota is a 429 on the key's chart; a 402 is the key failing the request.
-            return q.status() == 429 ? AttemptKind.RATE_LIMITED : AttemptKind.FAILED;
-        }
-        if (outcome instanceof Outcome.Overloaded) {
+            case QUOTA_EXHAUSTED -> ((Outcome.QuotaExhausted) outcome).status() == 429
+                    ? AttemptKind.RATE_LIMITED : AttemptKind.FAILED;
             // The provider turned the request away (529, 503 overloaded): not answered.
-            return AttemptKind.FAILED;
-        }
-        if (outcome instanceof Outcome.Answered answered) {
-            return answered.status() >= 500 ? AttemptKind.FAILED : AttemptKind.ANSWERED;
-        }
-        if (outcome instanceof Outcome.ServerError || outcome instanceof Outcome.ConnectFailure
-                || outcome instanceof Outcome.Timeout || outcome instanceof Outcome.Unauthorized) {
-            return AttemptKind.FAILED;
-        }
-        if (outcome instanceof Outcome.Deferred || outcome instanceof Outcome.Unused) {
+            case OVERLOADED, SERVER_ERROR, CONNECT_FAILURE, TIMEOUT, UNAUTHORIZED -> AttemptKind.FAILED;
+            // The client went away mid-attempt: the key was not at fault and took the request.
+            case CANCELLED -> AttemptKind.ANSWERED;
             // Never sent: not an attempt.
-            return null;
-        }
-        return AttemptKind.ANSWERED;
+            case DEFERRED, UNUSED -> null;
+        };
     }
 
     /** The delegate's lease, recorded once when settled. */
