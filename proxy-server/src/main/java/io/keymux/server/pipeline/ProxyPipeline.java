@@ -173,7 +173,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         this.inFlight = Objects.requireNonNull(inFlight, "inFlight");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.accounting = new RequestAccounting(metrics, Objects.requireNonNull(audit, "audit"), time);
-        this.websockets = new WebSocketProxy(config, broker, upstreams, time, metrics, audit);
+        this.websockets = new WebSocketProxy(config, broker, upstreams, time, metrics, audit, this.authFailures);
         this.lists = new ListUnion(this, config, broker, upstreams, time, accounting, affinity.store());
     }
 

@@ -4,6 +4,7 @@ import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.config.model.UpstreamConfig;
 import io.keymux.core.auth.AuthDecision;
+import io.keymux.core.auth.AuthFailures;
 import io.keymux.core.auth.ClientAuthenticator;
 import io.keymux.core.classify.Classification;
 import io.keymux.core.classify.RequestFacts;
@@ -31,6 +32,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -40,6 +42,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.server.HttpServerRequest;
@@ -73,11 +76,14 @@ public final class WebSocketProxy {
     private final UpstreamClients upstreams;
     private final TimeSource time;
     private final ProxyMetrics metrics;
+    /** Wrong client keys per address, shared with the plain requests' (kept across reloads). */
+    private final AuthFailures authFailures;
     private final AuditLog audit;
 
     /** The WebSocket path for one configuration, with the pipeline's broker, upstream pools and metrics. */
     public WebSocketProxy(KeymuxConfig config, KeyBroker broker, UpstreamClients upstreams, TimeSource time,
-            ProxyMetrics metrics, AuditLog audit) {
+            ProxyMetrics metrics, AuditLog audit, AuthFailures authFailures) {
+        this.authFailures = Objects.requireNonNull(authFailures, "authFailures");
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = ClientAuthenticator.of(config);
         this.classifier = TaskClassifier.of(config);
@@ -137,7 +143,16 @@ public final class WebSocketProxy {
         AuthDecision auth = authenticator.authenticate(presentedKey(headers, up.subprotocols),
                 isLoopback(up.request.remoteAddress()));
         if (auth instanceof AuthDecision.Refused refused) {
-            return fail(up, new KeymuxError(401, "invalid_client_key", refused.message(), null, false));
+            KeymuxError error = new KeymuxError(401, "invalid_client_key", refused.message(), null, false);
+            // Counted with the plain requests' failures: an upgrade is no way around the slow-down.
+            Duration hold = authFailures.failed(AuditRecord.addressOf(up.request.remoteAddress()));
+            if (hold.isZero()) {
+                return fail(up, error);
+            }
+            return Mono.<Void>create(sink -> {
+                ScheduledFuture<?> timer = up.loop.schedule(() -> sink.success(), hold.toNanos(), TimeUnit.NANOSECONDS);
+                sink.onCancel(() -> timer.cancel(false));
+            }).then(Mono.defer(() -> fail(up, error)));
         }
         AuthDecision.Admitted admitted = (AuthDecision.Admitted) auth;
         up.record.client = admitted.clientName();

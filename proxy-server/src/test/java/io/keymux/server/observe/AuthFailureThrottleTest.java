@@ -75,6 +75,42 @@ class AuthFailureThrottleTest extends ObserveTestBase {
     }
 
     @Test
+    void aWebSocketUpgradeWithAWrongKeyCountsAndWaitsLikeAPlainRequest() throws Exception {
+        start();
+        for (int i = 0; i < 5; i++) {
+            assertThat(post("/v1/chat/completions", chatBody("gpt-4o"), "Authorization", "Bearer " + GUESS + i)
+                    .status()).isEqualTo(401);
+        }
+        long started = System.nanoTime();
+        String answer = upgrade(GUESS);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+
+        assertThat(answer).startsWith("HTTP/1.1 401").contains("invalid_client_key").doesNotContain(GUESS);
+        assertThat(millis).as("the sixth failure, an upgrade, waits 100 ms").isGreaterThanOrEqualTo(100);
+        assertThat(logged.list).hasSize(1);
+        assertThat(logged.list.get(0).getFormattedMessage()).contains("client key").doesNotContain(GUESS);
+    }
+
+    /** A raw WebSocket upgrade to /v1/realtime with {@code key}; the whole answer keymux sends. */
+    private String upgrade(String key) throws java.io.IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", keymux.proxyPort())) {
+            socket.setSoTimeout(20_000);
+            String request = "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + key + "\r\n\r\n";
+            socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            byte[] buf = new byte[4096];
+            StringBuilder answer = new StringBuilder();
+            java.io.InputStream in = socket.getInputStream();
+            int n;
+            while (!answer.toString().contains("}") && (n = in.read(buf)) > 0) {
+                answer.append(new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            return answer.toString();
+        }
+    }
+
+    @Test
     void wrongAdminTokensFromOneAddressAreAnsweredSlowerAndSlower() {
         start();
         for (int i = 0; i < 5; i++) {
