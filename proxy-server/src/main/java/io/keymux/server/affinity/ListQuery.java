@@ -112,6 +112,15 @@ public record ListQuery(List<String> filters, @Nullable Integer limit, @Nullable
 
     /** The query one key gets: the filters, {@code limit} (when any) and its own cursor (when any). */
     public String forKey(@Nullable String cursor, @Nullable Integer pageSize) {
+        return forKey(cursor, pageSize, cursorName);
+    }
+
+    /**
+     * {@link #forKey(String, Integer)} with the cursor under {@code keyCursorName}, the name the key's
+     * own provider pages with ({@code after} for OpenAI's API, {@code after_id} for Anthropic's), so a
+     * task whose keys go to different providers gives each the parameter it understands.
+     */
+    public String forKey(@Nullable String cursor, @Nullable Integer pageSize, String keyCursorName) {
         StringBuilder q = new StringBuilder();
         for (String filter : filters) {
             append(q, filter);
@@ -120,7 +129,7 @@ public record ListQuery(List<String> filters, @Nullable Integer limit, @Nullable
             append(q, "limit=" + pageSize);
         }
         if (cursor != null) {
-            append(q, cursorName + "=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
+            append(q, keyCursorName + "=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8));
         }
         return q.toString();
     }

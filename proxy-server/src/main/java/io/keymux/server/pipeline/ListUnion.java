@@ -241,7 +241,8 @@ final class ListUnion {
             }
             ex.attempts++;
             String secret = lease.key().apiKey().reveal();
-            UpstreamTarget target = UpstreamTarget.of(upstream, forwardPath, query.forKey(cursor, pageSize), secret);
+            UpstreamTarget target = UpstreamTarget.of(upstream, forwardPath,
+                    query.forKey(cursor, pageSize, anthropicStyle(upstream) ? "after_id" : "after"), secret);
             HttpHeaders headers = HeaderRewrite.towardsUpstream(ex.requestHeaders(), config.server().taskHeader(),
                     target, upstream.auth(), secret, ex.requestId, 0);
             long sent = time.nanoTime();
@@ -400,7 +401,10 @@ final class ListUnion {
 
     /** Anthropic pages with {@code after_id}: its keys' upstream takes the key in {@code x-api-key}. */
     private boolean anthropicStyle(List<ApiKeyConfig> keys) {
-        UpstreamConfig upstream = config.upstream(keys.get(0).upstream()).orElse(null);
+        return anthropicStyle(config.upstream(keys.get(0).upstream()).orElse(null));
+    }
+
+    private static boolean anthropicStyle(@Nullable UpstreamConfig upstream) {
         return upstream != null && upstream.auth().kind() == AuthStyle.Kind.HEADER
                 && "x-api-key".equalsIgnoreCase(upstream.auth().name());
     }

@@ -92,6 +92,8 @@ class ListMergeTest {
         assertThat(q.forKey("file-3", 2)).isEqualTo("purpose=batch&order=asc&limit=2&after=file-3");
         assertThat(q.forKey(null, null)).isEqualTo("purpose=batch&order=asc");
         assertThat(ListQuery.parse(null, true).forKey("msgbatch_1", 5)).isEqualTo("limit=5&after_id=msgbatch_1");
+        // A key of another provider in the same task gets the cursor under its own provider's name.
+        assertThat(q.forKey("msgbatch_2", 2, "after_id")).isEqualTo("purpose=batch&order=asc&limit=2&after_id=msgbatch_2");
         assertThat(ListQuery.parse("before_id=x", true).backwards()).isTrue();
         assertThatThrownBy(() -> ListQuery.parse("limit=abc", false)).hasMessage("limit must be a positive whole number");
     }
