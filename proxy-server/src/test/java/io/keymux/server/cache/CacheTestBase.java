@@ -144,15 +144,9 @@ abstract class CacheTestBase extends KeymuxTestBase {
         }
     }
 
-    /** Polls {@code condition} until it holds or the test timeout passes; no sleeping. */
+    /** Polls {@code condition} until it holds or the test timeout passes. */
     static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
-        }
+        io.keymux.config.testing.Await.until(what, condition, TIMEOUT);
     }
 
     int atStub() {

@@ -17,7 +17,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -167,13 +166,11 @@ class DemoRunTest {
 
     /** Polls {@code value} until {@code done} holds, with a deadline and a short pause between polls. */
     private static <T> T await(Supplier<T> value, java.util.function.Predicate<T> done, String what) {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        T v = value.get();
-        while (!done.test(v)) {
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            LockSupport.parkNanos(50_000_000);
-            v = value.get();
-        }
-        return v;
+        java.util.concurrent.atomic.AtomicReference<T> last = new java.util.concurrent.atomic.AtomicReference<>();
+        io.keymux.config.testing.Await.until(what, () -> {
+            last.set(value.get());
+            return done.test(last.get());
+        }, WAIT);
+        return last.get();
     }
 }

@@ -134,22 +134,16 @@ class HistoryApiTest extends ObserveTestBase {
     }
 
     private JsonNode awaitHistory(Predicate<JsonNode> done) {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        JsonNode h = adminJson("/admin/history");
-        while (!done.test(h)) {
-            assertThat(System.nanoTime()).as("history never matched: %s", h.get("tasks")).isLessThan(deadline);
-            Thread.onSpinWait();
-            h = adminJson("/admin/history");
-        }
-        return h;
+        java.util.concurrent.atomic.AtomicReference<JsonNode> last = new java.util.concurrent.atomic.AtomicReference<>();
+        io.keymux.config.testing.Await.until(() -> "history to match, last: " + last.get().get("tasks"), () -> {
+            last.set(adminJson("/admin/history"));
+            return done.test(last.get());
+        }, TIMEOUT);
+        return last.get();
     }
 
     private static void awaitUntil(java.util.function.BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
-        }
+        io.keymux.config.testing.Await.until(what, condition, TIMEOUT);
     }
 
     private static double sum(JsonNode values) {
