@@ -37,6 +37,7 @@ import picocli.CommandLine.Spec;
             SchemaCommand.class,
             ServeCommand.class,
             DemoCommand.class,
+            ProbeCommand.class,
         })
 public final class KeymuxMain implements Callable<Integer> {
 
