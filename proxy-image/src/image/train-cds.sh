@@ -23,7 +23,7 @@ fi
 
 case "$base" in
   tar://*)
-    image=$("$cli" load -i "${base#tar://}" | sed -n 's/^Loaded image[^:]*: *//p' | tail -1)
+    image=$("$cli" load -q -i "${base#tar://}" | sed -n 's/^Loaded image[^:]*: *//p' | tail -1)
     [ -n "$image" ] || { log "could not load ${base#tar://}"; exit 1; } ;;
   docker://*) image="${base#docker://}" ;;
   registry://*) image="${base#registry://}" ;;
