@@ -46,12 +46,16 @@ started=$(date +%s)
 log "training run in $image"
 "${run[@]}" -d --name "$name" "$image" -XX:DumpLoadedClassList=/out/classes.lst -XX:-UsePerfData \
   -Djava.io.tmpdir=/tmp -jar /app/keymux.jar serve --config /out/train.yaml >/dev/null
-for _ in $(seq 1 1200); do
-  "$cli" logs "$name" 2>&1 | grep -q 'keymux listening' && break
+# The logs are read whole before grep: with pipefail, `logs | grep -q` fails when grep's early
+# exit cuts the pipe.
+listening() { local out; out=$("$cli" logs "$name" 2>&1) || return 1; grep -q 'keymux listening' <<<"$out"; }
+deadline=$(( $(date +%s) + 120 ))
+until listening; do
   [ "$("$cli" inspect -f '{{.State.Running}}' "$name")" = true ] || break
-  sleep 0.1
+  [ "$(date +%s)" -lt "$deadline" ] || break
+  sleep 0.2
 done
-"$cli" logs "$name" 2>&1 | grep -q 'keymux listening' || { "$cli" logs "$name" >&2; log "the training run did not start"; exit 1; }
+listening || { "$cli" logs "$name" >&2; log "the training run did not start"; exit 1; }
 "$cli" stop -t 30 "$name" >/dev/null
 "$cli" rm -f "$name" >/dev/null
 [ -s "$work/classes.lst" ] || { log "no class list written"; exit 1; }
