@@ -16,8 +16,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,10 +41,24 @@ class ChartPodIT {
     private static final int ADMIN_PORT = 9090;
     private String podIp = "";
 
+    private @Nullable String skip;
+
+    @BeforeEach
+    void assumeImage() {
+        assumeTrue(skip == null, skip);
+    }
+
     @BeforeAll
     void play(@TempDir Path temp) throws Exception {
+        skip = ImageUnderTest.whyNot();
+        if (skip == null && podman("--version").exit != 0) {
+            skip = "SKIPPED: no podman CLI for `podman kube play`";
+            System.err.println("[proxy-image] " + skip);
+        }
+        if (skip != null) {
+            return;
+        }
         ImageUnderTest.require();
-        assumeTrue(podman("--version").exit == 0, "SKIPPED: no podman CLI for `podman kube play`");
         String rendered = new Helm(CHART).template().withName("demo").withNamespace("llm").withKubeVersion("v1.31.0")
                 .set("image.tag", ImageUnderTest.VERSION)
                 // Stand-ins for existingSecret: kube play has no Secret to read here.

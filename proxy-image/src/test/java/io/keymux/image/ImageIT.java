@@ -1,6 +1,7 @@
 package io.keymux.image;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.command.InspectContainerResponse;
@@ -19,8 +20,10 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -52,8 +55,19 @@ class ImageIT {
     private int readyzWhenHealthy;
     private long readyMillis = -1;
 
+    private @Nullable String skip;
+
+    @BeforeEach
+    void assumeImage() {
+        assumeTrue(skip == null, skip);
+    }
+
     @BeforeAll
     void start(@TempDir Path temp) throws IOException {
+        skip = ImageUnderTest.whyNot();
+        if (skip != null) {
+            return;
+        }
         docker = ImageUnderTest.require();
         upstream = new UpstreamStub();
         proxyPort = ImageUnderTest.freePort();

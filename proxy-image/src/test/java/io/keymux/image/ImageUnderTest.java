@@ -1,7 +1,5 @@
 package io.keymux.image;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import com.github.dockerjava.api.DockerClient;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,14 +11,16 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 import org.testcontainers.DockerClientFactory;
 
 /**
  * The image {@code jib:buildTar} wrote in this build, loaded once into the container engine that
  * Testcontainers finds (podman's Docker API here: {@code DOCKER_HOST}, {@code
- * TESTCONTAINERS_RYUK_DISABLED=true}). Tests that need it call {@link #require()}, which SKIPS them
- * with the reason when there is no image tar or no engine that answers.
+ * TESTCONTAINERS_RYUK_DISABLED=true}). Tests SKIP, with the reason {@link #whyNot()} gives, when
+ * there is no image tar or no engine that answers.
  */
 final class ImageUnderTest {
     /** The bound of every wait in these tests. */
@@ -32,14 +32,29 @@ final class ImageUnderTest {
     static final String CHART_REPOSITORY = "ghcr.io/keymux/keymux";
 
     private static boolean loaded;
+    private static @Nullable Optional<String> whyNot;
 
     private ImageUnderTest() {}
 
-    /** Skips the calling test unless the image tar exists and a container engine answers; loads it once. */
-    static synchronized DockerClient require() throws IOException {
-        Path tar = Path.of(System.getProperty("keymux.image.tar", "target/keymux-image.tar"));
-        assumeTrue(Files.isRegularFile(tar), () -> "SKIPPED: no image tar at " + tar + ": the image is built only where "
-                + "a base is at hand (run proxy-image/src/image/local-base.sh once, or bin/build-image)");
+    /**
+     * Why the image tests cannot run here (no image tar, no engine that answers), printed once to
+     * stderr, or null when they can. Test classes check it in {@code @BeforeAll} and assume it is
+     * null in {@code @BeforeEach}, so each test is reported skipped with the reason.
+     */
+    static synchronized @Nullable String whyNot() {
+        if (whyNot == null) {
+            whyNot = Optional.ofNullable(probe());
+            whyNot.ifPresent(reason -> System.err.println("[proxy-image] " + reason));
+        }
+        return whyNot.orElse(null);
+    }
+
+    private static @Nullable String probe() {
+        Path tar = tar();
+        if (!Files.isRegularFile(tar)) {
+            return "SKIPPED: no image tar at " + tar + ": the image is built only where a base is at hand"
+                    + " (run proxy-image/src/image/local-base.sh once, or bin/build-image)";
+        }
         boolean engine;
         String why = "";
         try {
@@ -48,13 +63,23 @@ final class ImageUnderTest {
             engine = false;
             why = " (" + e.getMessage() + ")";
         }
-        String reason = "SKIPPED: no container engine answers for Testcontainers" + why + "; DOCKER_HOST="
-                + System.getenv("DOCKER_HOST") + " (start `podman system service` and point DOCKER_HOST at its socket,"
-                + " with TESTCONTAINERS_RYUK_DISABLED=true, as .ci/run does)";
-        assumeTrue(engine, reason);
+        if (!engine) {
+            return "SKIPPED: no container engine answers for Testcontainers" + why + "; DOCKER_HOST="
+                    + System.getenv("DOCKER_HOST") + " (start `podman system service` and point DOCKER_HOST at its"
+                    + " socket, with TESTCONTAINERS_RYUK_DISABLED=true, as .ci/run does)";
+        }
+        return null;
+    }
+
+    private static Path tar() {
+        return Path.of(System.getProperty("keymux.image.tar", "target/keymux-image.tar"));
+    }
+
+    /** The engine's client with the image loaded (once) and tagged with the chart's repository; call when {@link #whyNot()} is null. */
+    static synchronized DockerClient require() throws IOException {
         DockerClient client = DockerClientFactory.instance().client();
         if (!loaded) {
-            try (InputStream in = Files.newInputStream(tar)) {
+            try (InputStream in = Files.newInputStream(tar())) {
                 client.loadImageCmd(in).exec();
             }
             client.tagImageCmd(NAME, CHART_REPOSITORY, VERSION).withForce().exec();
