@@ -39,6 +39,7 @@ import picocli.CommandLine.Spec;
             SchemaCommand.class,
             ServeCommand.class,
             DemoCommand.class,
+            ProbeCommand.class,
         })
 public final class KeymuxMain implements Callable<Integer> {
 

@@ -200,7 +200,21 @@ class HelmChartTest {
         String testPod = Files.readString(CHART.resolve("templates/tests/test-connection.yaml"));
         assertThat(testPod)
                 .contains("\"helm.sh/hook\": test")
-                .contains("http://{{ include \"keymux.fullname\" . }}:{{ .Values.service.ports.admin }}/healthz");
+                .contains("http://{{ include \"keymux.fullname\" . }}:{{ .Values.service.ports.admin }}/healthz")
+                // keymux's own image runs the check (keymux probe), not an image keymux does not build.
+                .contains("image: {{ include \"keymux.image\" . | quote }}")
+                .contains("- probe")
+                .doesNotContain("curl")
+                .contains("{{- if .Values.tests.enabled }}");
+    }
+
+    /** The pod's memory limit is the one the image's JVM flags are sized for (BENCHMARKS.md). */
+    @Test
+    void defaultResourcesAreTheMeasuredOnes() throws IOException {
+        JsonNode c = container(only(render(t -> t), "Deployment"));
+        assertThat(c.at("/resources/limits/memory").asText()).isEqualTo("512Mi");
+        assertThat(c.at("/resources/requests/memory").asText()).isEqualTo("512Mi");
+        assertThat(c.at("/resources/requests/cpu").asText()).isEqualTo("250m");
     }
 
     @Test

@@ -17,11 +17,12 @@ import org.junit.jupiter.api.extension.ParameterResolutionException;
 import org.junit.jupiter.api.extension.ParameterResolver;
 import org.slf4j.LoggerFactory;
 import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.ContainerFetchException;
 import org.testcontainers.utility.DockerImageName;
 
 /**
  * Gives tests a real Redis as a {@link RedisURI} parameter: a Testcontainers Redis when a Docker
- * engine is available, else the server on {@code 127.0.0.1:6379}. Says once, on stderr, which
+ * engine is available and can get the {@code redis:7} image, else the server on {@code 127.0.0.1:6379}. Says once, on stderr, which
  * one it uses. When neither answers the test FAILS (it never skips: a Redis test that did not
  * run must not look green).
  *
@@ -55,9 +56,16 @@ public final class RedisExtension implements ParameterResolver {
         }
         if (docker) {
             RedisContainer container = new RedisContainer(DockerImageName.parse("redis:7"));
-            container.start();
-            System.err.println("[RedisExtension] using Testcontainers Redis at " + container.getRedisURI());
-            return new RunningRedis(RedisURI.create(container.getRedisURI()), container);
+            try {
+                container.start();
+                System.err.println("[RedisExtension] using Testcontainers Redis at " + container.getRedisURI());
+                return new RunningRedis(RedisURI.create(container.getRedisURI()), container);
+            } catch (ContainerFetchException noImage) {
+                // An engine without a registry (podman on the project's machines, for keymux's image
+                // tests): redis:7 cannot be pulled, so the local server below serves instead.
+                System.err.println("[RedisExtension] the container engine cannot get redis:7 (" + noImage.getMessage()
+                        + "); trying the Redis server at " + LOCAL_HOST + ":" + LOCAL_PORT);
+            }
         }
         String problem = ping(LOCAL_HOST, LOCAL_PORT);
         if (problem != null) {
@@ -65,7 +73,8 @@ public final class RedisExtension implements ParameterResolver {
                     + LOCAL_HOST + ":" + LOCAL_PORT + " did not answer PING (" + problem + "). Start one with "
                     + "`redis-server` or run a Docker engine.");
         }
-        System.err.println("[RedisExtension] no Docker engine; using the Redis server at " + LOCAL_HOST + ":" + LOCAL_PORT);
+        System.err.println("[RedisExtension] " + (docker ? "" : "no Docker engine; ") + "using the Redis server at "
+                + LOCAL_HOST + ":" + LOCAL_PORT);
         return new RunningRedis(RedisURI.create(LOCAL_HOST, LOCAL_PORT), null);
     }
 
