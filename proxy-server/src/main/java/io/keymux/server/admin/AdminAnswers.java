@@ -1,11 +1,10 @@
 package io.keymux.server.admin;
 
+import io.keymux.server.guard.LoopDelay;
 import io.keymux.server.pipeline.KeymuxError;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
@@ -39,10 +38,7 @@ public final class AdminAnswers {
         if (own == null) {
             return refused(res, refusal);
         }
-        return Mono.<Void>create(sink -> {
-            ScheduledFuture<?> timer = own.schedule(() -> sink.success(), hold.toNanos(), TimeUnit.NANOSECONDS);
-            sink.onCancel(() -> timer.cancel(false));
-        }).then(Mono.defer(() -> refused(res, refusal)));
+        return LoopDelay.of(own, hold).then(Mono.defer(() -> refused(res, refusal)));
     }
 
     /** The answer to a caller that {@link AdminRoutes#refusal} turned away (401 or 403). */

@@ -32,6 +32,7 @@ import io.keymux.server.cache.CacheStep;
 import io.keymux.server.cache.CoalescedAnswer;
 import io.keymux.server.cache.FlightRelay;
 import io.keymux.server.cache.ResponseCache;
+import io.keymux.server.guard.LoopDelay;
 import io.keymux.server.upstream.HeaderRewrite;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.upstream.UpstreamClients;
@@ -44,7 +45,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.net.SocketAddress;
@@ -54,7 +54,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.BiFunction;
@@ -225,14 +224,8 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         if (auth instanceof AuthDecision.Refused refused) {
             KeymuxError error = KeymuxError.invalidClientKey(refused.message());
             Duration hold = authFailures.failed(AuditRecord.addressOf(ex.request.remoteAddress()));
-            if (hold.isZero()) {
-                return fail(ex, error);
-            }
             // An address that keeps guessing waits for its 401 (a timer on its own loop, not a thread).
-            return Mono.<Void>create(sink -> {
-                ScheduledFuture<?> timer = ex.loop.schedule(() -> sink.success(), hold.toNanos(), TimeUnit.NANOSECONDS);
-                sink.onCancel(() -> timer.cancel(false));
-            }).then(Mono.defer(() -> fail(ex, error)));
+            return LoopDelay.of(ex.loop, hold).then(Mono.defer(() -> fail(ex, error)));
         }
         AuthDecision.Admitted admitted = (AuthDecision.Admitted) auth;
         ex.client = admitted.clientName();

@@ -20,6 +20,7 @@ import io.keymux.core.select.Rejection;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.audit.AuditLog;
 import io.keymux.server.audit.AuditRecord;
+import io.keymux.server.guard.LoopDelay;
 import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.FailoverPolicy;
 import io.keymux.server.pipeline.KeymuxError;
@@ -32,7 +33,6 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -42,7 +42,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.server.HttpServerRequest;
@@ -146,13 +145,7 @@ public final class WebSocketProxy {
             KeymuxError error = new KeymuxError(401, "invalid_client_key", refused.message(), null, false);
             // Counted with the plain requests' failures: an upgrade is no way around the slow-down.
             Duration hold = authFailures.failed(AuditRecord.addressOf(up.request.remoteAddress()));
-            if (hold.isZero()) {
-                return fail(up, error);
-            }
-            return Mono.<Void>create(sink -> {
-                ScheduledFuture<?> timer = up.loop.schedule(() -> sink.success(), hold.toNanos(), TimeUnit.NANOSECONDS);
-                sink.onCancel(() -> timer.cancel(false));
-            }).then(Mono.defer(() -> fail(up, error)));
+            return LoopDelay.of(up.loop, hold).then(Mono.defer(() -> fail(up, error)));
         }
         AuthDecision.Admitted admitted = (AuthDecision.Admitted) auth;
         up.record.client = admitted.clientName();
