@@ -100,14 +100,8 @@ class DashboardBrowserTest extends ObserveTestBase {
         List<String> requested = new CopyOnWriteArrayList<>();
         List<String> problems = new CopyOnWriteArrayList<>();
 
-        try (Playwright playwright = Playwright.create(new Playwright.CreateOptions()
-                .setEnv(Map.of("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")));
-                Browser browser = playwright.chromium().launch(new BrowserType.LaunchOptions()
-                        .setExecutablePath(CHROMIUM)
-                        .setHeadless(true)
-                        .setArgs(List.of("--no-sandbox", "--headless", "--disable-gpu",
-                                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                                "--no-first-run")));
+        try (Playwright playwright = playwright();
+                Browser browser = chromium(playwright);
                 BrowserContext context = browser.newContext(new Browser.NewContextOptions()
                         .setViewportSize(1440, 900))) {
             // Every request the page makes, and none may leave keymux's own origin: anything else is
@@ -193,6 +187,20 @@ class DashboardBrowserTest extends ObserveTestBase {
      * show failovers), answers taking 5 to 80 ms, and now and then a burst of code requests that
      * queues behind its key's two concurrent slots.
      */
+    /** Playwright for Java, told never to download a browser of its own. */
+    static Playwright playwright() {
+        return Playwright.create(new Playwright.CreateOptions().setEnv(Map.of("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")));
+    }
+
+    /** Debian's Chromium, headless, with the flags that keep it off this machine's closed network. */
+    static Browser chromium(Playwright playwright) {
+        return playwright.chromium().launch(new BrowserType.LaunchOptions()
+                .setExecutablePath(CHROMIUM)
+                .setHeadless(true)
+                .setArgs(List.of("--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run")));
+    }
+
     private void startTraffic() {
         stub.defaultReply(request -> {
             ThreadLocalRandom random = ThreadLocalRandom.current();

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.microsoft.playwright.Browser;
 import com.microsoft.playwright.BrowserContext;
-import com.microsoft.playwright.BrowserType;
 import com.microsoft.playwright.Page;
 import com.microsoft.playwright.Playwright;
 import io.keymux.config.testing.Await;
@@ -219,14 +218,8 @@ class DashboardLayoutTest extends ObserveTestBase {
         }, TIMEOUT);
         String origin = "http://127.0.0.1:" + keymux.adminPort();
 
-        try (Playwright playwright = Playwright.create(new Playwright.CreateOptions()
-                .setEnv(Map.of("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")));
-                Browser browser = playwright.chromium().launch(new BrowserType.LaunchOptions()
-                        .setExecutablePath(DashboardBrowserTest.CHROMIUM)
-                        .setHeadless(true)
-                        .setArgs(List.of("--no-sandbox", "--headless", "--disable-gpu",
-                                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                                "--no-first-run")));
+        try (Playwright playwright = DashboardBrowserTest.playwright();
+                Browser browser = DashboardBrowserTest.chromium(playwright);
                 BrowserContext context = browser.newContext(new Browser.NewContextOptions()
                         .setViewportSize(WIDTHS.get(0), 900))) {
             Page page = context.newPage();
