@@ -72,4 +72,13 @@ class RendezvousTest {
         assertThat(ObjectIds.looksLikeObjectId("file-")).isFalse();
         assertThat(ObjectIds.looksLikeObjectId("gpt-4o")).isFalse();
     }
+
+    @Test
+    void anthropicsFilesAndMessageBatchesAreObjectIdsButOpenAiPathWordsAreNot() {
+        assertThat(ObjectIds.looksLikeObjectId("file_011CNha8iCJcU1wXNR6q4V8w")).isTrue();
+        assertThat(ObjectIds.looksLikeObjectId("msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d")).isTrue();
+        // Segments of OpenAI's paths (/v1/vector_stores/{id}/file_batches/{id}) and tool types.
+        assertThat(ObjectIds.looksLikeObjectId("file_batches")).isFalse();
+        assertThat(ObjectIds.looksLikeObjectId("file_search")).isFalse();
+    }
 }
