@@ -25,7 +25,10 @@ import reactor.netty.http.server.HttpServerResponse;
  * A test upstream that keeps files, batches and responses per account (per bearer key), as OpenAI
  * does: another account's id is a 404 with OpenAI's error body, an unknown previous response a 400
  * {@code previous_response_not_found}. Lists are the account's own objects, newest first, paged with
- * {@code limit} and {@code after}.
+ * {@code limit} and {@code after}. A request carrying its key in {@code x-api-key} is answered as
+ * Anthropic's Files API does: file objects with {@code type}, {@code size_bytes} and an RFC 3339
+ * {@code created_at}, lists without {@code object}, paged with {@code after_id} (an {@code after}
+ * is not Anthropic's name and is ignored, as an unknown query parameter is).
  */
 final class ProviderAccounts implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -62,6 +65,17 @@ final class ProviderAccounts implements AutoCloseable {
         return id;
     }
 
+    /** Creates a file under Anthropic account {@code key} directly, in Anthropic's shape. */
+    String createAnthropicFile(String key) {
+        String id = "file_011" + ids.incrementAndGet();
+        long created = clock.incrementAndGet();
+        ObjectNode json = JSON.createObjectNode().put("id", id).put("type", "file").put("filename", "scan.pdf")
+                .put("mime_type", "application/pdf").put("size_bytes", 5)
+                .put("created_at", java.time.Instant.ofEpochSecond(created).toString()).put("downloadable", false);
+        objects.put(id, new Stored(id, "file", key, created, json, "hello".getBytes()));
+        return id;
+    }
+
     /** The account key that holds {@code id}, or {@code null}. */
     String keyOf(String id) {
         Stored s = objects.get(id);
@@ -75,13 +89,17 @@ final class ProviderAccounts implements AutoCloseable {
 
     private Publisher<Void> handle(HttpServerRequest req, HttpServerResponse res) {
         String auth = req.requestHeaders().get("Authorization", "");
-        String key = auth.startsWith("Bearer ") ? auth.substring(7) : "";
+        String anthropicKey = req.requestHeaders().get("x-api-key");
+        String key = anthropicKey != null ? anthropicKey : auth.startsWith("Bearer ") ? auth.substring(7) : "";
         String uri = req.uri();
         int q = uri.indexOf('?');
         String path = q < 0 ? uri : uri.substring(0, q);
         String query = q < 0 ? "" : uri.substring(q + 1);
         String method = req.method().name();
         seen.add(new Seen(method, path, key));
+        if (anthropicKey != null) {
+            return req.receive().then(Mono.from(anthropic(method, path, query, key, res)));
+        }
         return req.receive().aggregate().asByteArray().defaultIfEmpty(new byte[0])
                 .flatMap(body -> Mono.from(route(method, path, query, key, body, req, res)));
     }
@@ -180,6 +198,30 @@ final class ProviderAccounts implements AutoCloseable {
         return json(res, 404, error("Unknown path " + path, "invalid_request_error", null, null));
     }
 
+    /** Anthropic's Files API: list (after_id, limit) and retrieve; another account's id is a 404 not_found_error. */
+    private Publisher<Void> anthropic(String method, String path, String query, String key, HttpServerResponse res) {
+        String[] p = path.split("/");
+        if (p.length < 3 || !p[2].equals("files") || !method.equals("GET")) {
+            return json(res, 404, anthropicError("not_found_error", "Not found"));
+        }
+        if (p.length == 3) {
+            ObjectNode page = page(key, "file", query, "after_id");
+            page.remove("object");
+            return json(res, 200, page);
+        }
+        Stored s = objects.get(p[3]);
+        if (s == null || !s.key().equals(key)) {
+            return json(res, 404, anthropicError("not_found_error", "File not found: " + p[3]));
+        }
+        return json(res, 200, s.json());
+    }
+
+    private static ObjectNode anthropicError(String type, String message) {
+        ObjectNode root = JSON.createObjectNode().put("type", "error");
+        root.putObject("error").put("type", type).put("message", message);
+        return root;
+    }
+
     private static String event(String type, ObjectNode data) {
         return "event: " + type + "\ndata: " + data + "\n\n";
     }
@@ -219,13 +261,18 @@ final class ProviderAccounts implements AutoCloseable {
     }
 
     private ObjectNode list(String key, String kind, String query) {
+        return page(key, kind, query, "after");
+    }
+
+    /** One page of the account's objects, newest first, continuing after the id under {@code cursorName}. */
+    private ObjectNode page(String key, String kind, String query, String cursorName) {
         int limit = 20;
         String after = null;
         for (String pair : query.split("&")) {
             if (pair.startsWith("limit=")) {
                 limit = Integer.parseInt(pair.substring(6));
-            } else if (pair.startsWith("after=")) {
-                after = pair.substring(6);
+            } else if (pair.startsWith(cursorName + "=")) {
+                after = pair.substring(cursorName.length() + 1);
             }
         }
         List<Stored> mine = new ArrayList<>();
