@@ -45,7 +45,8 @@ run=("$cli" run --network=none --read-only --tmpfs /tmp --user 10001:10001 --cap
 started=$(date +%s)
 log "training run in $image"
 "${run[@]}" -d --name "$name" "$image" -XX:DumpLoadedClassList=/out/classes.lst -XX:-UsePerfData \
-  -Djava.io.tmpdir=/tmp -jar /app/keymux.jar serve --config /out/train.yaml >/dev/null
+  -Djava.io.tmpdir=/tmp -jar /app/keymux.jar serve --warm-up-first --config /out/train.yaml >/dev/null
+# --warm-up-first: `keymux listening` comes once the warm-up has loaded the whole path's classes.
 # The logs are read whole before grep: with pipefail, `logs | grep -q` fails when grep's early
 # exit cuts the pipe.
 listening() { local out; out=$("$cli" logs "$name" 2>&1) || return 1; grep -q 'keymux listening' <<<"$out"; }

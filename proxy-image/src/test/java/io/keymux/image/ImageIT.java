@@ -125,11 +125,12 @@ class ImageIT {
 
     @Test
     @Order(1)
-    void healthzAtOnceReadyzAfterTheWarmUp() {
+    void healthzAtOnceAndReadyWhileTheWarmUpRunsInTheGaps() {
         assertThat(healthyMillis).as("ms to /healthz 200").isLessThan(10_000);
-        assertThat(readyzWhenHealthy).as("/readyz when /healthz first answered").isEqualTo(503);
+        assertThat(readyzWhenHealthy).as("/readyz when /healthz first answered").isIn(200, 503);
         assertThat(readyMillis).isGreaterThanOrEqualTo(healthyMillis);
-        assertThat(keymux.getLogs()).contains("warm-up:").contains("keymux listening");
+        assertThat(keymux.getLogs()).contains("keymux listening")
+                .contains("warming up: ").contains("while serving, paused whenever a real request is in flight");
     }
 
     @Test

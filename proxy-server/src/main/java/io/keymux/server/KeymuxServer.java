@@ -79,8 +79,8 @@ import reactor.netty.resources.LoopResources;
 public final class KeymuxServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KeymuxServer.class);
     private static final AtomicBoolean TRANSPORT_LOGGED = new AtomicBoolean();
-    /** The readiness signal's component while the warm-up runs. */
-    private static final String WARM_UP = "warm-up";
+    /** The readiness signal's component until the proxy port is open (through a warm-up run first). */
+    private static final String STARTING = "start";
     /** {@code -Dkeymux.transport}, when set: {@code io_uring}, {@code epoll} or {@code nio}. */
     private static final @Nullable String REQUESTED_TRANSPORT = System.getProperty("keymux.transport");
     /** The listeners' and upstream connections' transport (see {@link Transport}): io_uring where it runs. */
@@ -117,10 +117,11 @@ public final class KeymuxServer implements AutoCloseable {
     private final DisposableServer proxy;
     private final DisposableServer admin;
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final int warmUpExchanges;
+    /** The start-up warm-up, while it runs or after; {@code null} without one or when it could not start. */
+    private volatile @Nullable WarmUp warmUp;
 
     private KeymuxServer(KeymuxConfig config, TimeSource time, BiFunction<KeymuxConfig, TimeSource, KeyBroker> brokers,
-            @Nullable ConfigSource source, int warmUpRequests, Duration warmUpBudget) {
+            @Nullable ConfigSource source, int warmUpRequests, Duration warmUpBudget, boolean warmUpBeforeListening) {
         this.config = config;
         this.time = time;
         this.source = source;
@@ -155,11 +156,11 @@ public final class KeymuxServer implements AutoCloseable {
         this.pipeline = new AtomicReference<>(newPipeline(config));
         this.connections = new ConnectionGate(server.maxConnections());
         this.adminConnections = new ConnectionGate(server.maxConnections());
-        // The admin port opens first: /healthz answers (a liveness probe passes) and /readyz says
-        // "warming up" with a 503 while the warm-up runs, however long it takes on a slow CPU.
-        if (warmUpRequests > 0) {
-            readinessSignals.unready(WARM_UP, "warming up: the proxy port opens when the warm-up ends");
-        }
+        // The admin port opens first: /healthz answers (a liveness probe passes), and with a warm-up
+        // before listening /readyz says "warming up" with a 503 however long it takes on a slow CPU.
+        boolean warmUpFirst = warmUpRequests > 0 && warmUpBeforeListening;
+        readinessSignals.unready(STARTING, warmUpFirst ? "warming up: the proxy port opens when the warm-up ends"
+                : "starting: the proxy port is not open yet");
         this.admin = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.adminTls()), server,
                         adminConnections, GuardRefusal.Listener.IGNORE)
                 .port(server.adminPort())
@@ -173,27 +174,63 @@ public final class KeymuxServer implements AutoCloseable {
                     adminRoutes.accept(routes);
                 })
                 .bindNow(), null);
-        int warmed = 0;
-        if (warmUpRequests > 0) {
-            LOG.info("warming up: up to {} synthetic exchanges within {}", warmUpRequests, warmUpBudget);
-            try {
-                // The warm-up's listener is the real one's setup on a loopback port of its own.
-                warmed = WarmUp.run(loops, TRANSPORT.preferNative(), upstreams, time, warmUpRequests, warmUpBudget,
-                        warm -> guarded(HttpServer.create(), server, connections, GuardRefusal.Listener.IGNORE).host("127.0.0.1").port(0)
-                                .handle(warm).bindNow());
-            } catch (RuntimeException e) {
-                LOG.warn("warm-up failed, serving cold: {}", e.toString());
-            }
+        if (warmUpFirst) {
+            this.warmUp = startWarmUp(server, warmUpRequests, warmUpBudget, WarmUp.CONCURRENCY_ALONE, () -> false);
+            awaitWarmUp(warmUpBudget);
         }
-        this.warmUpExchanges = warmed;
         this.proxy = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.tls()), server, connections,
                         this::auditRefusal)
                 .port(server.port())
                 // Read per request: a reload swaps the pipeline, requests in flight keep theirs.
                 .handle((request, response) -> pipeline.get().apply(request, response))
                 .bindNow(), admin);
-        readinessSignals.recovered(WARM_UP);
+        readinessSignals.recovered(STARTING);
+        if (warmUpRequests > 0 && !warmUpBeforeListening) {
+            // While serving: a synthetic exchange starts only when no real request is in flight.
+            this.warmUp = startWarmUp(server, warmUpRequests, warmUpBudget, WarmUp.CONCURRENCY_WHILE_SERVING,
+                    () -> inFlight.count() > 0);
+        }
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
+    }
+
+    /**
+     * Starts the warm-up on a loopback listener of its own with the real one's setup, or serves cold
+     * (returning {@code null}) when it cannot start: a warm-up only buys speed.
+     */
+    private @Nullable WarmUp startWarmUp(ServerConfig server, int requests, Duration budget, int concurrency,
+            BooleanSupplier busy) {
+        LOG.info("warming up: up to {} synthetic exchanges within {}, {}", requests, budget,
+                warmUpWhere(concurrency));
+        try {
+            return WarmUp.start(loops, TRANSPORT.preferNative(), upstreams, time, requests, budget, concurrency, busy,
+                    warm -> guarded(HttpServer.create(), server, connections, GuardRefusal.Listener.IGNORE)
+                            .host("127.0.0.1").port(0).handle(warm).bindNow());
+        } catch (RuntimeException e) {
+            LOG.warn("warm-up failed, serving cold: {}", e.toString());
+            return null;
+        }
+    }
+
+    private static String warmUpWhere(int concurrency) {
+        return concurrency == WarmUp.CONCURRENCY_ALONE ? "before the proxy port opens"
+                : "while serving, paused whenever a real request is in flight";
+    }
+
+    /** Waits for the warm-up that runs before listening (its budget, then a margin for its release). */
+    private void awaitWarmUp(Duration budget) {
+        WarmUp running = warmUp;
+        if (running == null) {
+            return;
+        }
+        try {
+            running.finished().get(budget.toMillis() + 15_000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running.close();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("warm-up did not end in time, serving: {}", e.toString());
+            running.close();
+        }
     }
 
     /**
@@ -304,6 +341,7 @@ public final class KeymuxServer implements AutoCloseable {
         private @Nullable ConfigSource source;
         private int warmUpRequests;
         private Duration warmUpBudget = Duration.ZERO;
+        private boolean warmUpBeforeListening;
 
         private Builder(KeymuxConfig config) {
             this.config = config;
@@ -331,9 +369,10 @@ public final class KeymuxServer implements AutoCloseable {
         }
 
         /**
-         * Before listening, runs up to {@code requests} synthetic exchanges for at most {@code budget}
-         * through the real request path against an in-process stub, so the first real requests meet
-         * compiled code (default: none; {@code keymux serve} turns it on).
+         * Runs up to {@code requests} synthetic exchanges for at most {@code budget} through the real
+         * request path against an in-process stub, so that real requests meet compiled code (default:
+         * none; {@code keymux serve} turns it on). It runs once the proxy port serves, in the gaps
+         * between real requests, unless {@link #warmUpBeforeListening()} asks for it first.
          */
         public Builder warmUp(int requests, Duration budget) {
             if (requests < 0) {
@@ -344,15 +383,34 @@ public final class KeymuxServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The warm-up runs to its end before the proxy port opens ({@code /readyz} 503 "warming up"
+         * meanwhile): for a replica that gets its full share of traffic the moment it is ready.
+         */
+        public Builder warmUpBeforeListening() {
+            this.warmUpBeforeListening = true;
+            return this;
+        }
+
         /** Binds the proxy and admin ports and returns the running server. */
         public KeymuxServer start() {
-            return new KeymuxServer(config, time, brokers, source, warmUpRequests, warmUpBudget);
+            return new KeymuxServer(config, time, brokers, source, warmUpRequests, warmUpBudget, warmUpBeforeListening);
         }
     }
 
-    /** How many synthetic exchanges the warm-up ({@link Builder#warmUp}) completed before listening. */
+    /** How many synthetic exchanges the warm-up ({@link Builder#warmUp}) has completed so far. */
     public int warmUpExchanges() {
-        return warmUpExchanges;
+        WarmUp running = warmUp;
+        return running == null ? 0 : running.exchanges();
+    }
+
+    /**
+     * Completes with the warm-up's count of completed exchanges once it has ended and released its
+     * listener (at once, with 0, without a warm-up).
+     */
+    public CompletableFuture<Integer> warmUpFinished() {
+        WarmUp running = warmUp;
+        return running == null ? CompletableFuture.completedFuture(0) : running.finished();
     }
 
     /** The bound proxy port (the real one when {@code server.port} is 0). */
@@ -488,6 +546,10 @@ public final class KeymuxServer implements AutoCloseable {
      */
     public CompletableFuture<Void> beginDrain() {
         CompletableFuture<Void> idle = inFlight.drain();
+        WarmUp running = warmUp;
+        if (running != null) {
+            running.stop();
+        }
         proxy.dispose();
         return idle;
     }
@@ -538,6 +600,10 @@ public final class KeymuxServer implements AutoCloseable {
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
+        }
+        WarmUp running = warmUp;
+        if (running != null) {
+            running.close(); // before the loops and upstream pools it runs on go
         }
         proxy.disposeNow(Duration.ofSeconds(5));
         admin.disposeNow(Duration.ofSeconds(5));

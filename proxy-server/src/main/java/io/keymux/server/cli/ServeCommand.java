@@ -42,10 +42,15 @@ public final class ServeCommand implements Callable<Integer> {
     private CommandSpec spec;
 
     @Option(names = "--warm-up", defaultValue = "10", paramLabel = "SECONDS",
-            description = "Before listening, run synthetic exchanges through the request path for up to this many"
-                    + " seconds (at most " + WARM_UP_REQUESTS + "), so the first clients meet compiled code;"
-                    + " 0 turns it off (default: ${DEFAULT-VALUE}).")
+            description = "Run synthetic exchanges through the request path for up to this many seconds (at most "
+                    + WARM_UP_REQUESTS + ") while serving, whenever no real request is in flight, so the code"
+                    + " clients meet gets compiled; 0 turns it off (default: ${DEFAULT-VALUE}).")
     private int warmUpSeconds = 10;
+
+    @Option(names = "--warm-up-first",
+            description = "Run the warm-up to its end before the proxy port opens (/readyz answers 503 'warming up'"
+                    + " meanwhile), for a replica that gets its full share of traffic once it is ready.")
+    private boolean warmUpFirst;
 
     /** Enough exchanges for C2 to compile the path on one CPU; the time bound usually ends it first. */
     private static final int WARM_UP_REQUESTS = 40_000;
@@ -77,6 +82,9 @@ public final class ServeCommand implements Callable<Integer> {
         KeymuxServer.Builder builder = KeymuxServer.builder(config).configSource(source);
         if (warmUpSeconds > 0) {
             builder.warmUp(WARM_UP_REQUESTS, Duration.ofSeconds(warmUpSeconds));
+            if (warmUpFirst) {
+                builder.warmUpBeforeListening();
+            }
         }
         try (KeymuxServer server = builder.start();
                 ConfigWatcher watcher = watch(source, server)) {

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code bin/keymux}, the launcher, run for real on a copy of the repository's layout whose JVM is a
- * script that records how it was called: a start of {@code serve} trains the class archive first,
- * asking {@code serve} for its help or version does not (that run takes ~15 s).
+ * script that records how it was called: a start of {@code serve} trains the class archive first
+ * (an AppCDS archive, or on JDK 25 and later the AOT cache), asking {@code serve} for its help or
+ * version does not (that run takes ~15 s).
  */
 class LauncherTest {
     @TempDir
@@ -57,6 +58,31 @@ class LauncherTest {
         assertThat(lines).hasSize(2);
         assertThat(lines.get(0)).contains("-XX:ArchiveClassesAtExit=");
         assertThat(lines.get(1)).endsWith("serve --config keymux.yaml");
+    }
+
+    @Test
+    void onJdk25AServeStartTrainsAndUsesTheAotCache() throws Exception {
+        Files.writeString(root.resolve("jdk/release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n");
+        Run run = launch("serve", "--config", "keymux.yaml");
+        assertThat(run.exitCode()).isZero();
+        List<String> lines = Files.readAllLines(calls);
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).contains("-XX:AOTCacheOutput=").contains("keymux.aot.tmp")
+                .doesNotContain("ArchiveClassesAtExit").contains("serve --warm-up-first");
+        // The fake JVM wrote no cache, so the real start runs without one rather than naming a missing file.
+        assertThat(lines.get(1)).doesNotContain("-XX:AOTCache=").endsWith("serve --config keymux.yaml");
+    }
+
+    @Test
+    void aStartWithTheAotCacheInPlaceUsesItWithoutTrainingAgain() throws Exception {
+        Files.writeString(root.resolve("jdk/release"), "JAVA_VERSION=\"25\"\n");
+        Path cache = root.resolve("proxy-server/target/keymux.aot");
+        Files.writeString(cache, "cache");
+        Files.setLastModifiedTime(cache, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+        Run run = launch("serve", "--config", "keymux.yaml");
+        assertThat(run.exitCode()).isZero();
+        assertThat(Files.readAllLines(calls)).singleElement().asString()
+                .contains("-XX:AOTCache=" + cache).endsWith("serve --config keymux.yaml");
     }
 
     private Run launch(String... args) throws Exception {
