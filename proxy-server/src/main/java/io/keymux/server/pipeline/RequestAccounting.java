@@ -50,6 +50,21 @@ final class RequestAccounting {
         metrics.cost(task, key.keyId(), ex.client, cost);
     }
 
+    /** What one attempt of {@code ex} on {@code lease} counts when it settles: its usage and upstream latency. */
+    AttemptSettlement.Accounting ofAttempt(Exchange ex, Lease lease) {
+        return new AttemptSettlement.Accounting() {
+            @Override
+            public void usage(long promptTokens, long cachedPromptTokens, long completionTokens) {
+                RequestAccounting.this.usage(ex, lease, promptTokens, cachedPromptTokens, completionTokens);
+            }
+
+            @Override
+            public void latency(long nanos) {
+                upstreamLatency(ex, lease, nanos);
+            }
+        };
+    }
+
     /** The broker answered after {@code askedNanos}: that wait is not keymux's overhead. */
     void queued(Exchange ex, Admission admission, long askedNanos) {
         ex.queueNanos += time.nanoTime() - askedNanos;

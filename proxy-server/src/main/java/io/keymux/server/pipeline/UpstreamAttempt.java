@@ -13,7 +13,6 @@ import io.keymux.server.upstream.UpstreamConnection;
 import io.keymux.server.upstream.UpstreamPool;
 import io.keymux.server.upstream.UpstreamTarget;
 import io.keymux.server.wire.SseUsageScanner;
-import io.keymux.server.wire.TokenUsage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
@@ -54,14 +53,16 @@ import reactor.netty.http.server.HttpServerResponse;
  * It owns what an attempt must do exactly once or in order:
  *
  * <ul>
- *   <li><b>settle once</b>: the lease is settled by the first of answer-complete, failure or
- *   cancel ({@link #settle});</li>
+ *   <li><b>settle once</b>: it reports answer-complete, refusal, failure, hang-up and cancel to its
+ *   {@link AttemptSettlement}, which settles the lease with the first;</li>
  *   <li><b>the first-byte commit</b>: nothing reaches the client before the answer's first body
  *   byte (or its empty end); until then ({@code LOOKING}) a refused status, a stall or a broken
- *   connection is a {@link Result.Retry} and fails over invisibly; after it ({@link #committed})
+ *   connection is a {@link Result.Retry} and fails over invisibly; after it ({@link
+ *   AttemptSettlement#committed})
  *   there is no retry. A 429 or 503 is judged on its first {@link AnswerClassifier#BODY_LOOK_BYTES}
  *   (rate limit or quota; overloaded or not);</li>
- *   <li><b>the usage tap</b>, which reads usage from the answer on its way through;</li>
+ *   <li><b>the usage tap</b> (held by the settlement), which reads usage from the answer on its way
+ *   through;</li>
  *   <li><b>the timeouts</b>: one timer on the loop, armed for {@code first_byte} when the request
  *   is sent and again when the headers arrive, then {@code idle} between chunks (a chunk only moves
  *   the deadline; while reading is paused for a slow client it does not run, and starts afresh on
@@ -105,14 +106,11 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private final TimeSource time;
     private final Exchange ex;
     private final TaskConfig task;
-    private final Lease lease;
+    /** Where the lease is settled, once, from what this attempt reports. */
+    private final AttemptSettlement settlement;
     private final boolean injectedUsage;
     /** The request's {@code model}, so a 429 naming it is told from one for the whole key. */
     private final @Nullable String model;
-    /** What a 2xx answer is charged when its usage never arrives, or {@code null} (not billed by tokens). */
-    private final @Nullable UsageEstimate estimate;
-    /** Answer body bytes the upstream sent that went on towards the client. */
-    private long relayedBytes;
     private final long started;
 
     private Phase phase = Phase.CONNECTING;
@@ -123,17 +121,12 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private @Nullable Runnable resend;
     /** The client left before the answer's meaning was known. */
     private boolean cancelled;
-    private boolean settled;
-    /** Set once the first byte is on its way to the client: from then on there is no retry. */
-    private boolean committed;
     /**
      * A non-streaming answer declaring at most this many bytes is held until whole and goes to the
      * client as one message: head and body in one write (nginx's {@code proxy_buffer_size} is 4-8 KiB;
      * a chat completion is 1-10 KiB).
      */
     static final int WHOLE_ANSWER_BYTES = 64 * 1024;
-    /** Set once the upstream has sent the whole answer. */
-    private boolean whole;
 
     // The answer as it comes in.
     private int status;
@@ -148,7 +141,6 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     /** The upstream sent its last content while chunks were held. */
     private boolean ended;
     private @Nullable Result retry;
-    private @Nullable UsageTap tap;
     /** The client's body, once subscribed. */
     private @Nullable FluxSink<ByteBuf> body;
     /** The body was completed or failed by this attempt (so its disposal is not a hang-up). */
@@ -180,11 +172,10 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         this.time = time;
         this.ex = ex;
         this.task = task;
-        this.lease = lease;
         this.injectedUsage = injectedUsage;
         this.model = model;
-        this.estimate = estimate;
         this.started = time.nanoTime();
+        this.settlement = new AttemptSettlement(lease, accounting.ofAttempt(ex, lease), time, started, estimate);
         this.idleNanos = Math.max(1, task.timeouts().idle().toNanos());
     }
 
@@ -202,21 +193,13 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                 })
                 .flatMap(result -> result == STREAM ? streamBack() : Mono.just(result))
                 .onErrorResume(error -> {
-                    if (!committed) {
+                    if (!settlement.committed()) {
                         accounting.upstreamHeaders(ex, started);
                     }
                     return afterFailure(error);
                 })
-                .doOnCancel(() -> settle(hungUp()))
+                .doOnCancel(settlement::hungUp)
                 .doFinally(signal -> stopTimer());
-    }
-
-    /** Settles the lease, once: later outcomes of the same attempt are ignored. */
-    void settle(Outcome outcome) {
-        if (!settled) {
-            settled = true;
-            lease.settle(outcome);
-        }
     }
 
     // ---- Before the answer's meaning is known ------------------------------------------------------
@@ -275,7 +258,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         HttpHeaders headers = head.headers();
         upstreamHeaders = headers;
         long now = time.currentTimeMillis();
-        lease.observe(ProviderLimits.parse(headers::get, now));
+        settlement.observe(ProviderLimits.parse(headers::get, now));
         phase = Phase.LOOKING;
         if (ex.searching && ObjectSearch.mayMeanNotHere(status)) {
             // An object searched for on this key: a 404 says "not here", a 400 may (affinity).
@@ -423,13 +406,12 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             refused(judgement);
             return;
         }
-        verdict = judgement;
         // The first byte (or the empty end) is in: from now on the idle timeout applies.
         timeoutAfter(task.timeouts().idle());
         if (ProxyPipeline.nobodyToAnswer(ex)) {
             // Nobody to answer: stop here.
             releaseHeld();
-            settle(new Outcome.Cancelled());
+            settlement.cancelled();
             ex.status = CLIENT_CLOSED_REQUEST;
             phase = Phase.DONE;
             closeUnlessWhole();
@@ -437,10 +419,9 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             return;
         }
         HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
-        tap = UsageTap.of(headers.get(HttpHeaderNames.CONTENT_TYPE), headers.get(HttpHeaderNames.CONTENT_ENCODING),
-                injectedUsage).watchedBy(ex.answerWatch, status);
+        settlement.committed(status, judgement, UsageTap.of(headers.get(HttpHeaderNames.CONTENT_TYPE),
+                headers.get(HttpHeaderNames.CONTENT_ENCODING), injectedUsage).watchedBy(ex.answerWatch, status));
         accounting.upstreamHeaders(ex, started);
-        committed = true;
         phase = Phase.STREAMING;
         decide(STREAM);
     }
@@ -448,9 +429,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     /** A status the task retries: settle, then drain the refused answer so the connection goes back to the pool. */
     private void refused(FailoverPolicy.Verdict judgement) {
         accounting.upstreamHeaders(ex, started);
-        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
-        Outcome outcome = judgement.outcome();
-        settle(outcome != null ? outcome : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
+        settlement.refused(status, judgement);
         retry = new Result.Retry(statusFailure(status, judgement));
         if (ended) {
             stopTimer();
@@ -520,7 +499,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private void cancelledBeforeCommit() {
         cancelled = true;
         decided = null;
-        settle(new Outcome.Cancelled());
+        settlement.cancelled();
         releaseHeld();
         if (phase != Phase.DONE) {
             phase = Phase.DONE;
@@ -548,22 +527,21 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private Mono<Result> streamBack() {
         HttpServerResponse response = ex.response;
         HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
-        UsageTap usageTap = Objects.requireNonNull(tap, "tap");
         response.status(HttpResponseStatus.valueOf(status));
         HeaderRewrite.towardsClient(headers, response.responseHeaders());
         pipeline.addKeymuxHeaders(ex);
         ex.status = status;
         ex.firstByteNanos = time.nanoTime();
         boolean sse = SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE));
-        if (usageTap.changesLength()) {
+        if (settlement.relayChangesLength()) {
             // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
             response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
         }
         Flight flight = ex.flight;
         if (ended && !sse && flight == null) {
             // All of it is here (see wholeAnswerBytes): one message, head and body in one write.
-            return response.send(Mono.just(wholeBody(usageTap))).then()
-                    .doFinally(signal -> usageTap.close())
+            return response.send(Mono.just(wholeBody())).then()
+                    .doFinally(signal -> settlement.closeTap())
                     .thenReturn(DELIVERED);
         }
         Flux<ByteBuf> answer = Flux.create(this::bodySubscribed, FluxSink.OverflowStrategy.BUFFER);
@@ -573,30 +551,27 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                 : FlightRelay.through(flight, status, String.valueOf(headers.get(HttpHeaderNames.CONTENT_TYPE)),
                         sse, answer, relayed -> response.send(relayed, buf -> true).then(), () -> broken == null,
                         () -> ex.costUsd);
-        return sent.doFinally(signal -> usageTap.close()).then(Mono.defer(() -> {
+        return sent.doFinally(signal -> settlement.closeTap()).then(Mono.defer(() -> {
             Throwable error = broken;
             if (error != null) {
                 return Mono.error(error);
             }
-            if (!whole) {
-                // The write ended before the upstream did: the client went away.
-                settle(hungUp());
-            }
+            // Unless the upstream had sent it all (settled already): the write ended first, the client went away.
+            settlement.hungUp();
             return Mono.just(DELIVERED);
         }));
     }
 
     /** The held answer, through the usage tap, as one buffer; settles the lease as delivered. */
-    private ByteBuf wholeBody(UsageTap usageTap) {
+    private ByteBuf wholeBody() {
         CompositeByteBuf whole = Unpooled.compositeBuffer(Math.max(2, held.size() + 1));
         ByteBuf chunk;
         while ((chunk = held.poll()) != null) {
-            relayedBytes += chunk.readableBytes();
-            addReadable(whole, usageTap.feed(chunk));
+            addReadable(whole, settlement.relay(chunk));
         }
         heldBytes = 0;
-        addReadable(whole, usageTap.finish());
-        answerEnded(usageTap);
+        addReadable(whole, settlement.relayEnd());
+        answerEnded();
         return whole;
     }
 
@@ -637,8 +612,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** One chunk through the usage tap to the client (the tap hands back the reference the write releases). */
     private void push(FluxSink<ByteBuf> sink, ByteBuf chunk) {
-        relayedBytes += chunk.readableBytes();
-        ByteBuf out = Objects.requireNonNull(tap, "tap").feed(chunk);
+        ByteBuf out = settlement.relay(chunk);
         if (out.isReadable()) {
             sink.next(out);
         } else {
@@ -648,21 +622,20 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** The upstream sent everything: the timer stops, the lease settles, the body ends. */
     private void finishBody(FluxSink<ByteBuf> sink) {
-        UsageTap usageTap = Objects.requireNonNull(tap, "tap");
-        ByteBuf rest = usageTap.finish();
+        ByteBuf rest = settlement.relayEnd();
         if (rest.isReadable()) {
             sink.next(rest);
         } else {
             rest.release();
         }
-        answerEnded(usageTap);
+        answerEnded();
         sink.complete();
     }
 
     /** The upstream's answer is all through the tap: stop the timer, settle the lease as delivered. */
-    private void answerEnded(UsageTap usageTap) {
+    private void answerEnded() {
         stopTimer();
-        delivered(status, Objects.requireNonNull(verdict, "verdict"), usageTap);
+        settlement.answered();
         phase = Phase.DONE;
         bodyEnded = true;
     }
@@ -700,7 +673,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         bodyEnded = true;
         phase = Phase.DONE;
-        settle(hungUp());
+        settlement.hungUp();
         closeUnlessWhole();
     }
 
@@ -721,57 +694,6 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             at += n;
         }
         return out;
-    }
-
-    /** Settles an answer the upstream has sent whole, with its usage. */
-    private void delivered(int status, FailoverPolicy.Verdict verdict, UsageTap usageTap) {
-        whole = true;
-        Outcome passedThrough = verdict.outcome();
-        if (passedThrough != null) {
-            // A 429 or 5xx the task does not retry still tells the broker about the key.
-            settle(passedThrough);
-            return;
-        }
-        long latency = time.nanoTime() - started;
-        accounting.upstreamLatency(ex, lease, latency);
-        settle(charged(status, usageTap, latency));
-    }
-
-    /**
-     * The answer's outcome with its tokens: the usage it reported, else (a 2xx whose usage never
-     * came: too large for the scanner, compressed, or cut short by the client) the {@link
-     * UsageEstimate}, so that no answer settles at zero; else none, and the reservation stands.
-     */
-    private Outcome.Answered charged(int status, UsageTap usageTap, long latency) {
-        TokenUsage usage = usageTap.usage();
-        if (usage.isComplete()) {
-            long prompt = Objects.requireNonNull(usage.promptTokens());
-            long completion = Objects.requireNonNull(usage.completionTokens());
-            long cached = usage.cachedPromptTokens();
-            accounting.usage(ex, lease, prompt, cached, completion);
-            return new Outcome.Answered(status, prompt, completion, true, latency, cached);
-        }
-        UsageEstimate guess = estimate;
-        if (guess != null && status / 100 == 2) {
-            long completion = guess.completionTokens(relayedBytes);
-            accounting.usage(ex, lease, guess.promptTokens(), completion);
-            return new Outcome.Answered(status, guess.promptTokens(), completion, true, latency);
-        }
-        return new Outcome.Answered(status, 0, 0, false, latency);
-    }
-
-    /**
-     * The client went away. Before the answer was committed nothing reached it: a refund. After,
-     * it has had content, so it is charged as a delivered answer would be ({@link #charged}):
-     * closing the stream before the usage event must not dodge the budget.
-     */
-    private Outcome hungUp() {
-        UsageTap usageTap = tap;
-        FailoverPolicy.Verdict v = verdict;
-        if (settled || !committed || usageTap == null || v == null || v.outcome() != null) {
-            return new Outcome.Cancelled();
-        }
-        return charged(status, usageTap, time.nanoTime() - started);
     }
 
     private KeymuxError brokenError(Throwable error) {
@@ -819,7 +741,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         if (ProxyPipeline.nobodyToAnswer(ex)) {
             // The client hung up, and the upstream exchange broke because of that: not the key's fault,
             // so no failure towards its circuit, and nobody left to retry for.
-            settle(hungUp());
+            settlement.hungUp();
             if (ex.status == 0) {
                 ex.status = CLIENT_CLOSED_REQUEST;
             }
@@ -827,15 +749,15 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         if (!FailoverPolicy.isTransportFailure(error)) {
             // keymux's own failure, not the key's: refund and leave the key's health alone.
-            settle(new Outcome.Cancelled());
+            settlement.cancelled();
             return Mono.error(error);
         }
-        settle(FailoverPolicy.transportOutcome(error));
+        settlement.transportFailed(error);
         KeymuxError keymuxError = FailoverPolicy.isTimeout(error)
                 ? KeymuxError.upstreamTimeout("the upstream did not answer in time for task '" + task.name()
                         + "' (tasks[].timeouts)")
                 : KeymuxError.upstreamUnavailable("could not reach the upstream for task '" + task.name() + "'");
-        if (committed || ex.response.hasSentHeaders()) {
+        if (settlement.committed() || ex.response.hasSentHeaders()) {
             return ProxyPipeline.brokenStream(ex).then(Mono.just(DELIVERED));
         }
         if (!FailoverPolicy.retriesTransport(task.retryOn(), error)) {
