@@ -692,17 +692,6 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         return response.sendByteArray(Mono.just(body)).then();
     }
 
-    // ---- Account: tokens, cost, metrics, audit ------------------------------------------------------
-
-    /**
-     * Accounts an attempt's settled usage: the exchange's tokens and cost (for the audit line), and
-     * {@code keymux_tokens_total} / {@code keymux_cost_usd_total}. Call once per request, where the
-     * {@link Outcome.Answered} carrying known usage is built.
-     */
-    void recordUsage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
-        accounting.usage(ex, lease, promptTokens, completionTokens);
-    }
-
     private Mono<Void> unexpected(Exchange ex, Throwable error) {
         if (error instanceof AbortedException && !ex.response.hasSentHeaders()) {
             // The connection closed under the request: the client left, or the connection guard

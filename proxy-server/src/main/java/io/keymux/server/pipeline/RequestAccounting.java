@@ -30,11 +30,6 @@ final class RequestAccounting {
         this.time = time;
     }
 
-    /** Settled usage without cached prompt tokens. */
-    void usage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
-        usage(ex, lease, promptTokens, 0, completionTokens);
-    }
-
     /**
      * Settled usage: the same arithmetic as the broker's per-key cost (cached prompt tokens at the
      * key's cached input price), kept here per task and client.
