@@ -394,8 +394,9 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             return;
         }
         AnswerHead h = head();
-        settlement.committed(h.status(), judgement, UsageTap.of(h.headers().get(HttpHeaderNames.CONTENT_TYPE),
-                h.headers().get(HttpHeaderNames.CONTENT_ENCODING), injectedUsage).watchedBy(ex.answerWatch, h.status()));
+        UsageTap tap = UsageTap.of(h.headers().get(HttpHeaderNames.CONTENT_TYPE),
+                h.headers().get(HttpHeaderNames.CONTENT_ENCODING), injectedUsage);
+        settlement.committed(h.status(), judgement, tap.watchedBy(ex.answerWatch, h.status()));
         accounting.upstreamHeaders(ex, started);
         phase = Phase.STREAMING;
         decide(STREAM);
