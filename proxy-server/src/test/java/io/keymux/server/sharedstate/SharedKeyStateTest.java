@@ -53,6 +53,25 @@ class SharedKeyStateTest {
     }
 
     @Test
+    void aScriptCalledWithoutOneOfItsNamedArgumentsFailsInsteadOfReadingItAsUnset() {
+        String[] keys = new String[13];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = replicas.prefix + ":{kargs}:k" + i;
+        }
+        for (String name : List.of("try_take", "settle", "snapshot")) {
+            LuaScript script = LuaScript.load(name);
+            // Everything but tpm_cap (the scripts read 'tpm_cap' = '' as "capacity = rate").
+            String[] args = {"rpm", "10", "rpm_cap", "", "tpm", "100"};
+            assertThatThrownBy(() -> replicas.redis().eval(script.body(), io.lettuce.core.ScriptOutputType.MULTI,
+                    keys, args))
+                    .as(name)
+                    .hasMessageContaining("missing script argument: tpm_cap");
+        }
+        // Nothing was written before the check.
+        assertThat(replicas.redis().keys(replicas.prefix + ":{kargs}:*")).isEmpty();
+    }
+
+    @Test
     void aModelsBucketIsSharedWithinTheKeyWideLimitsAndCoolsDownAlone() {
         SharedLimits keyWide = new SharedLimits(10L, null, null, null, null, null);
         ModelLimits gpt4o = new ModelLimits("gpt-4o", 2L, null);
