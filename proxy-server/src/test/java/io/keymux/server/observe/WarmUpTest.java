@@ -2,6 +2,7 @@ package io.keymux.server.observe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.Await;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.UpstreamStub;
@@ -36,11 +37,8 @@ class WarmUpTest extends KeymuxTestBase {
             assertThat(answer.status()).isEqualTo(200);
             assertThat(stub.recorded()).hasSize(1);
             // Counted once the exchange has ended, just after the client got its answer: poll for it.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!keymux.metrics().scrape().contains("keymux_requests_total{") && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
-            assertThat(keymux.metrics().scrape()).contains("keymux_requests_total{");
+            Await.until("keymux_requests_total counted",
+                    () -> keymux.metrics().scrape().contains("keymux_requests_total{"), Duration.ofSeconds(10));
 
             keymux.close();
             assertThat(audit.lines()).hasSize(1);
@@ -55,13 +53,12 @@ class WarmUpTest extends KeymuxTestBase {
                 config().adminPort(adminPort).build()).warmUp(100_000_000, Duration.ofSeconds(8)).start());
         try {
             HttpClient admin = HttpClient.create().baseUrl("http://127.0.0.1:" + adminPort);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-            Integer health = null;
-            while (health == null && System.nanoTime() < deadline) {
-                // Refused until the admin listener is bound (a few hundred ms into the start).
-                health = admin.get().uri("/healthz").response().map(r -> r.status().code())
-                        .onErrorResume(e -> reactor.core.publisher.Mono.empty()).block(TIMEOUT);
-            }
+            Integer[] healthz = {null};
+            // Refused until the admin listener is bound (a few hundred ms into the start).
+            Await.until("the admin port to answer /healthz", () -> (healthz[0] = admin.get().uri("/healthz").response()
+                    .map(r -> r.status().code()).onErrorResume(e -> reactor.core.publisher.Mono.empty())
+                    .block(TIMEOUT)) != null, Duration.ofSeconds(8));
+            Integer health = healthz[0];
             String readyz = admin.get().uri("/readyz").responseSingle((r, body) -> body.asString()
                     .map(b -> r.status().code() + " " + b)).block(TIMEOUT);
             boolean stillWarming = !started.isDone();
