@@ -7,6 +7,18 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1])
 end
 
+-- The caller's arguments by name: ARGV holds name/value pairs ('rpm', '600', 'tpm', '', ...),
+-- built in one place in SharedKeyState (ScriptArgs), so no value can land in another's place.
+-- Reading a name the caller did not send fails the script, never means "unset": each script
+-- reads all of its arguments at its top.
+local function named_args()
+  local args = {}
+  for i = 1, #ARGV, 2 do
+    args[ARGV[i]] = ARGV[i + 1]
+  end
+  return setmetatable(args, {__index = function(_, name) error('missing script argument: ' .. name) end})
+end
+
 -- An argument that is '' means "unset" (unlimited).
 local function opt(s)
   if s == nil or s == '' then return nil end

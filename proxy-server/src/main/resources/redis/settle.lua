@@ -4,26 +4,34 @@
 -- KEYS[1] bucket, KEYS[2] inflight, KEYS[3] leases, KEYS[4] cooldown, KEYS[5] circuit,
 -- KEYS[6] probe, KEYS[7] disabled, KEYS[8] usage, KEYS[9] model bucket, KEYS[10] model
 -- cooldown, KEYS[11] quota, KEYS[12] disabled probe, KEYS[13] enabled counter (as in try_take.lua)
--- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity ('' = unlimited),
---       5 token refund (reservation minus use; negative is a charge), 6 refund the request (1/0),
---       7 release the concurrency slot (1/0), 8 replica id, 9 lease ttl (ms),
---       10 cooldown (ms, 0 = none), 11 verdict (none/success/failure), 12 the lease was the
---       half-open probe (1/0), 13 failure threshold, 14 circuit cooldown (ms),
---       15 disable with this credential fingerprint ('' = no), 16 cost (USD), 17 spend key prefix,
---       18 tokens used (for usage), 19 usage slot width (ms),
---       20 model bucket rpm, 21 model bucket tpm ('' = unlimited; both '' = no models bucket),
---       22 the cooldown is the model bucket's only (1/0), 23 quota: a probe interval (ms) puts the
---       key in quota_exhausted, 'clear' ends it and a disabled mark (the account answered), '' leaves it,
---       24 disabled probe interval (ms; '' = off), for a settle that disables the key
+-- ARGV, by name (named_args): rpm, rpm_cap, tpm, tpm_cap ('' = unlimited),
+--   token_refund (reservation minus use; negative is a charge), refund_request (1/0),
+--   release_slot (release the concurrency slot, 1/0), replica (this replica's id),
+--   lease_ttl_ms, cooldown_ms (0 = none), verdict (none/success/failure), probe (the lease was
+--   the half-open probe, 1/0), failure_threshold, circuit_cooldown_ms,
+--   disable_credential (disable with this credential fingerprint; '' = no), cost_usd,
+--   spend_prefix, used_tokens (for usage), usage_slot_ms (usage slot width),
+--   model_rpm, model_tpm (the models bucket; '' = unlimited, both '' = no models bucket),
+--   model_cooldown (the cooldown is the models bucket's only, 1/0),
+--   quota (a probe interval in ms puts the key in quota_exhausted, 'clear' ends it and a disabled
+--   mark: the account answered; '' leaves it), disabled_probe_ms (for a settle that disables the
+--   key; '' = off)
 -- Returns the replica's remaining in-flight count on the key.
 
+local a = named_args()
 local now, sec = now_ms()
-local rpm, tpm = opt(ARGV[1]), opt(ARGV[3])
-local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
-local refund, refund_request = tonumber(ARGV[5]), ARGV[6] == '1'
-local replica, lease_ttl = ARGV[8], tonumber(ARGV[9])
-local cooldown_ms, verdict, probe = tonumber(ARGV[10]), ARGV[11], ARGV[12] == '1'
-local threshold, circuit_ms = tonumber(ARGV[13]), tonumber(ARGV[14])
+local rpm, tpm = opt(a.rpm), opt(a.tpm)
+local rpm_cap, tpm_cap = opt(a.rpm_cap) or rpm, opt(a.tpm_cap) or tpm
+local refund, refund_request = tonumber(a.token_refund), a.refund_request == '1'
+local release_slot = a.release_slot == '1'
+local replica, lease_ttl = a.replica, tonumber(a.lease_ttl_ms)
+local cooldown_ms, verdict, probe = tonumber(a.cooldown_ms), a.verdict, a.probe == '1'
+local threshold, circuit_ms = tonumber(a.failure_threshold), tonumber(a.circuit_cooldown_ms)
+local disable_credential = a.disable_credential
+local cost_usd, spend_prefix = a.cost_usd, a.spend_prefix
+local used, width = tonumber(a.used_tokens), tonumber(a.usage_slot_ms)
+local m_rpm, m_tpm, model_cooldown = opt(a.model_rpm), opt(a.model_tpm), a.model_cooldown == '1'
+local quota, disabled_probe = a.quota, opt(a.disabled_probe_ms)
 local day = 86400000
 
 -- Buckets: a refund is capped at the capacity; a charge may take the bucket below zero, which
@@ -35,7 +43,6 @@ if (tpm and refund ~= 0) or (rpm and refund_request) then
   store_buckets(KEYS[1], now, rpm, rpm_cap, r, tpm, tpm_cap, t)
 end
 
-local m_rpm, m_tpm = opt(ARGV[20]), opt(ARGV[21])
 if (m_rpm or m_tpm) and ((m_tpm and refund ~= 0) or (m_rpm and refund_request)) then
   local mr, mt = load_buckets(KEYS[9], now, m_rpm, m_rpm, m_tpm, m_tpm)
   if m_rpm and refund_request then mr = math.min(m_rpm, mr + 1) end
@@ -43,32 +50,30 @@ if (m_rpm or m_tpm) and ((m_tpm and refund ~= 0) or (m_rpm and refund_request)) 
   store_buckets(KEYS[9], now, m_rpm, m_rpm, mr, m_tpm, m_tpm, mt)
 end
 
--- Usage of the last minute across replicas, in slots of ARGV[19] ms (read by snapshot.lua).
-local width = tonumber(ARGV[19])
+-- Usage of the last minute across replicas, in slots of usage_slot_ms (read by snapshot.lua).
 local slot = math.floor(now / width)
 if refund_request then redis.call('HINCRBY', KEYS[8], 'r' .. slot, -1) end
-local used = tonumber(ARGV[18])
 if used ~= 0 then redis.call('HINCRBY', KEYS[8], 't' .. slot, used) end
 if refund_request or used ~= 0 then redis.call('PEXPIRE', KEYS[8], 7 * width) end
 
 -- Cooldown: later, never earlier.
 if cooldown_ms > 0 then
   local target = KEYS[4]
-  if ARGV[22] == '1' and (m_rpm or m_tpm) then target = KEYS[10] end
+  if model_cooldown and (m_rpm or m_tpm) then target = KEYS[10] end
   local wanted = now + cooldown_ms
   local current = tonumber(redis.call('GET', target) or '0')
   if wanted > current then redis.call('SET', target, wanted, 'PXAT', wanted) end
 end
 
 -- quota_exhausted: skipped until the next probe time; an answer from the account ends it.
-if ARGV[23] == 'clear' then
+if quota == 'clear' then
   -- The account answered with this credential: it works, so a quota_exhausted or disabled mark
   -- goes, and the counter tells every replica to drop its own copy of that state.
   if redis.call('DEL', KEYS[11], KEYS[7], KEYS[12]) > 0 then
     redis.call('INCR', KEYS[13])
   end
-elseif ARGV[23] ~= '' then
-  local next_probe = now + tonumber(ARGV[23])
+elseif quota ~= '' then
+  local next_probe = now + tonumber(quota)
   redis.call('SET', KEYS[11], next_probe, 'PXAT', next_probe + 86400000)
 end
 
@@ -104,24 +109,23 @@ end
 
 -- Disabled until the key's credential (secret or upstream) changes: the mark holds the
 -- fingerprint of the credential that was refused, and try_take drops a mark of another one.
-if ARGV[15] ~= '' then
-  redis.call('SET', KEYS[7], ARGV[15])
-  local every = opt(ARGV[24])
-  if every then
-    local next_probe = now + every
+if disable_credential ~= '' then
+  redis.call('SET', KEYS[7], disable_credential)
+  if disabled_probe then
+    local next_probe = now + disabled_probe
     redis.call('SET', KEYS[12], next_probe, 'PXAT', next_probe + day)
   end
 end
 
-local cost = tonumber(ARGV[16])
-if cost ~= 0 then
-  local spend_key = ARGV[17] .. utc_day(sec)
-  redis.call('INCRBYFLOAT', spend_key, ARGV[16])
+-- The cost goes to INCRBYFLOAT as the caller wrote it, never through a Lua number.
+if tonumber(cost_usd) ~= 0 then
+  local spend_key = spend_prefix .. utc_day(sec)
+  redis.call('INCRBYFLOAT', spend_key, cost_usd)
   redis.call('PEXPIRE', spend_key, 2 * day)
 end
 
 local left = 0
-if ARGV[7] == '1' then
+if release_slot then
   left = redis.call('HINCRBY', KEYS[2], replica, -1)
   if left <= 0 then
     -- Never below zero: a slot already dropped with an expired lease is not released twice.

@@ -13,13 +13,13 @@
 -- KEYS[11] keymux:{id}:quota     string: quota_exhausted, the next probe's time (epoch ms)
 -- KEYS[12] keymux:{id}:disabled_probe string: a disabled key's next probe time (epoch ms)
 -- KEYS[13] keymux:{id}:enabled   counter: bumped when the key is enabled (admin) or its probe restored it
--- ARGV: 1 rpm, 2 rpm capacity, 3 tpm, 4 tpm capacity, 5 max concurrent, 6 daily budget (USD)
---       ('' = unlimited), 7 tokens to reserve, 8 replica id, 9 lease ttl (ms),
---       10 retry-after for concurrency (ms), 11 spend key prefix (keymux:{id}:spend:),
---       12 the fingerprint of the key's credential now, 13 usage slot width (ms),
---       14 when the caller stops waiting for the answer, on Redis' clock (ms; '' = unknown),
---       15 model bucket rpm, 16 model bucket tpm ('' = unlimited; both '' = no models bucket),
---       17 quota probe interval (ms), 18 disabled probe interval (ms; '' = off: never probed)
+-- ARGV, by name (named_args): rpm, rpm_cap, tpm, tpm_cap, max_concurrent, daily_budget_usd
+--   ('' = unlimited), tokens (to reserve), replica (this replica's id), lease_ttl_ms,
+--   concurrency_retry_ms (retry-after of a concurrency denial), spend_prefix
+--   (keymux:{id}:spend:), credential (the fingerprint of the key's credential now),
+--   usage_slot_ms (usage slot width), expires_at (when the caller stops waiting for the answer,
+--   on Redis' clock, ms; '' = unknown), model_rpm, model_tpm (the models bucket; '' = unlimited,
+--   both '' = no models bucket), quota_probe_ms, disabled_probe_ms ('' = off: never probed)
 -- The spend key is derived here from Redis' UTC day; it carries the same {id} hash tag, so it
 -- lives in the same cluster slot as the declared keys.
 --
@@ -27,17 +27,20 @@
 -- half-open circuit) or {0, reason, retry_after_ms, 0} when denied. Checks run from the most
 -- lasting state to the most fleeting; nothing is written unless everything passes.
 
+local a = named_args()
 local now, sec = now_ms()
-local rpm, tpm = opt(ARGV[1]), opt(ARGV[3])
-local rpm_cap, tpm_cap = opt(ARGV[2]) or rpm, opt(ARGV[4]) or tpm
-local max_conc, budget = opt(ARGV[5]), opt(ARGV[6])
-local tokens = tonumber(ARGV[7])
-local replica, lease_ttl, conc_retry = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
-local m_rpm, m_tpm = opt(ARGV[15]), opt(ARGV[16])
+local rpm, tpm = opt(a.rpm), opt(a.tpm)
+local rpm_cap, tpm_cap = opt(a.rpm_cap) or rpm, opt(a.tpm_cap) or tpm
+local max_conc, budget = opt(a.max_concurrent), opt(a.daily_budget_usd)
+local tokens = tonumber(a.tokens)
+local replica, lease_ttl, conc_retry = a.replica, tonumber(a.lease_ttl_ms), tonumber(a.concurrency_retry_ms)
+local spend_prefix, credential, width = a.spend_prefix, a.credential, tonumber(a.usage_slot_ms)
+local expires = opt(a.expires_at)
+local m_rpm, m_tpm = opt(a.model_rpm), opt(a.model_tpm)
+local quota_probe, disabled_probe_every = tonumber(a.quota_probe_ms), opt(a.disabled_probe_ms)
 
 -- A take that runs after its caller timed out would hold a request token and a concurrency slot
 -- nobody settles: it takes nothing (the caller has asked again, or given up).
-local expires = opt(ARGV[14])
 if expires and now > expires then
   return {0, 'expired', 0, 0}
 end
@@ -48,8 +51,8 @@ end
 local disabled_probe = nil
 local disabled = redis.call('GET', KEYS[7])
 if disabled then
-  if disabled == ARGV[12] then
-    disabled_probe = opt(ARGV[18])
+  if disabled == credential then
+    disabled_probe = disabled_probe_every
     if not disabled_probe then
       return {0, 'disabled', 0, 0}
     end
@@ -71,7 +74,7 @@ if quota > now then
 end
 
 if budget then
-  local spent = tonumber(redis.call('GET', ARGV[11] .. utc_day(sec)) or '0')
+  local spent = tonumber(redis.call('GET', spend_prefix .. utc_day(sec)) or '0')
   if spent >= budget then
     return {0, 'budget_exhausted', 86400000 - now % 86400000, 0}
   end
@@ -145,13 +148,12 @@ if disabled_probe then
   redis.call('SET', KEYS[12], next_probe, 'PXAT', next_probe + 86400000)
 end
 if quota > 0 then
-  local next_probe = now + tonumber(ARGV[17])
+  local next_probe = now + quota_probe
   redis.call('SET', KEYS[11], next_probe, 'PXAT', next_probe + 86400000)
 end
 redis.call('HINCRBY', KEYS[2], replica, 1)
 redis.call('ZADD', KEYS[3], now + lease_ttl, replica)
 keep_for(lease_ttl, KEYS[2], KEYS[3])
-local width = tonumber(ARGV[13])
 local slot = math.floor(now / width)
 redis.call('HINCRBY', KEYS[8], 'r' .. slot, 1)
 -- Slots older than the last minute go (those of a minute with no take vanish with the hash).

@@ -524,7 +524,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         }
     }
 
-    private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, UpstreamAttempt.@Nullable Failure last) {
+    private Mono<Void> attempt(Exchange ex, Route route, int number, Set<String> tried, @Nullable AttemptFailure last) {
         if (number > route.maxAttempts()) {
             return fail(ex, Objects.requireNonNull(last, "last").error());
         }
@@ -593,7 +593,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         }
     }
 
-    private KeymuxError rejectionError(Rejection rejection, UpstreamAttempt.@Nullable Failure last) {
+    private KeymuxError rejectionError(Rejection rejection, @Nullable AttemptFailure last) {
         return switch (rejection.reason()) {
             case RATE_LIMITED -> KeymuxError.allKeysExhausted(rejection.message(), rejection.retryAfter());
             case ALL_DISABLED -> KeymuxError.upstreamUnavailable(rejection.message());
@@ -612,7 +612,7 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         UpstreamConfig upstream = config.upstream(lease.key().upstream()).orElse(null);
         if (upstream == null) {
             lease.settle(new Outcome.Cancelled());
-            return Mono.just(new UpstreamAttempt.Result.Retry(new UpstreamAttempt.Failure(KeymuxError.upstreamUnavailable(
+            return Mono.just(new UpstreamAttempt.Result.Retry(new AttemptFailure(KeymuxError.upstreamUnavailable(
                     "key '" + keyId + "' names an upstream that is not configured"), FailoverPolicy.CONNECT_ERROR)));
         }
         ex.keyId = keyId;
@@ -624,9 +624,9 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
                 target, upstream.auth(), key, ex.requestId, route.body().length);
         ex.answerWatch = affinity.watch(task.name(), keyId, ex.request.method().name(), route.forwardPath(),
                 route.store(), route.pathIds(), route.searched());
-        UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, lease, route.injectedUsage(),
-                route.model(), route.estimate());
-        return attempt.run(upstreams.on(ex.loop), target, headers, route.body());
+        UpstreamAttempt attempt = new UpstreamAttempt(this, accounting, time, ex, task, upstreams.on(ex.loop), lease,
+                route.injectedUsage(), route.model(), route.estimate());
+        return attempt.run(target, headers, route.body());
     }
 
     /** Whether the client's connection is closed. */
@@ -690,17 +690,6 @@ public final class ProxyPipeline implements BiFunction<HttpServerRequest, HttpSe
         byte[] body = error.body();
         response.responseHeaders().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
         return response.sendByteArray(Mono.just(body)).then();
-    }
-
-    // ---- Account: tokens, cost, metrics, audit ------------------------------------------------------
-
-    /**
-     * Accounts an attempt's settled usage: the exchange's tokens and cost (for the audit line), and
-     * {@code keymux_tokens_total} / {@code keymux_cost_usd_total}. Call once per request, where the
-     * {@link Outcome.Answered} carrying known usage is built.
-     */
-    void recordUsage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
-        accounting.usage(ex, lease, promptTokens, completionTokens);
     }
 
     private Mono<Void> unexpected(Exchange ex, Throwable error) {

@@ -30,11 +30,6 @@ final class RequestAccounting {
         this.time = time;
     }
 
-    /** Settled usage without cached prompt tokens. */
-    void usage(Exchange ex, Lease lease, long promptTokens, long completionTokens) {
-        usage(ex, lease, promptTokens, 0, completionTokens);
-    }
-
     /**
      * Settled usage: the same arithmetic as the broker's per-key cost (cached prompt tokens at the
      * key's cached input price), kept here per task and client.
@@ -48,6 +43,21 @@ final class RequestAccounting {
         String task = label(ex.task);
         metrics.tokens(task, key.keyId(), promptTokens, cachedPromptTokens, completionTokens);
         metrics.cost(task, key.keyId(), ex.client, cost);
+    }
+
+    /** What one attempt of {@code ex} on {@code lease} counts when it settles: its usage and upstream latency. */
+    AttemptSettlement.Accounting ofAttempt(Exchange ex, Lease lease) {
+        return new AttemptSettlement.Accounting() {
+            @Override
+            public void usage(long promptTokens, long cachedPromptTokens, long completionTokens) {
+                RequestAccounting.this.usage(ex, lease, promptTokens, cachedPromptTokens, completionTokens);
+            }
+
+            @Override
+            public void latency(long nanos) {
+                upstreamLatency(ex, lease, nanos);
+            }
+        };
     }
 
     /** The broker answered after {@code askedNanos}: that wait is not keymux's overhead. */

@@ -5,7 +5,6 @@ import io.keymux.core.cache.Flight;
 import io.keymux.core.health.AnswerClassifier;
 import io.keymux.core.ratelimit.ProviderLimits;
 import io.keymux.core.select.Lease;
-import io.keymux.core.select.Outcome;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.cache.FlightRelay;
 import io.keymux.server.upstream.HeaderRewrite;
@@ -13,7 +12,6 @@ import io.keymux.server.upstream.UpstreamConnection;
 import io.keymux.server.upstream.UpstreamPool;
 import io.keymux.server.upstream.UpstreamTarget;
 import io.keymux.server.wire.SseUsageScanner;
-import io.keymux.server.wire.TokenUsage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
@@ -28,12 +26,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.ReadTimeoutException;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
@@ -47,27 +41,27 @@ import reactor.netty.http.server.HttpServerResponse;
  * of its connection, so the answer arrives as plain calls on the exchange's event loop, in phases:
  *
  * <pre>
- * CONNECTING → WAITING_HEAD → LOOKING ─┬→ STREAMING → DONE   (the client gets the answer)
- *                                      └→ DRAINING  → DONE   (refused: Retry at once, body drained behind it)
+ * CONNECTING → WAITING_HEAD → LOOKING ─┬→ STREAMING → DONE   (committed: the client gets the answer)
+ *                                      └→ DONE                (refused: Retry at once, the body drained behind it)
  * </pre>
  *
- * It owns what an attempt must do exactly once or in order:
+ * This class is the state machine; what it must do exactly once or on time lives beside it:
  *
  * <ul>
- *   <li><b>settle once</b>: the lease is settled by the first of answer-complete, failure or
- *   cancel ({@link #settle});</li>
  *   <li><b>the first-byte commit</b>: nothing reaches the client before the answer's first body
  *   byte (or its empty end); until then ({@code LOOKING}) a refused status, a stall or a broken
- *   connection is a {@link Result.Retry} and fails over invisibly; after it ({@link #committed})
- *   there is no retry. A 429 or 503 is judged on its first {@link AnswerClassifier#BODY_LOOK_BYTES}
- *   (rate limit or quota; overloaded or not);</li>
- *   <li><b>the usage tap</b>, which reads usage from the answer on its way through;</li>
- *   <li><b>the timeouts</b>: one timer on the loop, armed for {@code first_byte} when the request
- *   is sent and again when the headers arrive, then {@code idle} between chunks (a chunk only moves
- *   the deadline; while reading is paused for a slow client it does not run, and starts afresh on
- *   resume);</li>
+ *   connection is a {@link Result.Retry} and fails over invisibly; after it there is no retry. A
+ *   429 or 503 is judged on its first {@link AnswerClassifier#BODY_LOOK_BYTES} (rate limit or
+ *   quota; overloaded or not), held meanwhile in {@link HeldChunks};</li>
+ *   <li><b>settling</b>: answer-complete, refusal, failure, hang-up and cancel are reported to the
+ *   {@link AttemptSettlement}, which settles the lease with the first and holds the usage tap the
+ *   answer goes through;</li>
+ *   <li><b>the timeouts</b>: one {@link AnswerTimeout}, {@code first_byte} then {@code idle}, not
+ *   running while reading is paused for a slow client;</li>
  *   <li><b>back-pressure</b>: when the client's side stops asking for chunks the upstream connection
- *   stops reading, and reads again when asked.</li>
+ *   stops reading, and reads again when asked;</li>
+ *   <li><b>a refused answer's body</b> is read to its end in the background by a {@link
+ *   RefusedBodyDrain}, so its connection can go back to the pool while the retry runs.</li>
  * </ul>
  *
  * <p>An exchange and its upstream connection share one event loop ({@link
@@ -76,13 +70,12 @@ import reactor.netty.http.server.HttpServerResponse;
 final class UpstreamAttempt implements UpstreamConnection.Answer {
     /** Audit status of a request whose client went away before an answer started (nginx's 499). */
     static final int CLIENT_CLOSED_REQUEST = 499;
-
     /**
-     * Why an attempt did not deliver an answer, and what the client gets if it was the last.
-     *
-     * @param reason the {@code retry_on} name, for {@code keymux_failovers_total}
+     * A non-streaming answer declaring at most this many bytes is held until whole and goes to the
+     * client as one message: head and body in one write (nginx's {@code proxy_buffer_size} is 4-8 KiB;
+     * a chat completion is 1-10 KiB).
      */
-    record Failure(KeymuxError error, String reason) {}
+    static final int WHOLE_ANSWER_BYTES = 64 * 1024;
 
     /** How an attempt ended: the exchange is answered (possibly broken mid-stream), or retry with another key. */
     sealed interface Result {
@@ -90,7 +83,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         record Delivered() implements Result {}
 
         /** Nothing reached the client; another key may try. */
-        record Retry(Failure failure) implements Result {}
+        record Retry(AttemptFailure failure) implements Result {}
     }
 
     private static final Result DELIVERED = new Result.Delivered();
@@ -98,22 +91,51 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private static final Result STREAM = new Result.Delivered();
 
     /** Where the answer is (see the class comment). */
-    private enum Phase { CONNECTING, WAITING_HEAD, LOOKING, DRAINING, STREAMING, DONE }
+    private enum Phase {
+        /** Getting a pooled or new connection (again, once, after a stale pooled one). */
+        CONNECTING,
+        /** The request is sent; the answer's head has not come. */
+        WAITING_HEAD,
+        /** The head is in; the start of the body is held until the answer is judged. */
+        LOOKING,
+        /** Committed: the answer goes to the client as it comes. */
+        STREAMING,
+        /**
+         * Nothing more of the upstream's answer is this attempt's: it is in, broke, was refused (and
+         * handed to a drain), or the client left.
+         */
+        DONE
+    }
+
+    /**
+     * The answer's head, as far as it could be judged when it arrived.
+     *
+     * @param known the verdict when the status and headers alone tell, else {@code null}: judged on the look
+     * @param lookBytes body bytes held before the answer is judged: the 429/503 look, all of a small
+     *     answer ({@link #wholeAnswerBytes}), or the first byte
+     */
+    private record AnswerHead(int status, HttpHeaders headers, FailoverPolicy.@Nullable Verdict known,
+            int lookBytes) {
+        boolean eventStream() {
+            return SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE));
+        }
+    }
 
     private final ProxyPipeline pipeline;
     private final RequestAccounting accounting;
     private final TimeSource time;
     private final Exchange ex;
     private final TaskConfig task;
-    private final Lease lease;
+    private final UpstreamPool pool;
     private final boolean injectedUsage;
     /** The request's {@code model}, so a 429 naming it is told from one for the whole key. */
     private final @Nullable String model;
-    /** What a 2xx answer is charged when its usage never arrives, or {@code null} (not billed by tokens). */
-    private final @Nullable UsageEstimate estimate;
-    /** Answer body bytes the upstream sent that went on towards the client. */
-    private long relayedBytes;
     private final long started;
+    /** Where the lease is settled, once, from what this attempt reports. */
+    private final AttemptSettlement settlement;
+    private final AnswerTimeout timeout;
+    /** Chunks held while looking, or until the client's body subscription starts. */
+    private final HeldChunks held = new HeldChunks();
 
     private Phase phase = Phase.CONNECTING;
     /** Until the answer's meaning is known: then it gets the Retry, the Delivered, or "stream it". */
@@ -121,120 +143,69 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     private @Nullable UpstreamConnection connection;
     /** Sends the request again on a new connection; {@code null} once used (one resend per attempt). */
     private @Nullable Runnable resend;
-    /** The client left before the answer's meaning was known. */
-    private boolean cancelled;
-    private boolean settled;
-    /** Set once the first byte is on its way to the client: from then on there is no retry. */
-    private boolean committed;
-    /**
-     * A non-streaming answer declaring at most this many bytes is held until whole and goes to the
-     * client as one message: head and body in one write (nginx's {@code proxy_buffer_size} is 4-8 KiB;
-     * a chat completion is 1-10 KiB).
-     */
-    static final int WHOLE_ANSWER_BYTES = 64 * 1024;
-    /** Set once the upstream has sent the whole answer. */
-    private boolean whole;
-
-    // The answer as it comes in.
-    private int status;
-    private @Nullable HttpHeaders upstreamHeaders;
-    /** The verdict on a status that needs no body look, known at the head. */
-    private FailoverPolicy.@Nullable Verdict verdict;
-    /** Body bytes needed before the answer is judged: 1 (the first byte), or the 429/503 look. */
-    private int lookBytes;
-    /** Chunks held while looking, or until the client's body subscription starts. */
-    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>(2);
-    private int heldBytes;
-    /** The upstream sent its last content while chunks were held. */
+    private @Nullable AnswerHead answerHead;
+    /** The upstream sent its last content while chunks were held (or nothing more will come). */
     private boolean ended;
-    private @Nullable Result retry;
-    private @Nullable UsageTap tap;
     /** The client's body, once subscribed. */
     private @Nullable FluxSink<ByteBuf> body;
-    /** The body was completed or failed by this attempt (so its disposal is not a hang-up). */
-    private boolean bodyEnded;
     /** The upstream broke after the commit; the exchange then ends with this cause. */
     private @Nullable Throwable broken;
 
-    // The timeout: one scheduled task on the loop; chunks only move the deadline.
-    private @Nullable ScheduledFuture<?> timer;
-    private long timerAt;
-    private long deadline;
-    private final long idleNanos;
-    private boolean timerStopped;
-    /**
-     * Reading from the upstream is paused because the client is slow: the upstream's silence is
-     * then keymux's doing, so the idle timeout does not run (it starts afresh on resume).
-     */
-    private boolean paused;
-    /** Closes the connection of a refused answer whose body does not end within one idle timeout. */
-    private @Nullable ScheduledFuture<?> drainGuard;
-    /** Bytes of a refused answer's body read in the background. */
-    private long drainedBytes;
-
     UpstreamAttempt(ProxyPipeline pipeline, RequestAccounting accounting, TimeSource time, Exchange ex,
-            TaskConfig task, Lease lease, boolean injectedUsage, @Nullable String model,
+            TaskConfig task, UpstreamPool pool, Lease lease, boolean injectedUsage, @Nullable String model,
             @Nullable UsageEstimate estimate) {
         this.pipeline = pipeline;
         this.accounting = accounting;
         this.time = time;
         this.ex = ex;
         this.task = task;
-        this.lease = lease;
+        this.pool = pool;
         this.injectedUsage = injectedUsage;
         this.model = model;
-        this.estimate = estimate;
         this.started = time.nanoTime();
-        this.idleNanos = Math.max(1, task.timeouts().idle().toNanos());
+        this.settlement = new AttemptSettlement(lease, accounting.ofAttempt(ex, lease), time, started, estimate);
+        // The pool's loop is its connections' loop, so the timer fires where the answer arrives.
+        this.timeout = new AnswerTimeout(pool.loop(), task.timeouts().idle(), this::timedOut);
     }
 
-    /** Sends the request (head and body in one write) on a connection of {@code pool} and handles the answer. */
-    Mono<Result> run(UpstreamPool pool, UpstreamTarget target, HttpHeaders headers, byte[] requestBody) {
+    /** Sends the request (head and body in one write) on a connection of the pool and handles the answer. */
+    Mono<Result> run(UpstreamTarget target, HttpHeaders headers, byte[] requestBody) {
         return Mono.<Result>create(sink -> {
                     decided = sink;
                     sink.onCancel(this::cancelledBeforeCommit);
                     EventLoop loop = pool.loop();
                     if (loop.inEventLoop()) {
-                        connect(pool, target, headers, requestBody);
+                        connect(target, headers, requestBody);
                     } else {
-                        loop.execute(() -> connect(pool, target, headers, requestBody));
+                        loop.execute(() -> connect(target, headers, requestBody));
                     }
                 })
                 .flatMap(result -> result == STREAM ? streamBack() : Mono.just(result))
                 .onErrorResume(error -> {
-                    if (!committed) {
+                    if (!settlement.committed()) {
                         accounting.upstreamHeaders(ex, started);
                     }
                     return afterFailure(error);
                 })
-                .doOnCancel(() -> settle(hungUp()))
-                .doFinally(signal -> stopTimer());
-    }
-
-    /** Settles the lease, once: later outcomes of the same attempt are ignored. */
-    void settle(Outcome outcome) {
-        if (!settled) {
-            settled = true;
-            lease.settle(outcome);
-        }
+                .doOnCancel(settlement::hungUp)
+                .doFinally(signal -> timeout.stop());
     }
 
     // ---- Before the answer's meaning is known ------------------------------------------------------
 
-    private void connect(UpstreamPool pool, UpstreamTarget target, HttpHeaders headers, byte[] requestBody) {
-        if (cancelled) {
-            return;
+    private void connect(UpstreamTarget target, HttpHeaders headers, byte[] requestBody) {
+        if (phase == Phase.DONE) {
+            return; // the client left before the loop got here
         }
         resend = () -> {
             phase = Phase.CONNECTING;
             connection = null;
-            acquire(pool, target, headers, requestBody, true);
+            acquire(target, headers, requestBody, true);
         };
-        acquire(pool, target, headers, requestBody, false);
+        acquire(target, headers, requestBody, false);
     }
 
-    private void acquire(UpstreamPool pool, UpstreamTarget target, HttpHeaders headers, byte[] requestBody,
-            boolean fresh) {
+    private void acquire(UpstreamTarget target, HttpHeaders headers, byte[] requestBody, boolean fresh) {
         int connectMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, task.timeouts().connect().toMillis()));
         Future<UpstreamConnection> acquired = pool.acquire(target.origin(), connectMillis, fresh);
         if (acquired.isDone()) {
@@ -251,13 +222,13 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             return;
         }
         UpstreamConnection c = acquired.getNow();
-        if (cancelled) {
-            c.release(); // unused: back to the pool
+        if (phase == Phase.DONE) {
+            c.release(); // the client left while it connected: unused, back to the pool
             return;
         }
         connection = c;
         phase = Phase.WAITING_HEAD;
-        timeoutAfter(task.timeouts().firstByte());
+        timeout.after(task.timeouts().firstByte());
         // A full request: the codec writes head and body in one flush.
         c.send(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, ex.request.method(), target.requestTarget(),
                 requestBody.length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(requestBody), headers,
@@ -270,32 +241,28 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             return;
         }
         // Headers are in; the first chunk gets its own first_byte budget.
-        timeoutAfter(task.timeouts().firstByte());
-        status = head.status().code();
+        timeout.after(task.timeouts().firstByte());
+        int status = head.status().code();
         HttpHeaders headers = head.headers();
-        upstreamHeaders = headers;
         long now = time.currentTimeMillis();
-        lease.observe(ProviderLimits.parse(headers::get, now));
+        settlement.observe(ProviderLimits.parse(headers::get, now));
         phase = Phase.LOOKING;
+        FailoverPolicy.Verdict known;
+        int lookBytes;
         if (ex.searching && ObjectSearch.mayMeanNotHere(status)) {
             // An object searched for on this key: a 404 says "not here", a 400 may (affinity).
-            if (status == 404) {
-                refused(ObjectSearch.NOT_HERE);
-            } else {
-                lookBytes = AnswerClassifier.BODY_LOOK_BYTES;
-            }
-            return;
-        }
-        if (AnswerClassifier.wantsBody(status)) {
+            known = status == 404 ? ObjectSearch.NOT_HERE : null;
             lookBytes = AnswerClassifier.BODY_LOOK_BYTES;
-            return;
-        }
-        FailoverPolicy.Verdict known = FailoverPolicy.judge(task.retryOn(), status, headers::get, now);
-        if (known.retry()) {
-            refused(known);
+        } else if (AnswerClassifier.wantsBody(status)) {
+            known = null;
+            lookBytes = AnswerClassifier.BODY_LOOK_BYTES;
         } else {
-            verdict = known;
-            lookBytes = wholeAnswerBytes(head);
+            known = FailoverPolicy.judge(task.retryOn(), status, headers::get, now);
+            lookBytes = known.retry() ? 0 : wholeAnswerBytes(head);
+        }
+        answerHead = new AnswerHead(status, headers, known, lookBytes);
+        if (known != null && known.retry()) {
+            refused(known);
         }
     }
 
@@ -315,19 +282,18 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     @Override
     public void content(ByteBuf content, boolean last) {
-        deadline = System.nanoTime() + idleNanos;
+        timeout.chunkArrived();
         if (last) {
             // The connection is back in its pool: nothing of this attempt may touch it any more.
-            stopTimer();
+            timeout.stop();
         }
         switch (phase) {
             case LOOKING -> {
                 hold(content, last);
-                if (heldBytes >= lookBytes || last) {
+                if (held.bytes() >= head().lookBytes() || last) {
                     judged(judgement());
                 }
             }
-            case DRAINING -> drained(content, last);
             case STREAMING -> {
                 FluxSink<ByteBuf> sink = body;
                 if (sink == null) {
@@ -337,7 +303,8 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                     if (last) {
                         finishBody(sink);
                     } else if (sink.requestedFromDownstream() <= 0) {
-                        paused = true;
+                        // The client is slow: stop reading, and stop the idle clock with it.
+                        timeout.pause();
                         Objects.requireNonNull(connection, "connection").pause(this);
                     }
                 }
@@ -351,7 +318,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         switch (phase) {
             case CONNECTING, WAITING_HEAD -> {
                 Runnable again = resend;
-                if (error instanceof UpstreamConnection.StaleConnectionException && again != null && !cancelled) {
+                if (error instanceof UpstreamConnection.StaleConnectionException && again != null) {
                     // Once, on a new connection, uncharged: the upstream closed an idle connection.
                     resend = null;
                     again.run();
@@ -362,7 +329,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
             case LOOKING -> {
                 // A 429/503 body that broke before the look is judged by its status, headers and what came.
                 FailoverPolicy.Verdict judgement = judgement();
-                releaseHeld();
+                held.releaseAll();
                 if (judgement.retry()) {
                     ended = true;
                     refused(judgement);
@@ -370,133 +337,86 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
                     decideError(error);
                 }
             }
-            case DRAINING -> {
-                // A refused body that broke only costs its connection; the retry went on already.
-                phase = Phase.DONE;
-                ScheduledFuture<?> guard = drainGuard;
-                if (guard != null) {
-                    guard.cancel(false);
-                }
-            }
             case STREAMING -> brokeMidAnswer(error);
             default -> { }
         }
     }
 
-    private void hold(ByteBuf content, boolean last) {
-        if (content.isReadable()) {
-            held.add(content);
-            heldBytes += content.readableBytes();
-        } else {
-            content.release();
+    /** The upstream's time is up: as Netty's ReadTimeoutHandler does, the exchange fails and the connection closes. */
+    private void timedOut() {
+        UpstreamConnection c = connection;
+        if (c != null) {
+            c.abort(this, ReadTimeoutException.INSTANCE);
         }
+    }
+
+    private void hold(ByteBuf content, boolean last) {
+        held.add(content);
         ended |= last;
     }
 
-    private void releaseHeld() {
-        ByteBuf chunk;
-        while ((chunk = held.poll()) != null) {
-            chunk.release();
-        }
-        heldBytes = 0;
+    private AnswerHead head() {
+        return Objects.requireNonNull(answerHead, "the answer's head has not arrived");
     }
 
     /** The verdict on the answer: known at the head, or judged on the look held so far. */
     private FailoverPolicy.Verdict judgement() {
-        FailoverPolicy.Verdict known = verdict;
+        AnswerHead h = head();
+        FailoverPolicy.Verdict known = h.known();
         if (known != null) {
             return known;
         }
-        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
-        byte[] look = copyHead(held, AnswerClassifier.BODY_LOOK_BYTES);
-        if (ex.searching && ObjectSearch.saysNotHere(status, look)) {
+        byte[] look = held.copyHead(AnswerClassifier.BODY_LOOK_BYTES);
+        if (ex.searching && ObjectSearch.saysNotHere(h.status(), look)) {
             return ObjectSearch.NOT_HERE;
         }
-        return FailoverPolicy.judge(task.retryOn(), status, headers::get, look, look.length, model,
+        return FailoverPolicy.judge(task.retryOn(), h.status(), h.headers()::get, look, look.length, model,
                 time.currentTimeMillis());
     }
 
     /** The answer's meaning is known: refuse it (retry), or commit and stream it. */
     private void judged(FailoverPolicy.Verdict judgement) {
         if (judgement.retry()) {
-            releaseHeld();
+            held.releaseAll();
             refused(judgement);
             return;
         }
-        verdict = judgement;
         // The first byte (or the empty end) is in: from now on the idle timeout applies.
-        timeoutAfter(task.timeouts().idle());
+        timeout.after(task.timeouts().idle());
         if (ProxyPipeline.nobodyToAnswer(ex)) {
             // Nobody to answer: stop here.
-            releaseHeld();
-            settle(new Outcome.Cancelled());
+            held.releaseAll();
+            settlement.cancelled();
             ex.status = CLIENT_CLOSED_REQUEST;
             phase = Phase.DONE;
             closeUnlessWhole();
             decide(DELIVERED);
             return;
         }
-        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
-        tap = UsageTap.of(headers.get(HttpHeaderNames.CONTENT_TYPE), headers.get(HttpHeaderNames.CONTENT_ENCODING),
-                injectedUsage).watchedBy(ex.answerWatch, status);
+        AnswerHead h = head();
+        UsageTap tap = UsageTap.of(h.headers().get(HttpHeaderNames.CONTENT_TYPE),
+                h.headers().get(HttpHeaderNames.CONTENT_ENCODING), injectedUsage);
+        settlement.committed(h.status(), judgement, tap.watchedBy(ex.answerWatch, h.status()));
         accounting.upstreamHeaders(ex, started);
-        committed = true;
         phase = Phase.STREAMING;
         decide(STREAM);
     }
 
-    /** A status the task retries: settle, then drain the refused answer so the connection goes back to the pool. */
+    /** A status the task retries: settle, retry at once, and drain the refused body so its connection can be reused. */
     private void refused(FailoverPolicy.Verdict judgement) {
+        int status = head().status();
         accounting.upstreamHeaders(ex, started);
-        accounting.upstreamLatency(ex, lease, time.nanoTime() - started);
-        Outcome outcome = judgement.outcome();
-        settle(outcome != null ? outcome : new Outcome.Answered(status, 0, 0, false, time.nanoTime() - started));
-        retry = new Result.Retry(statusFailure(status, judgement));
+        settlement.refused(status, judgement);
+        Result retry = new Result.Retry(AttemptFailure.refused(task, status, judgement));
+        phase = Phase.DONE;
         if (ended) {
-            stopTimer();
-            phase = Phase.DONE;
-            decide(retry);
-            return;
+            timeout.stop();
+        } else {
+            // The verdict is known before the body's end: the rest is read behind the retry, and a
+            // body that stalls or keeps coming only costs its connection.
+            RefusedBodyDrain.start(Objects.requireNonNull(connection, "connection"), this, task.timeouts().idle());
         }
-        // The verdict is known at the head: the retry goes now, and the rest of the refused body is
-        // read in the background (so the connection can go back to its pool), up to DRAIN_BYTES and
-        // one idle timeout; a body that stalls or keeps coming only costs that connection.
-        phase = Phase.DRAINING;
-        UpstreamConnection c = Objects.requireNonNull(connection, "connection");
-        drainGuard = c.channel().eventLoop().schedule(this::stopDraining,
-                Math.max(1, task.timeouts().idle().toNanos()), TimeUnit.NANOSECONDS);
         decide(retry);
-    }
-
-    /** The most of a refused answer's body read in the background before its connection is closed instead. */
-    static final int DRAIN_BYTES = 64 * 1024;
-
-    /** The refused body did not end in time or is too long: close its connection. */
-    private void stopDraining() {
-        drainGuard = null;
-        if (phase == Phase.DRAINING) {
-            phase = Phase.DONE;
-            UpstreamConnection c = connection;
-            if (c != null) {
-                c.abandon(this);
-            }
-        }
-    }
-
-    private void drained(ByteBuf content, boolean last) {
-        drainedBytes += content.readableBytes();
-        content.release();
-        if (last || drainedBytes > DRAIN_BYTES) {
-            ScheduledFuture<?> guard = drainGuard;
-            if (guard != null) {
-                guard.cancel(false);
-            }
-            if (last) {
-                phase = Phase.DONE; // the connection is back in its pool
-            } else {
-                stopDraining();
-            }
-        }
     }
 
     private void decide(Result result) {
@@ -518,10 +438,9 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** The client left before the answer's meaning was known: give up the upstream exchange. */
     private void cancelledBeforeCommit() {
-        cancelled = true;
         decided = null;
-        settle(new Outcome.Cancelled());
-        releaseHeld();
+        settlement.cancelled();
+        held.releaseAll();
         if (phase != Phase.DONE) {
             phase = Phase.DONE;
             closeUnlessWhole();
@@ -547,56 +466,51 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
      */
     private Mono<Result> streamBack() {
         HttpServerResponse response = ex.response;
-        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
-        UsageTap usageTap = Objects.requireNonNull(tap, "tap");
-        response.status(HttpResponseStatus.valueOf(status));
-        HeaderRewrite.towardsClient(headers, response.responseHeaders());
+        AnswerHead h = head();
+        response.status(HttpResponseStatus.valueOf(h.status()));
+        HeaderRewrite.towardsClient(h.headers(), response.responseHeaders());
         pipeline.addKeymuxHeaders(ex);
-        ex.status = status;
+        ex.status = h.status();
         ex.firstByteNanos = time.nanoTime();
-        boolean sse = SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE));
-        if (usageTap.changesLength()) {
+        boolean sse = h.eventStream();
+        if (settlement.relayChangesLength()) {
             // The usage-only chunk keymux asked for is taken out, so the upstream's length no longer holds.
             response.responseHeaders().remove(HttpHeaderNames.CONTENT_LENGTH);
         }
         Flight flight = ex.flight;
         if (ended && !sse && flight == null) {
             // All of it is here (see wholeAnswerBytes): one message, head and body in one write.
-            return response.send(Mono.just(wholeBody(usageTap))).then()
-                    .doFinally(signal -> usageTap.close())
+            return response.send(Mono.just(wholeBody())).then()
+                    .doFinally(signal -> settlement.closeTap())
                     .thenReturn(DELIVERED);
         }
         Flux<ByteBuf> answer = Flux.create(this::bodySubscribed, FluxSink.OverflowStrategy.BUFFER);
         // Flush per chunk so SSE events go out at once. A request others wait for (coalescing) sends
         // its answer through its flight (FlightRelay).
         Mono<Void> sent = flight == null ? response.send(answer, buf -> true).then()
-                : FlightRelay.through(flight, status, String.valueOf(headers.get(HttpHeaderNames.CONTENT_TYPE)),
+                : FlightRelay.through(flight, h.status(), String.valueOf(h.headers().get(HttpHeaderNames.CONTENT_TYPE)),
                         sse, answer, relayed -> response.send(relayed, buf -> true).then(), () -> broken == null,
                         () -> ex.costUsd);
-        return sent.doFinally(signal -> usageTap.close()).then(Mono.defer(() -> {
+        return sent.doFinally(signal -> settlement.closeTap()).then(Mono.defer(() -> {
             Throwable error = broken;
             if (error != null) {
                 return Mono.error(error);
             }
-            if (!whole) {
-                // The write ended before the upstream did: the client went away.
-                settle(hungUp());
-            }
+            // Unless the upstream had sent it all (settled already): the write ended first, the client went away.
+            settlement.hungUp();
             return Mono.just(DELIVERED);
         }));
     }
 
     /** The held answer, through the usage tap, as one buffer; settles the lease as delivered. */
-    private ByteBuf wholeBody(UsageTap usageTap) {
+    private ByteBuf wholeBody() {
         CompositeByteBuf whole = Unpooled.compositeBuffer(Math.max(2, held.size() + 1));
         ByteBuf chunk;
         while ((chunk = held.poll()) != null) {
-            relayedBytes += chunk.readableBytes();
-            addReadable(whole, usageTap.feed(chunk));
+            addReadable(whole, settlement.relay(chunk));
         }
-        heldBytes = 0;
-        addReadable(whole, usageTap.finish());
-        answerEnded(usageTap);
+        addReadable(whole, settlement.relayEnd());
+        answerEnded();
         return whole;
     }
 
@@ -614,10 +528,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         sink.onRequest(n -> {
             UpstreamConnection c = connection;
             if (c != null) {
-                if (paused) {
-                    paused = false;
-                    deadline = System.nanoTime() + idleNanos;
-                }
+                timeout.resume();
                 c.resume(this);
             }
         });
@@ -626,7 +537,6 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         while ((chunk = held.poll()) != null) {
             push(sink, chunk);
         }
-        heldBytes = 0;
         Throwable error = broken;
         if (error != null) {
             breakBody(sink, error);
@@ -637,8 +547,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** One chunk through the usage tap to the client (the tap hands back the reference the write releases). */
     private void push(FluxSink<ByteBuf> sink, ByteBuf chunk) {
-        relayedBytes += chunk.readableBytes();
-        ByteBuf out = Objects.requireNonNull(tap, "tap").feed(chunk);
+        ByteBuf out = settlement.relay(chunk);
         if (out.isReadable()) {
             sink.next(out);
         } else {
@@ -648,23 +557,21 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
 
     /** The upstream sent everything: the timer stops, the lease settles, the body ends. */
     private void finishBody(FluxSink<ByteBuf> sink) {
-        UsageTap usageTap = Objects.requireNonNull(tap, "tap");
-        ByteBuf rest = usageTap.finish();
+        ByteBuf rest = settlement.relayEnd();
         if (rest.isReadable()) {
             sink.next(rest);
         } else {
             rest.release();
         }
-        answerEnded(usageTap);
+        answerEnded();
         sink.complete();
     }
 
     /** The upstream's answer is all through the tap: stop the timer, settle the lease as delivered. */
-    private void answerEnded(UsageTap usageTap) {
-        stopTimer();
-        delivered(status, Objects.requireNonNull(verdict, "verdict"), usageTap);
+    private void answerEnded() {
+        timeout.stop();
+        settlement.answered();
         phase = Phase.DONE;
-        bodyEnded = true;
     }
 
     private void brokeMidAnswer(Throwable error) {
@@ -679,139 +586,26 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
     }
 
     private void breakBody(FluxSink<ByteBuf> sink, Throwable error) {
-        releaseHeld();
-        bodyEnded = true;
-        HttpHeaders headers = Objects.requireNonNull(upstreamHeaders, "headers");
-        if (!SseUsageScanner.isEventStream(headers.get(HttpHeaderNames.CONTENT_TYPE))) {
+        held.releaseAll();
+        if (!head().eventStream()) {
             sink.error(error);
             return;
         }
-        String event = "data: " + brokenError(error).bodyString() + "\n\n";
+        String event = "data: " + AttemptFailure.brokenMidAnswer(task, error).bodyString() + "\n\n";
         sink.next(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)));
         sink.complete();
     }
 
-    /** The body subscription ended: if not by this attempt, the client went away mid-answer. */
+    /** The body subscription ended: unless this attempt ended it (phase DONE), the client went away mid-answer. */
     private void bodyDisposed() {
         body = null;
-        releaseHeld();
-        if (bodyEnded) {
+        held.releaseAll();
+        if (phase == Phase.DONE) {
             return;
         }
-        bodyEnded = true;
         phase = Phase.DONE;
-        settle(hungUp());
+        settlement.hungUp();
         closeUnlessWhole();
-    }
-
-    /** A copy of the first {@code limit} readable bytes of {@code chunks}, leaving their indexes alone. */
-    private static byte[] copyHead(Iterable<ByteBuf> chunks, int limit) {
-        int total = 0;
-        for (ByteBuf chunk : chunks) {
-            total += chunk.readableBytes();
-        }
-        byte[] out = new byte[Math.min(total, limit)];
-        int at = 0;
-        for (ByteBuf chunk : chunks) {
-            int n = Math.min(chunk.readableBytes(), out.length - at);
-            if (n <= 0) {
-                break;
-            }
-            chunk.getBytes(chunk.readerIndex(), out, at, n);
-            at += n;
-        }
-        return out;
-    }
-
-    /** Settles an answer the upstream has sent whole, with its usage. */
-    private void delivered(int status, FailoverPolicy.Verdict verdict, UsageTap usageTap) {
-        whole = true;
-        Outcome passedThrough = verdict.outcome();
-        if (passedThrough != null) {
-            // A 429 or 5xx the task does not retry still tells the broker about the key.
-            settle(passedThrough);
-            return;
-        }
-        long latency = time.nanoTime() - started;
-        accounting.upstreamLatency(ex, lease, latency);
-        settle(charged(status, usageTap, latency));
-    }
-
-    /**
-     * The answer's outcome with its tokens: the usage it reported, else (a 2xx whose usage never
-     * came: too large for the scanner, compressed, or cut short by the client) the {@link
-     * UsageEstimate}, so that no answer settles at zero; else none, and the reservation stands.
-     */
-    private Outcome.Answered charged(int status, UsageTap usageTap, long latency) {
-        TokenUsage usage = usageTap.usage();
-        if (usage.isComplete()) {
-            long prompt = Objects.requireNonNull(usage.promptTokens());
-            long completion = Objects.requireNonNull(usage.completionTokens());
-            long cached = usage.cachedPromptTokens();
-            accounting.usage(ex, lease, prompt, cached, completion);
-            return new Outcome.Answered(status, prompt, completion, true, latency, cached);
-        }
-        UsageEstimate guess = estimate;
-        if (guess != null && status / 100 == 2) {
-            long completion = guess.completionTokens(relayedBytes);
-            accounting.usage(ex, lease, guess.promptTokens(), completion);
-            return new Outcome.Answered(status, guess.promptTokens(), completion, true, latency);
-        }
-        return new Outcome.Answered(status, 0, 0, false, latency);
-    }
-
-    /**
-     * The client went away. Before the answer was committed nothing reached it: a refund. After,
-     * it has had content, so it is charged as a delivered answer would be ({@link #charged}):
-     * closing the stream before the usage event must not dodge the budget.
-     */
-    private Outcome hungUp() {
-        UsageTap usageTap = tap;
-        FailoverPolicy.Verdict v = verdict;
-        if (settled || !committed || usageTap == null || v == null || v.outcome() != null) {
-            return new Outcome.Cancelled();
-        }
-        return charged(status, usageTap, time.nanoTime() - started);
-    }
-
-    private KeymuxError brokenError(Throwable error) {
-        return FailoverPolicy.isTimeout(error)
-                ? KeymuxError.upstreamTimeout("the upstream stopped sending for longer than tasks[].timeouts.idle"
-                        + " on task '" + task.name() + "'")
-                : KeymuxError.upstreamUnavailable("the upstream connection broke mid-answer on task '"
-                        + task.name() + "'");
-    }
-
-    /** What the client gets if this refused status was the last attempt. */
-    private Failure statusFailure(int status, FailoverPolicy.Verdict verdict) {
-        if (status == 401 || status == 403) {
-            return new Failure(KeymuxError.upstreamUnavailable("the upstream refused the key of task '" + task.name()
-                    + "' (" + status + ") and no other key could answer; check the keys in the config"),
-                    verdict.reason());
-        }
-        if (verdict.outcome() instanceof Outcome.QuotaExhausted) {
-            return new Failure(KeymuxError.allKeysExhausted("the upstream says the key tried for task '" + task.name()
-                    + "' is out of quota (" + status + ") and no other key could answer; top up the provider account",
-                    task.health().quotaProbe()), verdict.reason());
-        }
-        if (verdict.outcome() instanceof Outcome.Overloaded overloaded) {
-            Duration retryAfter = task.health().overloadBackoff();
-            if (overloaded.retryAfter() != null && overloaded.retryAfter().compareTo(retryAfter) > 0) {
-                retryAfter = overloaded.retryAfter();
-            }
-            return new Failure(KeymuxError.upstreamOverloaded("the upstream of task '" + task.name() + "' says it is"
-                    + " overloaded (" + status + ") and no key of another upstream could answer; retry after the"
-                    + " Retry-After delay", retryAfter), verdict.reason());
-        }
-        if (verdict.outcome() instanceof Outcome.RateLimited limited) {
-            Duration retryAfter = limited.retryAfter() != null ? limited.retryAfter() : task.health().rateLimitCooldown();
-            return new Failure(KeymuxError.allKeysExhausted("every key tried for task '" + task.name()
-                    + "' is rate limited by the upstream (429); retry after the Retry-After delay", retryAfter),
-                    verdict.reason());
-        }
-        return new Failure(KeymuxError.upstreamUnavailable(
-                "the upstream answered " + status + " on every attempt for task '" + task.name() + "'"),
-                verdict.reason());
     }
 
     /** Connect failures and timeouts: retried before the first byte, otherwise the stream is ended. */
@@ -819,7 +613,7 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         if (ProxyPipeline.nobodyToAnswer(ex)) {
             // The client hung up, and the upstream exchange broke because of that: not the key's fault,
             // so no failure towards its circuit, and nobody left to retry for.
-            settle(hungUp());
+            settlement.hungUp();
             if (ex.status == 0) {
                 ex.status = CLIENT_CLOSED_REQUEST;
             }
@@ -827,71 +621,17 @@ final class UpstreamAttempt implements UpstreamConnection.Answer {
         }
         if (!FailoverPolicy.isTransportFailure(error)) {
             // keymux's own failure, not the key's: refund and leave the key's health alone.
-            settle(new Outcome.Cancelled());
+            settlement.cancelled();
             return Mono.error(error);
         }
-        settle(FailoverPolicy.transportOutcome(error));
-        KeymuxError keymuxError = FailoverPolicy.isTimeout(error)
-                ? KeymuxError.upstreamTimeout("the upstream did not answer in time for task '" + task.name()
-                        + "' (tasks[].timeouts)")
-                : KeymuxError.upstreamUnavailable("could not reach the upstream for task '" + task.name() + "'");
-        if (committed || ex.response.hasSentHeaders()) {
+        settlement.transportFailed(error);
+        AttemptFailure failure = AttemptFailure.unreachable(task, error);
+        if (settlement.committed() || ex.response.hasSentHeaders()) {
             return ProxyPipeline.brokenStream(ex).then(Mono.just(DELIVERED));
         }
         if (!FailoverPolicy.retriesTransport(task.retryOn(), error)) {
-            return pipeline.fail(ex, keymuxError).then(Mono.just(DELIVERED));
+            return pipeline.fail(ex, failure.error()).then(Mono.just(DELIVERED));
         }
-        return Mono.just(new Result.Retry(new Failure(keymuxError, FailoverPolicy.transportReason(error))));
-    }
-
-    // ---- The timeout: one timer task on the loop ---------------------------------------------------
-
-    /** From now, the upstream has {@code timeout} to send something. */
-    private void timeoutAfter(Duration timeout) {
-        UpstreamConnection c = connection;
-        if (timerStopped || c == null) {
-            return;
-        }
-        long nanos = Math.max(1, timeout.toNanos());
-        long now = System.nanoTime();
-        deadline = now + nanos;
-        if (timer == null || timerAt - deadline > 0) {
-            // No timer yet, or it would fire too late: (re)schedule. Otherwise it re-arms itself.
-            if (timer != null) {
-                timer.cancel(false);
-            }
-            timerAt = deadline;
-            timer = c.channel().eventLoop().schedule(this::expire, nanos, TimeUnit.NANOSECONDS);
-        }
-    }
-
-    private void expire() {
-        timer = null;
-        UpstreamConnection c = connection;
-        if (timerStopped || c == null) {
-            return;
-        }
-        if (paused) {
-            // The client is not reading, so neither is keymux: not the upstream's stall.
-            deadline = System.nanoTime() + idleNanos;
-        }
-        long left = deadline - System.nanoTime();
-        if (left > 0) {
-            timerAt = deadline;
-            timer = c.channel().eventLoop().schedule(this::expire, left, TimeUnit.NANOSECONDS);
-            return;
-        }
-        // As Netty's ReadTimeoutHandler does: the exchange fails with ReadTimeoutException and the
-        // connection closes (it never goes back to the pool).
-        c.abort(this, ReadTimeoutException.INSTANCE);
-    }
-
-    private void stopTimer() {
-        timerStopped = true;
-        ScheduledFuture<?> pending = timer;
-        if (pending != null) {
-            pending.cancel(false);
-            timer = null;
-        }
+        return Mono.just(new Result.Retry(failure));
     }
 }

@@ -171,12 +171,22 @@ public final class SharedKeyState {
             throw new IllegalArgumentException("tokens: " + tokens + " (expected: >= 0)");
         }
         String[] keys = keys(keyId, model);
-        String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
-            arg(limits.maxConcurrent()), arg(limits.dailyBudgetUsd()), Long.toString(tokens), replicaId,
-            leaseTtlMillis, Long.toString(CONCURRENCY_RETRY_MILLIS), key(keyId, "spend:"), limits.credential(),
-            Long.toString(USAGE_SLOT_MILLIS), expiresAt(), model == null ? "" : arg(model.maxRpm()),
-            model == null ? "" : arg(model.maxTpm()), Long.toString(Math.max(1, quotaProbe.toMillis())),
-            disabledProbe == null ? "" : Long.toString(Math.max(1, disabledProbe.toMillis()))};
+        String[] args = limitArgs(new ScriptArgs(18), limits)
+                .put("max_concurrent", arg(limits.maxConcurrent()))
+                .put("daily_budget_usd", arg(limits.dailyBudgetUsd()))
+                .put("tokens", tokens)
+                .put("replica", replicaId)
+                .put("lease_ttl_ms", leaseTtlMillis)
+                .put("concurrency_retry_ms", CONCURRENCY_RETRY_MILLIS)
+                .put("spend_prefix", key(keyId, "spend:"))
+                .put("credential", limits.credential())
+                .put("usage_slot_ms", USAGE_SLOT_MILLIS)
+                .put("expires_at", expiresAt())
+                .put("model_rpm", model == null ? "" : arg(model.maxRpm()))
+                .put("model_tpm", model == null ? "" : arg(model.maxTpm()))
+                .put("quota_probe_ms", Math.max(1, quotaProbe.toMillis()))
+                .put("disabled_probe_ms", millisOrUnset(disabledProbe))
+                .toArray();
         return eval(TRY_TAKE, ScriptOutputType.MULTI, keys, args, SharedKeyState::toGrant, Grant.unavailable(),
                 Grant.slow());
     }
@@ -211,19 +221,51 @@ public final class SharedKeyState {
         if (!Double.isFinite(costUsd)) {
             throw new IllegalArgumentException("costUsd: " + costUsd + " (expected: a finite number)");
         }
-        String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
-            Long.toString(effect.tokenRefund()), effect.refundRequest() ? "1" : "0", releaseConcurrency ? "1" : "0",
-            replicaId, leaseTtlMillis, Long.toString(ceilMillis(effect.cooldownNanos())), effect.verdict().wireName(),
-            probe ? "1" : "0", Integer.toString(rules.failureThreshold()),
-            Long.toString(Math.max(1, rules.circuitCooldown().toMillis())),
-            effect.disable() ? limits.credential() : "", Double.toString(costUsd), key(keyId, "spend:"),
-            Long.toString(usedTokens), Long.toString(USAGE_SLOT_MILLIS), model == null ? "" : arg(model.maxRpm()),
-            model == null ? "" : arg(model.maxTpm()), effect.modelCooldown() ? "1" : "0",
-            effect.quotaExhausted() ? Long.toString(Math.max(1, rules.quotaProbe().toMillis()))
-                    : effect.accountAnswered() ? "clear" : "",
-            rules.disabledProbe() == null ? "" : Long.toString(Math.max(1, rules.disabledProbe().toMillis()))};
-        return eval(SETTLE, ScriptOutputType.INTEGER, keys(keyId, model), args, reply -> true, false, false);
+        return eval(SETTLE, ScriptOutputType.INTEGER, keys(keyId, model),
+                settleArgs(keyId, limits, model, effect, probe, rules, costUsd, usedTokens, releaseConcurrency),
+                reply -> true, false, false);
     }
+
+    /**
+     * The one place a settle's {@link KeyEffect} becomes {@code settle.lua}'s arguments, each by its
+     * name (the script's header says what each means).
+     */
+    private String[] settleArgs(String keyId, SharedLimits limits, @Nullable ModelLimits model, KeyEffect effect,
+            boolean probe, HealthConfig rules, double costUsd, long usedTokens, boolean releaseConcurrency) {
+        return limitArgs(new ScriptArgs(24), limits)
+                .put("token_refund", effect.tokenRefund())
+                .flag("refund_request", effect.refundRequest())
+                .flag("release_slot", releaseConcurrency)
+                .put("replica", replicaId)
+                .put("lease_ttl_ms", leaseTtlMillis)
+                .put("cooldown_ms", ceilMillis(effect.cooldownNanos()))
+                .put("verdict", effect.verdict().wireName())
+                .flag("probe", probe)
+                .put("failure_threshold", rules.failureThreshold())
+                .put("circuit_cooldown_ms", Math.max(1, rules.circuitCooldown().toMillis()))
+                .put("disable_credential", effect.disable() ? limits.credential() : "")
+                // As Java writes it: INCRBYFLOAT gets this string, never a Lua number.
+                .put("cost_usd", Double.toString(costUsd))
+                .put("spend_prefix", key(keyId, "spend:"))
+                .put("used_tokens", usedTokens)
+                .put("usage_slot_ms", USAGE_SLOT_MILLIS)
+                .put("model_rpm", model == null ? "" : arg(model.maxRpm()))
+                .put("model_tpm", model == null ? "" : arg(model.maxTpm()))
+                .flag("model_cooldown", effect.modelCooldown())
+                .put("quota", effect.quotaExhausted() ? Long.toString(Math.max(1, rules.quotaProbe().toMillis()))
+                        : effect.accountAnswered() ? "clear" : "")
+                .put("disabled_probe_ms", millisOrUnset(rules.disabledProbe()))
+                .toArray();
+    }
+
+    /** The key-wide bucket limits every script that refills the buckets reads ({@code ''}: unlimited). */
+    private static ScriptArgs limitArgs(ScriptArgs args, SharedLimits limits) {
+        return args.put("rpm", arg(limits.maxRpm()))
+                .put("rpm_cap", arg(limits.rpmBurst()))
+                .put("tpm", arg(limits.maxTpm()))
+                .put("tpm_cap", arg(limits.tpmBurst()));
+    }
+
 
     /**
      * {@code POST /admin/keys/{key_id}/enable} on the shared state: clears {@code disabled},
@@ -271,8 +313,11 @@ public final class SharedKeyState {
     /** {@code keyId}'s shared state now (buckets refilled with {@code limits}), empty when Redis is unavailable. */
     public CompletableFuture<Optional<SharedSnapshot>> snapshot(String keyId, SharedLimits limits) {
         Objects.requireNonNull(limits, "limits");
-        String[] args = {arg(limits.maxRpm()), arg(limits.rpmBurst()), arg(limits.maxTpm()), arg(limits.tpmBurst()),
-            key(keyId, "spend:"), limits.credential(), Long.toString(USAGE_SLOT_MILLIS)};
+        String[] args = limitArgs(new ScriptArgs(7), limits)
+                .put("spend_prefix", key(keyId, "spend:"))
+                .put("credential", limits.credential())
+                .put("usage_slot_ms", USAGE_SLOT_MILLIS)
+                .toArray();
         return eval(SNAPSHOT, ScriptOutputType.MULTI, keys(keyId, null), args,
                 reply -> Optional.of(toSnapshot((List<?>) reply)), Optional.empty(), Optional.empty());
     }
@@ -298,6 +343,11 @@ public final class SharedKeyState {
             key(keyId, "cooldown"), key(keyId, "circuit"), key(keyId, "probe"), key(keyId, "disabled"),
             key(keyId, "usage"), key(keyId, "model:" + pattern + ":bucket"), key(keyId, "model:" + pattern + ":cooldown"),
             key(keyId, "quota"), key(keyId, "disabled_probe"), key(keyId, "enabled")};
+    }
+
+    /** At least 1 ms, or {@code ''} ("unset", "off") for {@code null}. */
+    private static String millisOrUnset(@Nullable Duration interval) {
+        return interval == null ? "" : Long.toString(Math.max(1, interval.toMillis()));
     }
 
     private static long ceilMillis(long nanos) {

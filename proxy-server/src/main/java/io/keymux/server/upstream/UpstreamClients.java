@@ -1,10 +1,12 @@
 package io.keymux.server.upstream;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.SslContext;
@@ -17,6 +19,8 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,6 +44,8 @@ public final class UpstreamClients implements AutoCloseable {
     private final Map<EventLoop, UpstreamPool> byLoop = new IdentityHashMap<>();
     private final List<UpstreamPool> pools = new ArrayList<>();
     private final DnsAddressResolverGroup resolver;
+    /** The resolvers' datagram channels not yet closed: closing the resolver does not wait for them. */
+    private final Set<Channel> resolverChannels = ConcurrentHashMap.newKeySet();
 
     /**
      * Builds one pool per event loop of {@code loops}' server group, native when available (the
@@ -58,8 +64,14 @@ public final class UpstreamClients implements AutoCloseable {
         Objects.requireNonNull(loops, "loops");
         EventLoopGroup group = loops.onServer(preferNative);
         Class<? extends Channel> channelClass = loops.onChannelClass(SocketChannel.class, group);
-        this.resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
-                .datagramChannelType(loops.onChannelClass(DatagramChannel.class, group)));
+        ChannelFactory<DatagramChannel> datagrams =
+                new ReflectiveChannelFactory<>(loops.onChannelClass(DatagramChannel.class, group));
+        this.resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelFactory(() -> {
+            DatagramChannel channel = datagrams.newChannel();
+            resolverChannels.add(channel);
+            channel.closeFuture().addListener(closed -> resolverChannels.remove(channel));
+            return channel;
+        }));
         SslContext tls = clientTls();
         for (EventExecutor executor : group) {
             EventLoop loop = (EventLoop) executor;
@@ -89,7 +101,11 @@ public final class UpstreamClients implements AutoCloseable {
         return pool != null ? pool : pools.get(0);
     }
 
-    /** Closes idle pooled connections on each loop (waiting up to 5 s) and the resolver. */
+    /**
+     * Closes every upstream channel on each loop, busy or idle, then the resolver, and waits (up to
+     * 5 s, then up to 1 s) for those channels to have closed: the loops can then stop without a
+     * channel's last task being refused.
+     */
     @Override
     public void close() {
         CountDownLatch done = new CountDownLatch(pools.size());
@@ -103,25 +119,39 @@ public final class UpstreamClients implements AutoCloseable {
                 try {
                     closing = pool.close();
                 } finally {
-                    if (closing.isEmpty()) {
-                        done.countDown();
-                    } else {
-                        AtomicInteger open = new AtomicInteger(closing.size());
-                        ChannelFutureListener closed = f -> {
-                            if (open.decrementAndGet() == 0) {
-                                done.countDown();
-                            }
-                        };
-                        closing.forEach(f -> f.addListener(closed));
-                    }
+                    whenAllDone(closing, done::countDown);
                 }
             });
         }
+        await(done, 5);
+        resolver.close();
+        List<ChannelFuture> resolvers = new ArrayList<>();
+        resolverChannels.forEach(channel -> resolvers.add(channel.closeFuture()));
+        CountDownLatch closed = new CountDownLatch(1);
+        whenAllDone(resolvers, closed::countDown);
+        await(closed, 1);
+    }
+
+    /** Runs {@code then} once every one of {@code futures} is done (at once when there are none). */
+    private static void whenAllDone(List<ChannelFuture> futures, Runnable then) {
+        if (futures.isEmpty()) {
+            then.run();
+            return;
+        }
+        AtomicInteger open = new AtomicInteger(futures.size());
+        ChannelFutureListener closed = f -> {
+            if (open.decrementAndGet() == 0) {
+                then.run();
+            }
+        };
+        futures.forEach(f -> f.addListener(closed));
+    }
+
+    private static void await(CountDownLatch latch, int seconds) {
         try {
-            done.await(5, TimeUnit.SECONDS);
+            latch.await(seconds, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        resolver.close();
     }
 }

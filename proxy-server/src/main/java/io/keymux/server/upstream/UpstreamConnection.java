@@ -151,6 +151,17 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * {@code who} hands the rest of its answer to {@code next}, which gets the contents and the
+     * failure from now on (a refused answer's body drained in the background while the exchange
+     * goes on elsewhere).
+     */
+    public void handOver(Answer who, Answer next) {
+        if (answer == who) {
+            answer = next;
+        }
+    }
+
     /** {@code who} gives up its exchange (its client left): the connection closes, nobody is told. */
     public void abandon(Answer who) {
         if (answer == who) {

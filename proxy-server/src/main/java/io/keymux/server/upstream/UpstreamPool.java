@@ -22,8 +22,10 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
@@ -38,6 +40,11 @@ import javax.net.ssl.SSLParameters;
  * <p>No bound of its own: a connection serves one exchange at a time, and exchanges are bounded by
  * {@code server.max_connections}. A connection idle for {@link #MAX_IDLE_NANOS} is closed, below
  * the usual upstream keep-alive of 60 s, so one is not reused just as the upstream closes it.
+ *
+ * <p>Besides the idle connections it knows every channel it opened that has not finished closing:
+ * busy ones, dedicated ones, and those a failed connect or an abandoned exchange is still closing.
+ * {@link #close} closes them all and hands back their close futures, so the loop is stopped only
+ * after (a channel still closing when its loop stops has its last task refused by the loop).
  */
 public final class UpstreamPool {
     static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(50);
@@ -49,6 +56,8 @@ public final class UpstreamPool {
     private final SslContext tls;
     /** Idle connections per origin; the newest at the tail. */
     private final Map<Origin, ArrayDeque<UpstreamConnection>> idle = new HashMap<>();
+    /** Every channel opened here whose close has not completed, idle or not (touched on the loop only). */
+    private final Set<Channel> open = new HashSet<>();
     private final ScheduledFuture<?> eviction;
     private boolean closed;
 
@@ -113,6 +122,7 @@ public final class UpstreamPool {
                     }
                 })
                 .connect(InetSocketAddress.createUnresolved(origin.host(), origin.port()));
+        track(connecting.channel());
         connecting.addListener(done -> {
             if (done.isSuccess()) {
                 promise.setSuccess(connection);
@@ -129,7 +139,7 @@ public final class UpstreamPool {
      * {@code handlers} adds. Call on this pool's loop.
      */
     public ChannelFuture connectDedicated(Origin origin, int connectTimeoutMillis, Consumer<Channel> handlers) {
-        return new Bootstrap()
+        ChannelFuture connecting = new Bootstrap()
                 .group(loop)
                 .channel(channelClass)
                 .resolver(resolver)
@@ -145,6 +155,21 @@ public final class UpstreamPool {
                     }
                 })
                 .connect(InetSocketAddress.createUnresolved(origin.host(), origin.port()));
+        track(connecting.channel());
+        return connecting;
+    }
+
+    /** Remembers {@code channel} until its close completes, so {@link #close} can close it and wait. */
+    private void track(Channel channel) {
+        if (!loop.inEventLoop()) {
+            // A caller off the loop (a test's own thread): the set is the loop's alone.
+            loop.execute(() -> track(channel));
+            return;
+        }
+        // A channel that could not even be created (Bootstrap's placeholder) is not open: nothing to close.
+        if (channel.isOpen() && open.add(channel)) {
+            channel.closeFuture().addListener(closed -> open.remove(channel));
+        }
     }
 
     /**
@@ -213,24 +238,19 @@ public final class UpstreamPool {
         stale.forEach(UpstreamConnection::close);
     }
 
-    /** Closes the idle connections and stops taking connections back. Runs on the loop. */
     /**
-     * Closes every idle connection; the returned futures complete as their channels close, so the
-     * loops are shut down only after (a channel still closing when its loop stops has its last
-     * task refused by the loop).
+     * Closes every channel of this pool (idle, busy, dedicated, or still closing) and stops taking
+     * connections back; the returned futures complete as the channels close, so the loop is shut
+     * down only after. Runs on the loop.
      */
     List<ChannelFuture> close() {
         closed = true;
         eviction.cancel(false);
-        List<UpstreamConnection> all = new ArrayList<>();
-        idle.values().forEach(all::addAll);
         idle.clear();
-        List<ChannelFuture> closing = new ArrayList<>();
-        for (UpstreamConnection c : all) {
-            ChannelFuture f = c.close();
-            if (f != null) {
-                closing.add(f);
-            }
+        List<ChannelFuture> closing = new ArrayList<>(open.size());
+        // A copy: each close completes (and leaves the set) on this loop, possibly at once.
+        for (Channel channel : List.copyOf(open)) {
+            closing.add(channel.close());
         }
         return closing;
     }

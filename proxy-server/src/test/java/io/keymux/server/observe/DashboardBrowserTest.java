@@ -9,6 +9,7 @@ import com.microsoft.playwright.BrowserType;
 import com.microsoft.playwright.Page;
 import com.microsoft.playwright.Playwright;
 import com.microsoft.playwright.Request;
+import io.keymux.config.testing.Await;
 import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import java.nio.file.Files;
@@ -91,11 +92,7 @@ class DashboardBrowserTest extends ObserveTestBase {
         startKeymux(yaml(CONFIG));
         startTraffic();
         // Enough history that the charts have something to draw before the page opens.
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (sent.get() < 40) {
-            assertThat(System.nanoTime()).as("traffic started").isLessThan(deadline);
-            LockSupport.parkNanos(20_000_000);
-        }
+        Await.until("traffic started (40 requests sent)", () -> sent.get() >= 40, TIMEOUT);
         String origin = "http://127.0.0.1:" + keymux.adminPort();
         List<String> requested = new CopyOnWriteArrayList<>();
         List<String> problems = new CopyOnWriteArrayList<>();

@@ -2,6 +2,7 @@ package io.keymux.server.observe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.Await;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.TestConfig;
@@ -11,7 +12,6 @@ import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import io.keymux.config.testing.Await;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.ByteBufFlux;
@@ -59,13 +59,12 @@ class WarmUpTest extends KeymuxTestBase {
                 .warmUpBeforeListening().start());
         try {
             HttpClient admin = HttpClient.create().baseUrl("http://127.0.0.1:" + adminPort);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-            Integer health = null;
-            while (health == null && System.nanoTime() < deadline) {
-                // Refused until the admin listener is bound (a few hundred ms into the start).
-                health = admin.get().uri("/healthz").response().map(r -> r.status().code())
-                        .onErrorResume(e -> reactor.core.publisher.Mono.empty()).block(TIMEOUT);
-            }
+            Integer[] healthz = {null};
+            // Refused until the admin listener is bound (a few hundred ms into the start).
+            Await.until("the admin port to answer /healthz", () -> (healthz[0] = admin.get().uri("/healthz").response()
+                    .map(r -> r.status().code()).onErrorResume(e -> reactor.core.publisher.Mono.empty())
+                    .block(TIMEOUT)) != null, Duration.ofSeconds(8));
+            Integer health = healthz[0];
             String readyz = admin.get().uri("/readyz").responseSingle((r, body) -> body.asString()
                     .map(b -> r.status().code() + " " + b)).block(TIMEOUT);
             boolean stillWarming = !started.isDone();

@@ -1,5 +1,6 @@
 package io.keymux.server.pipeline;
 
+import io.keymux.config.testing.Await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.server.testing.KeymuxTestBase;
@@ -12,6 +13,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -88,19 +90,22 @@ class UpstreamPathTest extends KeymuxTestBase {
         }
     }
 
-    /** Polls until the count has not moved for half a second (the producer is blocked), or 20 s. */
-    private static int awaitQuiet(AtomicInteger count) throws InterruptedException {
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        int last = -1;
-        while (System.nanoTime() < deadline) {
+    /** Waits (bounded, 20 s) until the count has not moved for half a second: the producer is blocked. */
+    private static int awaitQuiet(AtomicInteger count) {
+        long quietNanos = Duration.ofMillis(500).toNanos();
+        int[] last = {-1};
+        long[] movedAt = {System.nanoTime()};
+        Await.until(() -> "the upstream's producer to stop (at " + count.get() + " chunks)", () -> {
             int now = count.get();
-            if (now == last && now > 0) {
-                return now;
+            long at = System.nanoTime();
+            if (now != last[0]) {
+                last[0] = now;
+                movedAt[0] = at;
+                return false;
             }
-            last = now;
-            Thread.sleep(500);
-        }
-        return count.get();
+            return now > 0 && at - movedAt[0] >= quietNanos;
+        }, Duration.ofSeconds(20));
+        return last[0];
     }
 
     private static String readHead(InputStream in) throws java.io.IOException {

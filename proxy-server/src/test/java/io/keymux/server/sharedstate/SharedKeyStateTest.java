@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import io.keymux.config.testing.Await;
 import io.lettuce.core.RedisURI;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.core.select.KeyEffect;
@@ -50,6 +51,25 @@ class SharedKeyStateTest {
     @AfterEach
     void stop() {
         replicas.close();
+    }
+
+    @Test
+    void aScriptCalledWithoutOneOfItsNamedArgumentsFailsInsteadOfReadingItAsUnset() {
+        String[] keys = new String[13];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = replicas.prefix + ":{kargs}:k" + i;
+        }
+        for (String name : List.of("try_take", "settle", "snapshot")) {
+            LuaScript script = LuaScript.load(name);
+            // Everything but tpm_cap (the scripts read 'tpm_cap' = '' as "capacity = rate").
+            String[] args = {"rpm", "10", "rpm_cap", "", "tpm", "100"};
+            assertThatThrownBy(() -> replicas.redis().eval(script.body(), io.lettuce.core.ScriptOutputType.MULTI,
+                    keys, args))
+                    .as(name)
+                    .hasMessageContaining("missing script argument: tpm_cap");
+        }
+        // Nothing was written before the check.
+        assertThat(replicas.redis().keys(replicas.prefix + ":{kargs}:*")).isEmpty();
     }
 
     @Test
@@ -453,30 +473,18 @@ class SharedKeyStateTest {
         return calls.stream().map(CompletableFuture::join).toList();
     }
 
-    /** Waits as a client would: for the retry-after the open circuit names, until it is no longer open. */
+    /** Waits (bounded) until the circuit's cooldown has passed and it is no longer open. */
     private void awaitCircuitCooldown(String keyId) {
-        for (int round = 0; round < 50; round++) {
-            SharedSnapshot snapshot = a.snapshot(keyId, SharedLimits.unlimited()).join().orElseThrow();
-            if (snapshot.circuit() != CircuitState.OPEN) {
-                return;
-            }
-            long wait = snapshot.circuitOpenUntil().toEpochMilli() - snapshot.redisTime().toEpochMilli();
-            Mono.delay(Duration.ofMillis(wait + 1)).block(Duration.ofSeconds(10));
-        }
-        throw new AssertionError("circuit of " + keyId + " still open");
+        Await.until("the circuit of " + keyId + " to leave OPEN",
+                () -> a.snapshot(keyId, SharedLimits.unlimited()).join().orElseThrow().circuit() != CircuitState.OPEN,
+                Duration.ofSeconds(10));
     }
 
-    /** Asks until granted, waiting out each denial's retry-after, for at most {@code budget}. */
+    /** Asks until granted, for at most {@code budget}; a denied take takes nothing. */
     private static Grant awaitGrantFor(Duration budget, Supplier<CompletableFuture<Grant>> take) {
-        long deadline = System.nanoTime() + budget.toNanos();
-        while (System.nanoTime() < deadline) {
-            Grant grant = take.get().join();
-            if (grant.isGranted()) {
-                return grant;
-            }
-            Mono.delay(Duration.ofMillis(Math.max(1, Math.min(grant.retryAfterMillis(), 100)))).block(budget);
-        }
-        throw new AssertionError("never granted within " + budget);
+        Grant[] granted = {null};
+        Await.until("a grant", () -> (granted[0] = take.get().join()).isGranted(), budget);
+        return granted[0];
     }
 
     private static Grant awaitGrant(Supplier<CompletableFuture<Grant>> take) {

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
@@ -96,11 +97,15 @@ public final class UpstreamStub implements AutoCloseable {
 
     private final DisposableServer server;
     private final List<Recorded> recorded = new CopyOnWriteArrayList<>();
+    private final AtomicInteger connections = new AtomicInteger();
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
     private volatile Function<Recorded, Reply> defaultReply = r -> Reply.json(200, CHAT_COMPLETION);
 
     public UpstreamStub() {
-        this.server = HttpServer.create().host("127.0.0.1").port(0).handle(this::serve).bindNow();
+        this.server = HttpServer.create().host("127.0.0.1").port(0)
+                // Once per accepted channel (doOnConnection runs once per request on a kept-alive one).
+                .doOnChannelInit((observer, channel, remote) -> connections.incrementAndGet())
+                .handle(this::serve).bindNow();
     }
 
     private Publisher<Void> serve(HttpServerRequest req, HttpServerResponse res) {
@@ -156,6 +161,11 @@ public final class UpstreamStub implements AutoCloseable {
 
     public List<Recorded> recorded() {
         return recorded;
+    }
+
+    /** Connections accepted so far: tells a reused upstream connection from a new one. */
+    public int connections() {
+        return connections.get();
     }
 
     public Recorded last() {

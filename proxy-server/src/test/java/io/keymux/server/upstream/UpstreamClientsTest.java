@@ -2,8 +2,10 @@ package io.keymux.server.upstream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.Await;
 import io.keymux.server.testing.UpstreamStub;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -54,6 +56,50 @@ class UpstreamClientsTest {
                 assertThat(second.channelId()).as("the second exchange reuses the pooled connection")
                         .isEqualTo(first.channelId());
             }
+        } finally {
+            loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void closingClosesTheBusyConnectionsTooBeforeItReturns() throws Exception {
+        LoopResources loops = LoopResources.create("upstream-clients-busy", 1, true);
+        try (UpstreamStub stub = new UpstreamStub()) {
+            stub.defaultReply(r -> UpstreamStub.Reply.hang());
+            UpstreamClients clients = new UpstreamClients(loops);
+            EventLoop loop = (EventLoop) loops.onServer(LoopResources.hasNativeSupport()).iterator().next();
+            CompletableFuture<Channel> sent = new CompletableFuture<>();
+            CompletableFuture<Throwable> failed = new CompletableFuture<>();
+            loop.execute(() -> clients.on(loop).acquire(Origin.of(stub.baseUrl()), 2000).addListener(done -> {
+                UpstreamConnection connection = (UpstreamConnection) done.getNow();
+                DefaultFullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
+                        "/v1/models");
+                request.headers().set(HttpHeaderNames.HOST, stub.baseUrl().getAuthority());
+                connection.send(request, new UpstreamConnection.Answer() {
+                    @Override
+                    public void head(HttpResponse head) {}
+
+                    @Override
+                    public void content(ByteBuf content, boolean last) {
+                        content.release();
+                    }
+
+                    @Override
+                    public void failed(Throwable error) {
+                        failed.complete(error);
+                    }
+                });
+                sent.complete(connection.channel());
+            }));
+            Channel busy = sent.get(10, TimeUnit.SECONDS);
+            Await.until("the stub to have the request", () -> stub.recorded().size() == 1, Duration.ofSeconds(10));
+
+            clients.close();
+
+            // Closed, and its exchange told, before the loops may stop (no task of it left to refuse).
+            assertThat(busy.isOpen()).isFalse();
+            assertThat(busy.closeFuture().isDone()).isTrue();
+            assertThat(failed).isDone();
         } finally {
             loops.disposeLater(Duration.ZERO, Duration.ofSeconds(5)).block(Duration.ofSeconds(10));
         }
