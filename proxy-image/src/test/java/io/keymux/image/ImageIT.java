@@ -148,9 +148,11 @@ class ImageIT {
         assertThat(inspect.getHostConfig().getReadonlyRootfs()).isTrue();
         assertThat(keymux.execInContainer("sh", "-c", "touch /app/x").getExitCode()).as("write to the root").isNotZero();
         assertThat(keymux.execInContainer("sh", "-c", "touch /etc/keymux/x").getExitCode()).as("write to the config").isNotZero();
-        // The command line the image gives java: container-aware memory, exit on OOM, the class archive.
+        // The command line the image gives java: container-aware memory, exit on OOM, native memory
+        // handed back when idle, the class archive.
         String cmdline = keymux.execInContainer("sh", "-c", "tr '\\0' ' ' </proc/1/cmdline").getStdout();
         assertThat(cmdline).startsWith("java ").contains("-XX:MaxRAMPercentage=").contains("-XX:+ExitOnOutOfMemoryError")
+                .contains("-XX:TrimNativeHeapInterval=10000")
                 .contains("-XX:SharedArchiveFile=/app/keymux.jsa").endsWith("serve --config /etc/keymux/config.yaml ");
     }
 
