@@ -3,8 +3,6 @@ package io.keymux.server.affinity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.YamlConfig;
 import java.nio.file.Path;
@@ -12,8 +10,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,25 +20,13 @@ import org.junit.jupiter.api.io.TempDir;
  * continues each key under its own provider's cursor name, and a listed object is then retrieved
  * from its own account in its provider's auth style.
  */
-class ListUnionAcrossProvidersTest extends KeymuxTestBase {
+class ListUnionAcrossProvidersTest extends ProviderAccountsTestBase {
     private static final String OPENAI_KEY = "sk-openai-account";
     private static final String ANTHROPIC_KEY = "sk-ant-api03-account";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dir;
 
-    private ProviderAccounts accounts;
-
-    @BeforeEach
-    void startAccounts() {
-        accounts = new ProviderAccounts();
-    }
-
-    @AfterEach
-    void stopAccounts() {
-        accounts.close();
-    }
 
     private void startMixedTask() {
         startKeymux(YamlConfig.load(dir, """
@@ -74,29 +58,17 @@ class ListUnionAcrossProvidersTest extends KeymuxTestBase {
         return made;
     }
 
-    private JsonNode list(String query) throws Exception {
-        Answer answer = call("GET", "/v1/files" + query, null);
-        assertThat(answer.status()).as(answer.body()).isEqualTo(200);
-        return JSON.readTree(answer.body());
-    }
-
-    private static List<String> ids(JsonNode page) {
-        List<String> ids = new ArrayList<>();
-        page.get("data").forEach(item -> ids.add(item.get("id").asText()));
-        return ids;
-    }
-
     @Test
     void pagingTheUnionWalksBothProvidersNewestFirstWithoutGapsOrRepeats() throws Exception {
         List<String> newestFirst = makeFiles();
         startMixedTask();
         List<String> walked = new ArrayList<>();
-        JsonNode page = list("?limit=2");
+        JsonNode page = listFiles("?limit=2");
         walked.addAll(ids(page));
         int pages = 1;
         while (page.get("has_more").asBoolean()) {
             assertThat(pages++).as("pages walked").isLessThan(10);
-            page = list("?limit=2&after=" + page.get("last_id").asText());
+            page = listFiles("?limit=2&after=" + page.get("last_id").asText());
             walked.addAll(ids(page));
         }
         // Without each key's own cursor name, Anthropic's key ignores `after` and starts over each page.
@@ -108,7 +80,7 @@ class ListUnionAcrossProvidersTest extends KeymuxTestBase {
     void theUnionInterleavesUnixSecondsAndRfc3339TimesInOneOrder() throws Exception {
         List<String> newestFirst = makeFiles();
         startMixedTask();
-        JsonNode all = list("?limit=20");
+        JsonNode all = listFiles("?limit=20");
         assertThat(ids(all)).containsExactlyElementsOf(newestFirst);
         assertThat(all.get("has_more").asBoolean()).isFalse();
         // Each object comes back as its own provider wrote it.
@@ -122,7 +94,7 @@ class ListUnionAcrossProvidersTest extends KeymuxTestBase {
     void aListedObjectIsRetrievedFromItsOwnAccountInItsProvidersAuthStyle() throws Exception {
         List<String> newestFirst = makeFiles();
         startMixedTask();
-        list("?limit=20");
+        listFiles("?limit=20");
         int before = accounts.seen.size();
         for (String id : newestFirst) {
             Answer answer = call("GET", "/v1/files/" + id, null);

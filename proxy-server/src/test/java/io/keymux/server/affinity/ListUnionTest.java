@@ -3,18 +3,14 @@ package io.keymux.server.affinity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.files.FileListParams;
 import com.openai.models.files.FileObject;
-import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.TestConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,25 +19,13 @@ import org.junit.jupiter.api.Test;
  * without gaps or repeats, driven by the OpenAI SDK's auto-pagination and raw HTTP against an
  * upstream that keeps each account's files and batches apart.
  */
-class ListUnionTest extends KeymuxTestBase {
+class ListUnionTest extends ProviderAccountsTestBase {
     private static final String KEY_A = "sk-account-a";
     private static final String KEY_B = "sk-account-b";
     private static final String KEY_C = "sk-account-c";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
-    private ProviderAccounts accounts;
     /** Every file made, oldest first (the stub's clock gives each a later created_at). */
     private final List<String> made = new ArrayList<>();
-
-    @BeforeEach
-    void startAccounts() {
-        accounts = new ProviderAccounts();
-    }
-
-    @AfterEach
-    void stopAccounts() {
-        accounts.close();
-    }
 
     private TestConfig threeKeys() {
         return config().baseUrl(accounts.baseUrl()).key("a", KEY_A, "chat").key("b", KEY_B, "chat")
@@ -67,18 +51,6 @@ class ListUnionTest extends KeymuxTestBase {
                 .build();
     }
 
-    private JsonNode list(String query) throws Exception {
-        Answer answer = call("GET", "/v1/files" + query, null);
-        assertThat(answer.status()).as(answer.body()).isEqualTo(200);
-        return JSON.readTree(answer.body());
-    }
-
-    private static List<String> ids(JsonNode page) {
-        List<String> ids = new ArrayList<>();
-        page.get("data").forEach(item -> ids.add(item.get("id").asText()));
-        return ids;
-    }
-
     @Test
     void theSdksAutoPaginationWalksEveryAccountsFilesNewestFirstOnce() {
         makeFiles();
@@ -93,16 +65,16 @@ class ListUnionTest extends KeymuxTestBase {
         makeFiles();
         startKeymux(threeKeys().build());
         List<String> expected = newestFirst();
-        JsonNode first = list("?limit=5");
+        JsonNode first = listFiles("?limit=5");
         assertThat(ids(first)).containsExactlyElementsOf(expected.subList(0, 5));
         assertThat(first.get("has_more").asBoolean()).isTrue();
         assertThat(first.get("object").asText()).isEqualTo("list");
         assertThat(first.get("first_id").asText()).isEqualTo(expected.get(0));
         assertThat(first.get("last_id").asText()).isEqualTo(expected.get(4));
-        JsonNode second = list("?limit=5&after=" + expected.get(4));
+        JsonNode second = listFiles("?limit=5&after=" + expected.get(4));
         assertThat(ids(second)).containsExactlyElementsOf(expected.subList(5, 10));
         assertThat(second.get("has_more").asBoolean()).isTrue();
-        JsonNode third = list("?limit=5&after=" + expected.get(9));
+        JsonNode third = listFiles("?limit=5&after=" + expected.get(9));
         assertThat(ids(third)).containsExactlyElementsOf(expected.subList(10, 12));
         assertThat(third.get("has_more").asBoolean()).isFalse();
     }
@@ -112,7 +84,7 @@ class ListUnionTest extends KeymuxTestBase {
         makeFiles();
         startKeymux(threeKeys().build());
         // The stub's default page (20) holds every account's files: the union is all 12.
-        JsonNode all = list("");
+        JsonNode all = listFiles("");
         assertThat(ids(all)).containsExactlyElementsOf(newestFirst());
         assertThat(all.get("has_more").asBoolean()).isFalse();
     }
@@ -123,7 +95,7 @@ class ListUnionTest extends KeymuxTestBase {
         startKeymux(threeKeys().build());
         List<String> expected = newestFirst();
         // As a client would after another replica (local backend) or a restart gave it page one.
-        JsonNode page = list("?limit=4&after=" + expected.get(2));
+        JsonNode page = listFiles("?limit=4&after=" + expected.get(2));
         assertThat(ids(page)).containsExactlyElementsOf(expected.subList(3, 7));
         Answer nowhere = call("GET", "/v1/files?limit=4&after=file-nowhere", null);
         assertThat(nowhere.status()).isEqualTo(400);
@@ -134,7 +106,7 @@ class ListUnionTest extends KeymuxTestBase {
     void aListedFileIsThenRetrievedFromItsOwnAccountAtOnce() throws Exception {
         makeFiles();
         startKeymux(threeKeys().build());
-        list("?limit=20");
+        listFiles("?limit=20");
         int before = accounts.seen.size();
         for (String id : made) {
             assertThat(call("GET", "/v1/files/" + id, null).status()).isEqualTo(200);
@@ -175,7 +147,7 @@ class ListUnionTest extends KeymuxTestBase {
         String only = accounts.create(KEY_A, "file", "file-");
         startKeymux(config().baseUrl(accounts.baseUrl()).key("a", KEY_A, "chat").build());
         int before = accounts.seen.size();
-        JsonNode page = list("?limit=2");
+        JsonNode page = listFiles("?limit=2");
         assertThat(ids(page)).containsExactly(only);
         assertThat(accounts.seen.subList(before, accounts.seen.size())).hasSize(1);
     }

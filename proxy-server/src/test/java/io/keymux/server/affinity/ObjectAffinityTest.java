@@ -11,7 +11,6 @@ import com.openai.models.files.FileObject;
 import com.openai.models.files.FilePurpose;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
-import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.TestConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,8 +18,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,24 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
  * of an upstream that keeps files, batches and responses per account, driven by the OpenAI SDK and
  * raw HTTP.
  */
-class ObjectAffinityTest extends KeymuxTestBase {
+class ObjectAffinityTest extends ProviderAccountsTestBase {
     private static final String KEY_A = "sk-account-a";
     private static final String KEY_B = "sk-account-b";
 
-    private ProviderAccounts accounts;
 
     @TempDir
     Path dir;
-
-    @BeforeEach
-    void startAccounts() {
-        accounts = new ProviderAccounts();
-    }
-
-    @AfterEach
-    void stopAccounts() {
-        accounts.close();
-    }
 
     private TestConfig twoKeys() {
         return config().baseUrl(accounts.baseUrl()).key("a", KEY_A, "chat").key("b", KEY_B, "chat");
