@@ -142,24 +142,7 @@ wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "")
 LUA
 
 start_keymux() { # upstream-port [max_connections]
-  cat >"$work/keymux.yaml" <<YAML
-server: { port: $KEYMUX_PORT, admin_port: $ADMIN_PORT, bind: 127.0.0.1, max_connections: ${2:-4096} }
-upstreams:
-  mock: { base_url: "http://127.0.0.1:$1", auth: bearer }
-default_upstream: mock
-default_task: chat
-tasks:
-  - name: chat
-    max_attempts: 3
-    retry_on: [429, 500, 502, 503, 504, connect_error, timeout]
-api_keys:
-  - { key_id: bench_a, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-  - { key_id: bench_b, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-  - { key_id: bench_c, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-  - { key_id: bench_d, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-clients:
-  - { name: bench, key: bench-client-key }
-YAML
+  write_bench_config "$work/keymux.yaml" $KEYMUX_PORT $ADMIN_PORT "$1" "${2:-4096}"
   # shellcheck disable=SC2086
   taskset -c $CORE_KEYMUX java -Xmx512m $KEYMUX_OPTS -jar "$JAR" serve --config "$work/keymux.yaml" $KEYMUX_ARGS \
     >>"$work/audit.jsonl" 2>"$work/keymux.log" &

@@ -29,3 +29,27 @@ wait_port() {
 # utime+stime of every thread of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# write_bench_config FILE KEYMUX_PORT ADMIN_PORT MOCK_PORT [MAX_CONNECTIONS]: the data-path bench's
+# keymux config: one task with failover, four keys on the mock with limits far above any load, a
+# client key; limits, usage, metrics and the audit line all stay on.
+write_bench_config() {
+  cat >"$1" <<YAML
+server: { port: $2, admin_port: $3, bind: 127.0.0.1, max_connections: ${5:-4096} }
+upstreams:
+  mock: { base_url: "http://127.0.0.1:$4", auth: bearer }
+default_upstream: mock
+default_task: chat
+tasks:
+  - name: chat
+    max_attempts: 3
+    retry_on: [429, 500, 502, 503, 504, connect_error, timeout]
+api_keys:
+  - { key_id: bench_a, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+  - { key_id: bench_b, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+  - { key_id: bench_c, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+  - { key_id: bench_d, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
+clients:
+  - { name: bench, key: bench-client-key }
+YAML
+}

@@ -58,24 +58,7 @@ probe=$(curl -sN -H 'Authorization: Bearer bench-upstream-key' -H 'Content-Type:
 want_prompt=$(sed 's/.*"prompt_tokens":\([0-9]*\).*/\1/' <<<"$probe")
 want_completion=$(sed 's/.*"completion_tokens":\([0-9]*\)/\1/' <<<"$probe")
 
-cat >"$work/keymux.yaml" <<YAML
-server: { port: $KEYMUX_PORT, admin_port: $ADMIN_PORT, bind: 127.0.0.1, max_connections: 20000 }
-upstreams:
-  mock: { base_url: "http://127.0.0.1:$MOCK_PORT", auth: bearer }
-default_upstream: mock
-default_task: chat
-tasks:
-  - name: chat
-    max_attempts: 3
-    retry_on: [429, 500, 502, 503, 504, connect_error, timeout]
-api_keys:
-  - { key_id: bench_a, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-  - { key_id: bench_b, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-  - { key_id: bench_c, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-  - { key_id: bench_d, api_key: bench-upstream-key, task_types: [chat], max_rpm: 6000000, max_tpm: 6000000000 }
-clients:
-  - { name: bench, key: bench-client-key }
-YAML
+write_bench_config "$work/keymux.yaml" $KEYMUX_PORT $ADMIN_PORT $MOCK_PORT 20000
 if [ -z "$IMAGE" ]; then
   JAVA_OPTS="-Xmx512m $KEYMUX_OPTS" taskset -c $CORE_KEYMUX bin/keymux serve --config "$work/keymux.yaml" \
     >"$work/audit.jsonl" 2>"$work/keymux.log" &
