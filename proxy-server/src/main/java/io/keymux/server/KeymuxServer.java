@@ -175,7 +175,7 @@ public final class KeymuxServer implements AutoCloseable {
                 })
                 .bindNow(), null);
         if (warmUpFirst) {
-            this.warmUp = startWarmUp(server, warmUpRequests, warmUpBudget, WarmUp.CONCURRENCY_ALONE, () -> false);
+            this.warmUp = startWarmUp(server, warmUpRequests, warmUpBudget, false);
             awaitWarmUp(warmUpBudget);
         }
         this.proxy = bindOrCleanUp(() -> guarded(withTls(HttpServer.create(), server.tls()), server, connections,
@@ -186,9 +186,7 @@ public final class KeymuxServer implements AutoCloseable {
                 .bindNow(), admin);
         readinessSignals.recovered(STARTING);
         if (warmUpRequests > 0 && !warmUpBeforeListening) {
-            // While serving: a synthetic exchange starts only when no real request is in flight.
-            this.warmUp = startWarmUp(server, warmUpRequests, warmUpBudget, WarmUp.CONCURRENCY_WHILE_SERVING,
-                    () -> inFlight.count() > 0);
+            this.warmUp = startWarmUp(server, warmUpRequests, warmUpBudget, true);
         }
         LOG.info("keymux listening: proxy on port {}, admin on port {}", proxyPort(), adminPort());
     }
@@ -197,10 +195,12 @@ public final class KeymuxServer implements AutoCloseable {
      * Starts the warm-up on a loopback listener of its own with the real one's setup, or serves cold
      * (returning {@code null}) when it cannot start: a warm-up only buys speed.
      */
-    private @Nullable WarmUp startWarmUp(ServerConfig server, int requests, Duration budget, int concurrency,
-            BooleanSupplier busy) {
-        LOG.info("warming up: up to {} synthetic exchanges within {}, {}", requests, budget,
-                warmUpWhere(concurrency));
+    private @Nullable WarmUp startWarmUp(ServerConfig server, int requests, Duration budget, boolean whileServing) {
+        LOG.info("warming up: up to {} synthetic exchanges within {}, {}", requests, budget, whileServing
+                ? "while serving, paused whenever a real request is in flight" : "before the proxy port opens");
+        // While serving, a synthetic exchange starts only when no real request is in flight.
+        int concurrency = whileServing ? WarmUp.CONCURRENCY_WHILE_SERVING : WarmUp.CONCURRENCY_ALONE;
+        BooleanSupplier busy = whileServing ? () -> inFlight.count() > 0 : () -> false;
         try {
             return WarmUp.start(loops, TRANSPORT.preferNative(), upstreams, time, requests, budget, concurrency, busy,
                     warm -> guarded(HttpServer.create(), server, connections, GuardRefusal.Listener.IGNORE)
@@ -209,11 +209,6 @@ public final class KeymuxServer implements AutoCloseable {
             LOG.warn("warm-up failed, serving cold: {}", e.toString());
             return null;
         }
-    }
-
-    private static String warmUpWhere(int concurrency) {
-        return concurrency == WarmUp.CONCURRENCY_ALONE ? "before the proxy port opens"
-                : "while serving, paused whenever a real request is in flight";
     }
 
     /** Waits for the warm-up that runs before listening (its budget, then a margin for its release). */
