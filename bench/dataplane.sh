@@ -12,7 +12,7 @@
 #            CPU µs per request per window (the warm-up curve), from the first request on
 #   steady   CYCLES (default 3) cycles of direct / nginx / keymux, RUN seconds each (default 10),
 #            interleaved; req/s, CPU µs per request of nginx's worker and of keymux (utime+stime of
-#            every thread, /proc/PID/stat), ratios
+#            every thread, /proc/PID/stat, and the two apart: user and kernel time), ratios
 #   syscalls strace -c -f on keymux and on nginx's worker for 5 s of wrk: syscalls per request
 #   rate     bench/BenchClient.java at a fixed 1,000 req/s for 20 s over 16 connections, direct /
 #            nginx / keymux: latency and TTFB p50/p99 (from the time each request was due), JSON
@@ -204,16 +204,17 @@ if want steady; then
   echo "steady: $CYCLES cycles of direct / nginx / keymux, ${RUN}s each (load average $(loadavg))"
   for cycle in $(seq 1 "$CYCLES"); do
     read -r d_rps _ _ < <(wrk_run $MOCK_PORT "$RUN")
-    c0=$(cpu_ticks "$nginx_worker")
+    c0=$(cpu_ticks "$nginx_worker"); u0=$(user_ticks "$nginx_worker")
     read -r n_rps n_n _ < <(wrk_run $NGINX_PORT "$RUN")
-    c1=$(cpu_ticks "$nginx_worker")
-    k0=$(cpu_ticks "$keymux_pid")
+    c1=$(cpu_ticks "$nginx_worker"); u1=$(user_ticks "$nginx_worker")
+    k0=$(cpu_ticks "$keymux_pid"); ku0=$(user_ticks "$keymux_pid")
     read -r k_rps k_n k_e < <(wrk_run $KEYMUX_PORT "$RUN")
-    k1=$(cpu_ticks "$keymux_pid")
+    k1=$(cpu_ticks "$keymux_pid"); ku1=$(user_ticks "$keymux_pid")
     awk -v c=$cycle -v d="$d_rps" -v n="$n_rps" -v k="$k_rps" -v nn="$n_n" -v kn="$k_n" -v ke="$k_e" \
-      -v nc=$(( (c1 - c0) * TICK_US )) -v kc=$(( (k1 - k0) * TICK_US )) 'BEGIN {
-      printf "steady cycle %d: direct %.0f  nginx %.0f (%.1f us/req)  keymux %.0f (%.1f us/req, non2xx %s)  keymux/nginx %.2f  keymux/direct %.2f\n",
-        c, d, n, nc / nn, k, kc / kn, ke, k / n, k / d }'
+      -v nc=$(( (c1 - c0) * TICK_US )) -v kc=$(( (k1 - k0) * TICK_US )) \
+      -v nu=$(( (u1 - u0) * TICK_US )) -v ku=$(( (ku1 - ku0) * TICK_US )) 'BEGIN {
+      printf "steady cycle %d: direct %.0f  nginx %.0f (%.1f us/req: user %.1f sys %.1f)  keymux %.0f (%.1f us/req: user %.1f sys %.1f, non2xx %s)  keymux/nginx %.2f  keymux/direct %.2f\n",
+        c, d, n, nc / nn, nu / nn, (nc - nu) / nn, k, kc / kn, ku / kn, (kc - ku) / kn, ke, k / n, k / d }'
   done
   echo "steady: load average after $(loadavg)"
 fi
@@ -232,6 +233,21 @@ if want syscalls; then
       "$work/strace-$target.txt" | head -8 | tr '\n' ' ')
     awk -v t="$total" -v n="$n" -v who=$target -v top="$top" \
       'BEGIN { printf "syscalls %s: %.2f per request (%d calls, %d requests under strace; top: %s)\n", who, t / n, t, n, top }'
+    # What each write carries: buffers (iovecs) and bytes per writev/sendto/write, from 2 s of calls.
+    strace -f -p "$pid" -e trace=writev,sendto,write -e abbrev=all -s 0 -o "$work/writes-$target.txt" 2>/dev/null &
+    spid=$!
+    sleep 1
+    wrk_run $port 2 >/dev/null
+    kill -INT $spid; wait $spid 2>/dev/null || true
+    awk -v who=$target '
+      match($0, /(writev|sendto|write)\(/) {
+        call = substr($0, RSTART, RLENGTH - 1); n[call]++
+        if (match($0, /= [0-9]+$/)) bytes[call] += substr($0, RSTART + 2)
+        if (call == "writev" && match($0, /\], [0-9]+\)/)) iov += substr($0, RSTART + 3, RLENGTH - 4)
+      }
+      END { line = ""; for (c in n) line = line sprintf(" %s %d calls, %.0f bytes each%s;", c, n[c], bytes[c] / n[c],
+              c == "writev" ? sprintf(", %.1f buffers each", iov / n[c]) : "")
+            printf "writes %s:%s\n", who, line }' "$work/writes-$target.txt"
   done
 fi
 

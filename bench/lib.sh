@@ -28,6 +28,8 @@ wait_port() {
 
 # utime+stime of every thread of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# user_ticks PID: utime alone (field 14), to split a CPU figure into user and kernel time.
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 # write_bench_config FILE KEYMUX_PORT ADMIN_PORT MOCK_PORT [MAX_CONNECTIONS]: the data-path bench's
