@@ -7,7 +7,6 @@ import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.concurrent.FastThreadLocalThread;
@@ -21,16 +20,18 @@ import reactor.core.scheduler.NonBlocking;
 import reactor.netty.resources.LoopResources;
 
 /**
- * Event loops on Netty's epoll transport, for {@code -Dkeymux.transport=epoll} on a machine that
- * also runs io_uring: Reactor Netty 1.3 prefers io_uring whenever its native library loads, and
- * has no switch for epoll. One group of {@code threads} loops (no separate acceptor) and the epoll
- * channel for each channel type asked for.
+ * Event loops on Netty's epoll transport, whenever keymux runs on epoll. Two reasons for its own
+ * loops rather than Reactor Netty's: Reactor Netty 1.3 prefers io_uring whenever its native library
+ * loads and has no switch for epoll, and these loops apply interest changes once per iteration
+ * ({@link CoalescedEpollInterest}), which saves the two {@code epoll_ctl} calls Reactor Netty's
+ * auto-read toggle costs every request. One group of {@code threads} loops (no separate acceptor)
+ * and the epoll channel for each channel type asked for.
  */
 final class EpollLoops implements LoopResources {
     private final EventLoopGroup group;
 
     private EpollLoops(String prefix, int threads) {
-        this.group = new MultiThreadIoEventLoopGroup(threads, new LoopThreads(prefix), EpollIoHandler.newFactory());
+        this.group = new MultiThreadIoEventLoopGroup(threads, new LoopThreads(prefix), CoalescedEpollInterest.factory());
     }
 
     /** {@code threads} epoll event loops named {@code prefix-epoll-N}. */

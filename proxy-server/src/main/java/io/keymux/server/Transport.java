@@ -19,8 +19,10 @@ import reactor.netty.resources.LoopResources;
  *       iteration's reads and writes to the kernel in one {@code io_uring_enter}, so the toggle
  *       costs no syscall and neither does a socket read or write (bench/dataplane.sh: 0.3 syscalls
  *       per request, 30-33 µs CPU);
- *   <li>{@link #EPOLL}: each toggle is an {@code epoll_ctl} at once, besides a {@code read} and a
- *       {@code write} per socket (6.4 syscalls per request, 29-33 µs CPU);
+ *   <li>{@link #EPOLL}: Netty makes each toggle an {@code epoll_ctl} at once, besides a {@code read}
+ *       and a {@code write} per socket (6.4 syscalls per request, 29-33 µs CPU); keymux's epoll
+ *       loops apply a channel's interest once per loop iteration ({@link CoalescedEpollInterest}),
+ *       so a toggle that ends where it began costs none;
  *   <li>{@link #NIO}: the JDK's selector applies interest changes at its next select, so the toggle
  *       is free, but the selector costs CPU (4.6 syscalls, about 7 µs more than epoll).
  * </ul>
@@ -82,14 +84,13 @@ enum Transport {
     }
 
     /**
-     * {@code threads} event loops named after {@code prefix} on this transport. Reactor Netty's own
-     * loops pick io_uring whenever it runs (its multi-release jar knows Netty 4.2's io_uring), so
-     * they serve io_uring and, with {@code preferNative} false, NIO; epoll on a machine that also
-     * runs io_uring needs {@link EpollLoops}.
+     * {@code threads} event loops named after {@code prefix} on this transport: {@link EpollLoops}
+     * for epoll (Reactor Netty's own loops would pick io_uring whenever it runs, and apply each
+     * auto-read toggle as a syscall of its own), Reactor Netty's for io_uring and, with
+     * {@code preferNative} false, NIO.
      */
     LoopResources loops(String prefix, int threads) {
-        return this == EPOLL && IO_URING.available() ? EpollLoops.create(prefix, threads)
-                : LoopResources.create(prefix, threads, true);
+        return this == EPOLL ? EpollLoops.create(prefix, threads) : LoopResources.create(prefix, threads, true);
     }
 
     /**
