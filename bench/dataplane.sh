@@ -16,7 +16,7 @@
 #   syscalls strace -c -f on keymux and on nginx's worker for 5 s of wrk: syscalls per request
 #   rate     bench/BenchClient.java at a fixed 1,000 req/s for 20 s over 16 connections, direct /
 #            nginx / keymux: latency and TTFB p50/p99 (from the time each request was due), JSON
-#            and SSE
+#            and SSE, and the proxy's CPU per request at that rate
 #   streams  a fresh keymux (and nginx, and direct), 2,000 SSE streams opened over 2 s, the mock
 #            holding each about 1.4 s (first byte after 400 ms): TTFB p50/p99, all complete?, RSS
 #            growth per open stream; then the same 2,000 again on that keymux (no longer fresh)
@@ -258,9 +258,15 @@ if want rate; then
     for target in direct nginx keymux; do
       case $target in direct) port=$MOCK_PORT key=bench-upstream-key ;; nginx) port=$NGINX_PORT key=x ;;
         keymux) port=$KEYMUX_PORT key=bench-client-key ;; esac
+      case $target in direct) pid= ;; nginx) pid=$nginx_worker ;; keymux) pid=$keymux_pid ;; esac
+      c0=${pid:+$(cpu_ticks "$pid")}
       client rate $port /v1/chat/completions $key "$work/$body.body" 1000 20 16 >"$work/rate.txt"
-      awk -v who=$target -v body=$body '/errors/ { ok = $0 } /^latency_us/ { l50 = $3; l99 = $7 } /^ttfb_us/ { t50 = $3; t99 = $7 }
-        END { printf "rate %s %-6s 1000/s: latency p50 %d us p99 %d us, ttfb p50 %d us p99 %d us (%s)\n", body, who, l50, l99, t50, t99, ok }' "$work/rate.txt"
+      c1=${pid:+$(cpu_ticks "$pid")}
+      # The proxy's CPU per request at this rate (20,000 requests): where the loop wakes for each.
+      cpu=${pid:+$(( (c1 - c0) * TICK_US / 20000 ))}
+      awk -v who=$target -v body=$body -v cpu="$cpu" '/errors/ { ok = $0 } /^latency_us/ { l50 = $3; l99 = $7 } /^ttfb_us/ { t50 = $3; t99 = $7 }
+        END { printf "rate %s %-6s 1000/s: latency p50 %d us p99 %d us, ttfb p50 %d us p99 %d us%s (%s)\n", body, who, l50, l99, t50, t99,
+              cpu == "" ? "" : sprintf(", proxy CPU %d us/req", cpu), ok }' "$work/rate.txt"
     done
   done
 fi
