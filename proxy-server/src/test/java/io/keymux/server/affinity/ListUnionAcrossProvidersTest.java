@@ -3,8 +3,8 @@ package io.keymux.server.affinity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.YamlConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -29,7 +29,7 @@ class ListUnionAcrossProvidersTest extends ProviderAccountsTestBase {
 
 
     private void startMixedTask() {
-        startKeymux(YamlConfig.load(dir, """
+        startKeymux(TestConfigs.yaml(dir, """
                 server: { port: 0, admin_port: 0, bind: 127.0.0.1 }
                 upstreams:
                   openai: { base_url: "%1$s", auth: bearer }
