@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.keymux.config.testing.TestConfigs;
-import io.keymux.server.testing.TestConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -44,7 +43,7 @@ class ListUnionAcrossProvidersTest extends ProviderAccountsTestBase {
                 clients:
                   - { name: app, key: "${CLIENT_KEY}" }
                 """.formatted(accounts.baseUrl()),
-                Map.of("OPENAI_KEY", OPENAI_KEY, "ANTHROPIC_KEY", ANTHROPIC_KEY, "CLIENT_KEY", TestConfig.CLIENT_KEY)));
+                Map.of("OPENAI_KEY", OPENAI_KEY, "ANTHROPIC_KEY", ANTHROPIC_KEY, "CLIENT_KEY", TestConfigs.CLIENT_KEY)));
     }
 
     /** 9 files, oldest first, made alternately in runs on either account before keymux. */

@@ -17,12 +17,12 @@ import io.keymux.config.model.Strategy;
 import io.keymux.config.model.TaskConfig;
 import io.keymux.config.model.Timeouts;
 import io.keymux.config.model.UpstreamConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyStatus;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -38,8 +38,8 @@ import reactor.core.publisher.Flux;
 
 /**
  * Fault-injection tests: keymux in front of the {@link UpstreamStub}, with keys {@code k1}
- * ({@value TestConfig#POOL_KEY_1}, preferred by the {@code priority} strategy) and {@code k2}
- * ({@value TestConfig#POOL_KEY_2}) on task {@code chat}, and optionally a key on an upstream whose
+ * ({@value TestConfigs#POOL_KEY_1}, preferred by the {@code priority} strategy) and {@code k2}
+ * ({@value TestConfigs#POOL_KEY_2}) on task {@code chat}, and optionally a key on an upstream whose
  * port is closed. The broker is captured so tests can read {@link KeyBroker#keyStates()}.
  */
 abstract class FailoverTestBase extends KeymuxTestBase {
@@ -88,7 +88,7 @@ abstract class FailoverTestBase extends KeymuxTestBase {
 
         /** k1 (priority 2) and k2 (priority 1), both on the stub. */
         Setup twoKeys() {
-            return key("k1", TestConfig.POOL_KEY_1, "stub", 2).key("k2", TestConfig.POOL_KEY_2, "stub", 1);
+            return key("k1", TestConfigs.POOL_KEY_1, "stub", 2).key("k2", TestConfigs.POOL_KEY_2, "stub", 1);
         }
 
         Setup client(String name, String key, @Nullable Long maxRpm) {
@@ -100,7 +100,7 @@ abstract class FailoverTestBase extends KeymuxTestBase {
             TaskConfig task = TaskConfig.builder("chat").strategy(strategy).upstream("stub").maxWait(maxWait)
                     .maxAttempts(maxAttempts).retryOn(retryOn).timeouts(timeouts).health(health).build();
             List<ClientConfig> c = clients.isEmpty()
-                    ? List.of(ClientConfig.builder("app").key(Secret.of(TestConfig.CLIENT_KEY)).build())
+                    ? List.of(ClientConfig.builder("app").key(Secret.of(TestConfigs.CLIENT_KEY)).build())
                     : clients;
             ServerConfig server = ServerConfig.builder().port(0).adminPort(0).drainTimeout(Duration.ofSeconds(5))
                     .bind("127.0.0.1").build();
@@ -137,7 +137,7 @@ abstract class FailoverTestBase extends KeymuxTestBase {
     }
 
     OpenAIClient sdk() {
-        return sdk(TestConfig.CLIENT_KEY);
+        return sdk(TestConfigs.CLIENT_KEY);
     }
 
     OpenAIClient sdk(String clientKey) {
@@ -187,8 +187,8 @@ abstract class FailoverTestBase extends KeymuxTestBase {
             return "none";
         }
         return switch (auth.substring("Bearer ".length())) {
-            case TestConfig.POOL_KEY_1 -> "k1";
-            case TestConfig.POOL_KEY_2 -> "k2";
+            case TestConfigs.POOL_KEY_1 -> "k1";
+            case TestConfigs.POOL_KEY_2 -> "k2";
             default -> "other";
         };
     }

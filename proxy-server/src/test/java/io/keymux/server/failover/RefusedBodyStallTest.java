@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Timeouts;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
@@ -55,7 +55,7 @@ class RefusedBodyStallTest extends FailoverTestBase {
         ConnectionProvider one = ConnectionProvider.create("one-connection", 1);
         try {
             HttpClient client = HttpClient.create(one).baseUrl(proxyUrl())
-                    .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                    .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                             .set("Content-Type", "application/json"));
             for (int i = 0; i < 5; i++) {
                 String attempts = client.post().uri("/v1/chat/completions")

@@ -2,8 +2,8 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -75,7 +75,7 @@ class StalePooledConnectionTest extends FailoverTestBase {
         var s = setup();
         s.maxAttempts = 1;
         s.moreUpstreams.put("oneshot", startOneShotUpstream());
-        s.key("k1", TestConfig.POOL_KEY_1, "oneshot", 1);
+        s.key("k1", TestConfigs.POOL_KEY_1, "oneshot", 1);
         start(s.build());
 
         // One client connection, so both requests run on one event loop and its one upstream pool.
@@ -98,7 +98,7 @@ class StalePooledConnectionTest extends FailoverTestBase {
         String body = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
         OutputStream out = client.getOutputStream();
         out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: keymux\r\nAuthorization: Bearer "
-                + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+                + TestConfigs.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
                 + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
         out.flush();
         InputStream in = client.getInputStream();

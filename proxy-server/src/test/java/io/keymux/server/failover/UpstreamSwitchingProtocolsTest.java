@@ -2,7 +2,7 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.server.testing.TestConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.keymux.server.testing.UpstreamStub;
 import java.net.URI;
@@ -48,7 +48,7 @@ class UpstreamSwitchingProtocolsTest extends FailoverTestBase {
     void aPlainRequestAnswered101FailsOverToTheNextKey() {
         var s = setup();
         s.moreUpstreams.put("switcher", startSwitcher());
-        s.key("k1", TestConfig.POOL_KEY_1, "switcher", 2).key("k2", TestConfig.POOL_KEY_2, "stub", 1);
+        s.key("k1", TestConfigs.POOL_KEY_1, "switcher", 2).key("k2", TestConfigs.POOL_KEY_2, "stub", 1);
         start(s.build());
         stub.enqueue(Reply.json(200, UpstreamStub.CHAT_COMPLETION));
 
@@ -65,7 +65,7 @@ class UpstreamSwitchingProtocolsTest extends FailoverTestBase {
         var s = setup();
         s.maxAttempts = 1;
         s.moreUpstreams.put("switcher", startSwitcher());
-        s.key("k1", TestConfig.POOL_KEY_1, "switcher", 2);
+        s.key("k1", TestConfigs.POOL_KEY_1, "switcher", 2);
         start(s.build());
 
         Answer answer = post("/v1/chat/completions", chatBody("gpt-4o"));

@@ -7,10 +7,10 @@ import com.openai.errors.RateLimitException;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -107,7 +107,7 @@ class UsageAndClientLimitsTest extends FailoverTestBase {
 
     @Test
     void clientOverItsMaxRpmGets429ClientRateLimitedWithRetryAfter() {
-        start(setup().twoKeys().client("app", TestConfig.CLIENT_KEY, 2L).build());
+        start(setup().twoKeys().client("app", TestConfigs.CLIENT_KEY, 2L).build());
 
         sdk().chat().completions().create(params());
         sdk().chat().completions().create(params());
