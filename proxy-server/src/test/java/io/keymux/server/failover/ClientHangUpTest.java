@@ -2,7 +2,6 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.testing.Await;
 import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
@@ -30,10 +29,10 @@ class ClientHangUpTest extends FailoverTestBase {
 
     @Test
     void clientsHangingUpMidAnswerNeverOpenTheKeysCircuit() throws Exception {
-        var s = setup().key("k1", TestConfigs.POOL_KEY_1, "stub", 1);
-        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
-                .rateLimitCooldown(Duration.ofSeconds(60)).build();
-        start(s.build());
+        start(setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 1))
+                .health(h -> h.failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                        .rateLimitCooldown(Duration.ofSeconds(60)))
+                .build());
         // The answer's first chunk comes late: each client has hung up by then, while keymux still
         // holds the answer back waiting for it.
         stub.defaultReply(r -> Reply.sse(Flux.interval(Duration.ofMillis(300), Duration.ofMillis(10))
@@ -57,10 +56,10 @@ class ClientHangUpTest extends FailoverTestBase {
 
     @Test
     void aBurstOfClientsGivingUpMidFlightLeavesTheKeyActive() {
-        var s = setup().key("k1", TestConfigs.POOL_KEY_1, "stub", 1);
-        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
-                .rateLimitCooldown(Duration.ofSeconds(60)).build();
-        start(s.build());
+        start(setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 1))
+                .health(h -> h.failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                        .rateLimitCooldown(Duration.ofSeconds(60)))
+                .build());
         // Answers arrive between 10 and 90 ms; every client gives up at 50 ms, as a load generator
         // does when its run ends with requests in flight.
         java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();

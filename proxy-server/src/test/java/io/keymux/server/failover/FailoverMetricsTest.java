@@ -74,8 +74,9 @@ class FailoverMetricsTest extends FailoverTestBase {
 
     @Test
     void everyRetriedAttemptIsCountedUnderItsReason() {
-        serve(setup().key("k1", TestConfigs.POOL_KEY_1, "stub", 4).key("k2", TestConfigs.POOL_KEY_2, "stub", 3)
-                .key("k3", "sk-pool-key-3", "stub", 2).build());
+        serve(setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 4))
+                .key(chatKey("k2", TestConfigs.POOL_KEY_2, "stub", 3))
+                .key(chatKey("k3", "sk-pool-key-3", "stub", 2)).build());
 
         stub.enqueue(Reply.json(429, "{}").withHeader("Retry-After", "60"));
         assertThat(post().headers().get("X-Keymux-Attempts")).isEqualTo("2"); // k1 429, k2 answers
@@ -92,9 +93,7 @@ class FailoverMetricsTest extends FailoverTestBase {
 
     @Test
     void theLastAttemptIsNotAFailover() {
-        Setup s = setup().twoKeys();
-        s.maxAttempts = 2;
-        serve(s.build());
+        serve(twoKeys().task(TestConfigs.TASK, t -> t.maxAttempts(2)).build());
         stub.defaultReply(r -> Reply.json(503, "{}"));
 
         Seen seen = post();

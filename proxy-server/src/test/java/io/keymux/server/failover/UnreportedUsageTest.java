@@ -34,10 +34,8 @@ class UnreportedUsageTest extends FailoverTestBase {
     private static final double COST_PER_TOKEN = 0.001;
 
     private void startWithPricedKey() {
-        var s = setup();
-        s.keys.add(ApiKeyConfig.builder("k1", Secret.of(TestConfigs.POOL_KEY_1)).upstream("stub").taskTypes("chat")
-                .costPerToken(COST_PER_TOKEN).build());
-        start(s.build());
+        start(setup().key(ApiKeyConfig.builder("k1", Secret.of(TestConfigs.POOL_KEY_1)).upstream("stub")
+                .taskTypes("chat").costPerToken(COST_PER_TOKEN)).build());
     }
 
     @Test
