@@ -1,6 +1,7 @@
 package io.keymux.image;
 
 import com.github.dockerjava.api.DockerClient;
+import io.keymux.config.testing.Await;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
@@ -25,6 +26,7 @@ import org.testcontainers.DockerClientFactory;
 final class ImageUnderTest {
     /** The bound of every wait in these tests. */
     static final Duration WAIT = Duration.ofSeconds(90);
+    private static final Duration POLL = Duration.ofMillis(50);
     static final String VERSION = System.getProperty("keymux.image.version", "0.1.0-SNAPSHOT");
     /** As the engine names the loaded tar (podman prefixes localhost/ to a name without a registry). */
     static final String NAME = "localhost/keymux:" + VERSION;
@@ -94,20 +96,12 @@ final class ImageUnderTest {
         }
     }
 
-    /** Polls {@code condition} every 50 ms until {@link #WAIT}; fails naming {@code what}. */
+    /**
+     * Polls {@code condition} every 50 ms until {@link #WAIT}; fails naming {@code what}. The
+     * conditions here ask a container over HTTP or the engine, too dear for {@link Await}'s default 10 ms.
+     */
     static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + WAIT.toSeconds() + " s: " + what);
-            }
-            try {
-                Thread.sleep(50); // the interval of a bounded poll, not a synchronisation
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+        Await.until(what, condition, WAIT, POLL);
     }
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();

@@ -2,8 +2,8 @@ package io.keymux.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +32,7 @@ class DrainTest extends KeymuxTestBase {
 
         Sinks.One<String> firstChunk = Sinks.one();
         CompletableFuture<String> whole = client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY))
                 .post().uri("/v1/chat/completions")
                 .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))
                 .response((res, body) -> body.asString()
@@ -58,8 +58,7 @@ class DrainTest extends KeymuxTestBase {
 
     @Test
     void readyzBodyListsReasons() {
-        startKeymux(config().task("chat", null).task("orphan", null).key("k", TestConfig.POOL_KEY_1, "chat")
-                .build());
+        startKeymux(config().task("chat").task("orphan").key("k", TestConfigs.POOL_KEY_1, "chat").build());
         String body = HttpClient.create().get().uri("http://127.0.0.1:" + keymux.adminPort() + "/readyz")
                 .responseSingle((res, content) -> content.asString()).block(TIMEOUT);
         assertThat(body).isEqualTo("{\"status\":\"unready\",\"reasons\":[\"task 'orphan' has no api key"
@@ -77,11 +76,8 @@ class DrainTest extends KeymuxTestBase {
     @Test
     void aTakenAdminPortFailsStartWithABindError() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            io.keymux.config.model.KeymuxConfig base = config().build();
-            io.keymux.config.model.ServerConfig s = base.server();
-            io.keymux.config.model.ServerConfig clash = s.toBuilder().adminPort(taken.getLocalPort()).tls(null)
-                    .adminTls(null).build();
-            io.keymux.config.model.KeymuxConfig config = base.toBuilder().server(clash).build();
+            io.keymux.config.model.KeymuxConfig config = config()
+                    .server(s -> s.adminPort(taken.getLocalPort()).tls(null).adminTls(null)).build();
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> KeymuxServer.start(config))
                     .isInstanceOf(reactor.netty.ChannelBindException.class)
                     .hasMessageContaining(Integer.toString(taken.getLocalPort()));

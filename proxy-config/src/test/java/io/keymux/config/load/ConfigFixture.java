@@ -1,5 +1,6 @@
 package io.keymux.config.load;
 
+import io.keymux.config.testing.TestConfigs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,7 +9,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-/** Writes config and env files into a test's temporary directory and loads them. */
+/**
+ * Writes config and env files into a test's temporary directory and loads them, for the loader's own
+ * tests: they look at the problems, so this hands back the whole {@link LoadResult}. A YAML document
+ * alone goes through {@link TestConfigs#loadResult}, the path other modules' tests load YAML by.
+ */
 final class ConfigFixture {
     private final Path dir;
 
@@ -28,11 +33,11 @@ final class ConfigFixture {
     }
 
     LoadResult yaml(String content) {
-        return load(write("keymux.yaml", content), List.of(), Map.of());
+        return yaml(content, Map.of());
     }
 
     LoadResult yaml(String content, Map<String, String> env) {
-        return load(write("keymux.yaml", content), List.of(), env);
+        return TestConfigs.loadResult(dir, content, env);
     }
 
     LoadResult load(Path file, List<Path> envFiles, Map<String, String> env) {

@@ -41,4 +41,22 @@ class AwaitTest {
         // At one poll per 10 ms, 100 ms allow about 11 polls; a spin loop would make millions.
         assertThat(polls.get()).isBetween(2, 1000);
     }
+
+    @Test
+    void pollsAtTheGivenInterval() {
+        AtomicInteger polls = new AtomicInteger();
+        assertThatThrownBy(() -> Await.until("never", () -> polls.incrementAndGet() < 0, Duration.ofMillis(300),
+                Duration.ofMillis(100)))
+                .isInstanceOf(AssertionError.class)
+                .hasMessageContaining("waiting for never");
+        // At one poll per 100 ms, 300 ms allow about 4 polls; the default 10 ms would make about 31.
+        assertThat(polls.get()).isBetween(2, 8);
+    }
+
+    @Test
+    void aPollIntervalMustBePositive() {
+        assertThatThrownBy(() -> Await.until("x", () -> true, Duration.ofSeconds(1), Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("pollInterval: PT0S (expected: > 0)");
+    }
 }

@@ -1,13 +1,12 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.offset;
 
+import io.keymux.config.testing.TestConfigs;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -17,9 +16,10 @@ class AdminStatsTest {
 
     @Test
     void keyStatesCarryLimitsUsageAndTotals() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("chat").build(), task("code").build()),
-                List.of(key("a", "chat", "code").rpm(100).tpm(10_000).concurrent(5).cost(0.001, 0.002).build(),
-                        key("b", "chat").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("chat")).task(task("code"))
+                .key(key("a", "chat", "code").maxRpm(100L).maxTpm(10_000L).maxConcurrent(5)
+                        .costPerInputToken(0.001).costPerOutputToken(0.002))
+                .key(key("b", "chat")).build())) {
             Lease l1 = f.lease("chat");
             f.lease("code", 1).settle(new Outcome.Answered(200, 100, 50, true, 200_000_000));
             f.lease("chat").settle(new Outcome.Answered(500, 0, 0, false, 0)); // b
@@ -57,13 +57,14 @@ class AdminStatsTest {
 
     @Test
     void reloadKeepsAKeysStateProportionallyWhenItsKeyIdStays() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").rpm(10).build(), key("gone", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t").maxRpm(10L)).key(key("gone", "t")).build())) {
             for (int i = 0; i < 5; i++) {
                 f.lease("t", 1, "gone").settle(new Outcome.Answered(200, 1, 1, true, 1));
             }
             // Half of a's requests are used; doubling the limit keeps it half full: 10 of 20.
-            f.broker.reconfigure(config(List.of(task("t").build()), List.of(key("a", "t").rpm(20).build())));
+            f.broker.reconfigure(TestConfigs.empty().task(task("t"))
+                    .key(key("a", "t").maxRpm(20L)).build());
             assertThat(f.broker.keyStates()).extracting(KeyStatus::keyId).containsExactly("a");
             assertThat(f.status("a").totalRequests()).isEqualTo(5);
             for (int i = 0; i < 10; i++) {
@@ -75,20 +76,21 @@ class AdminStatsTest {
 
     @Test
     void reloadServesWaitersOfANewlyAddedKey() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofSeconds(5)).build()),
-                List.of(key("a", "t").rpm(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(5)))
+                .key(key("a", "t").maxRpm(1L)).build())) {
             f.lease("t");
             var waiter = f.broker.acquire(new KeyRequest("t", "c", 1, Set.of()));
             assertThat(waiter).isNotDone();
-            f.broker.reconfigure(config(List.of(task("t").maxWait(Duration.ofSeconds(5)).build()),
-                    List.of(key("a", "t").rpm(1).build(), key("new", "t").build())));
+            f.broker.reconfigure(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(5)))
+                    .key(key("a", "t").maxRpm(1L)).key(key("new", "t")).build());
             assertThat(((Lease) waiter.join()).key().keyId()).isEqualTo("new");
         }
     }
 
     @Test
     void unknownTaskIsRejectedAtOnce() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()), List.of(key("a", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).build())) {
             assertThat(f.rejection("nope", 1).reason()).isEqualTo(Rejection.Reason.ALL_DISABLED);
         }
     }

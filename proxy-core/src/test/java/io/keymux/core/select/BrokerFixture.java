@@ -2,20 +2,41 @@ package io.keymux.core.select;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.model.Secret;
+import io.keymux.config.model.TaskConfig;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
-/** A broker on a fake clock and a manual timer, with shortcuts for tests. */
+/**
+ * A broker on a fake clock and a manual timer, with shortcuts for tests. Configurations come from
+ * {@code TestConfigs.empty()} with the two builders below, which are the model's own with these
+ * tests' starting points.
+ */
 final class BrokerFixture implements AutoCloseable {
+    /** The one secret of every key unless a test rotates one: the broker tests never send it. */
+    static final Secret SECRET = Secret.of("sk-test-secret");
+
     final FakeTime time = new FakeTime();
     final ManualTimer timer = new ManualTimer(time);
     final BrokerEngine broker;
 
     BrokerFixture(KeymuxConfig config) {
         broker = new BrokerEngine(config, time, timer);
+    }
+
+    /** A task that does not queue ({@code max_wait: 0}) unless the test says how long it may. */
+    static TaskConfig.Builder task(String name) {
+        return TaskConfig.builder(name).maxWait(Duration.ZERO);
+    }
+
+    /** A key serving {@code tasks}, every limit unset, on the default upstream ({@code openai}). */
+    static ApiKeyConfig.Builder key(String keyId, String... tasks) {
+        return ApiKeyConfig.builder(keyId, SECRET).taskTypes(tasks);
     }
 
     CompletableFuture<Admission> acquire(String task, long tokens, String... excluded) {

@@ -1,10 +1,10 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -21,8 +21,8 @@ class ConcurrentAcquireTest {
         int rpm = 50;
         int threads = 8;
         int perThread = 100;
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").rpm(rpm).tpm(100_000).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxRpm((long) rpm).maxTpm(100_000L)).build())) {
             ConcurrentLinkedQueue<Lease> leases = new ConcurrentLinkedQueue<>();
             ConcurrentLinkedQueue<Rejection> rejections = new ConcurrentLinkedQueue<>();
             CountDownLatch start = new CountDownLatch(1);

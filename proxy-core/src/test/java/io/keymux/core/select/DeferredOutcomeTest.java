@@ -1,12 +1,12 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.HealthConfig;
+import io.keymux.config.testing.TestConfigs;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
@@ -16,8 +16,8 @@ class DeferredOutcomeTest {
 
     @Test
     void deferralRefundsTheRequestAndTheTokensAndIsNotAnAttempt() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ZERO).build()),
-                List.of(key("a", "t").rpm(1).tpm(100).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ZERO))
+                .key(key("a", "t").maxRpm(1L).maxTpm(100L)).build())) {
             Lease lease = f.lease("t", 100);
             lease.settle(new Outcome.Deferred(THREE_SECONDS));
             f.time.advance(Duration.ofSeconds(3));
@@ -34,8 +34,8 @@ class DeferredOutcomeTest {
 
     @Test
     void aDeferredKeyIsSkippedUntilRetryAfterAndShowsActive() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build(), key("b", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).key(key("b", "t")).build())) {
             Lease first = f.lease("t");
             assertThat(first.key().keyId()).isEqualTo("a");
             first.settle(new Outcome.Deferred(THREE_SECONDS));
@@ -49,9 +49,10 @@ class DeferredOutcomeTest {
 
     @Test
     void deferralsLeaveHealthAlone() {
-        try (BrokerFixture f = new BrokerFixture(config(
-                List.of(task("t").health(1, Duration.ofSeconds(30), Duration.ofSeconds(60)).build()),
-                List.of(key("a", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty()
+                .task(task("t").health(HealthConfig.builder().failureThreshold(1)
+                        .circuitCooldown(Duration.ofSeconds(30)).rateLimitCooldown(Duration.ofSeconds(60)).build()))
+                .key(key("a", "t")).build())) {
             for (int i = 0; i < 5; i++) {
                 f.lease("t").settle(new Outcome.Deferred(1));
                 f.time.advanceNanos(1);
@@ -65,8 +66,8 @@ class DeferredOutcomeTest {
 
     @Test
     void aWaiterIsServedWhenTheDeferralEnds() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofSeconds(20)).build()),
-                List.of(key("a", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(20)))
+                .key(key("a", "t")).build())) {
             f.lease("t").settle(new Outcome.Deferred(THREE_SECONDS));
             CompletableFuture<Admission> waiter = f.acquire("t", 1);
             f.timer.advance(Duration.ofMillis(2_999));
@@ -79,8 +80,8 @@ class DeferredOutcomeTest {
 
     @Test
     void aLaterShorterDeferralNeverShortensTheWaitAndTheRejectionNamesIt() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ZERO).build()),
-                List.of(key("a", "t").concurrent(2).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ZERO))
+                .key(key("a", "t").maxConcurrent(2)).build())) {
             Lease one = f.lease("t");
             Lease two = f.lease("t");
             one.settle(new Outcome.Deferred(THREE_SECONDS));

@@ -1,10 +1,12 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.HealthConfig;
+import io.keymux.config.model.Secret;
+import io.keymux.config.testing.TestConfigs;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -12,17 +14,20 @@ import org.junit.jupiter.api.Test;
 
 /** Cooldowns after 429, circuits after failures, keys disabled after 401/403, daily budgets. */
 class KeyHealthTest {
+    /** A circuit opens after 3 failures for 30 s; a 429 without a reset time cools a key for 60 s. */
+    private static final HealthConfig HEALTH = HealthConfig.builder().failureThreshold(3)
+            .circuitCooldown(Duration.ofSeconds(30)).rateLimitCooldown(Duration.ofSeconds(60)).build();
 
     private static BrokerFixture twoKeys() {
-        return new BrokerFixture(config(
-                List.of(task("t").health(3, Duration.ofSeconds(30), Duration.ofSeconds(60)).build()),
-                List.of(key("a", "t").build(), key("b", "t").build())));
+        return new BrokerFixture(TestConfigs.empty()
+                .task(task("t").health(HEALTH))
+                .key(key("a", "t")).key(key("b", "t")).build());
     }
 
     private static BrokerFixture oneKey() {
-        return new BrokerFixture(config(
-                List.of(task("t").health(3, Duration.ofSeconds(30), Duration.ofSeconds(60)).build()),
-                List.of(key("a", "t").build())));
+        return new BrokerFixture(TestConfigs.empty()
+                .task(task("t").health(HEALTH))
+                .key(key("a", "t")).build());
     }
 
     @Test
@@ -58,8 +63,8 @@ class KeyHealthTest {
 
     @Test
     void allKeysCoolingQueuesUntilTheFirstCooldownEnds() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofSeconds(20)).build()),
-                List.of(key("a", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(20)))
+                .key(key("a", "t")).build())) {
             f.lease("t").settle(new Outcome.RateLimited(Duration.ofSeconds(10)));
             var waiter = f.acquire("t", 1);
             f.timer.advance(Duration.ofMillis(9_999));
@@ -143,10 +148,9 @@ class KeyHealthTest {
 
     @Test
     void unauthorizedDisablesTheKeyUntilTheConfigChanges() {
-        try (BrokerFixture f = new BrokerFixture(config(
-                List.of(task("t").health(3, Duration.ofSeconds(30), Duration.ofSeconds(60)).disabledProbe(null)
-                        .build()),
-                List.of(key("a", "t").build(), key("b", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty()
+                .task(task("t").health(HEALTH.toBuilder().disabledProbe(null).build()))
+                .key(key("a", "t")).key(key("b", "t")).build())) {
             f.lease("t").settle(new Outcome.Unauthorized(401));
             assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
             assertThat(f.picks("t", 3)).containsOnly("b");
@@ -158,14 +162,14 @@ class KeyHealthTest {
             assertThat(f.rejection("t", 1).reason()).isEqualTo(Rejection.Reason.ALL_DISABLED);
 
             // New limits do not cure a refused key: it stays disabled.
-            f.broker.reconfigure(config(List.of(task("t").build()),
-                    List.of(key("a", "t").rpm(500).build(), key("b", "t").rpm(500).build())));
+            f.broker.reconfigure(TestConfigs.empty().task(task("t"))
+                    .key(key("a", "t").maxRpm(500L)).key(key("b", "t").maxRpm(500L)).build());
             assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.DISABLED);
             assertThat(f.status("b").state()).isEqualTo(KeyStatus.State.DISABLED);
 
             // Same key_id, rotated secret: enabled again; an unchanged key stays disabled.
-            f.broker.reconfigure(config(List.of(task("t").build()),
-                    List.of(key("a", "t").secret("sk-rotated").build(), key("b", "t").build())));
+            f.broker.reconfigure(TestConfigs.empty().task(task("t"))
+                    .key(key("a", "t").apiKey(Secret.of("sk-rotated"))).key(key("b", "t")).build());
             assertThat(f.status("a").state()).isEqualTo(KeyStatus.State.ACTIVE);
             assertThat(f.status("b").state()).isEqualTo(KeyStatus.State.DISABLED);
             assertThat(f.lease("t").key().keyId()).isEqualTo("a");
@@ -174,8 +178,9 @@ class KeyHealthTest {
 
     @Test
     void budgetExhaustedUntilTheNextUtcDay() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").cost(0.001, 0.002).budget(1.0).build(), key("b", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t").costPerInputToken(0.001).costPerOutputToken(0.002).dailyBudgetUsd(1.0))
+                .key(key("b", "t")).build())) {
             assertThat(f.time.currentTimeMillis()).isEqualTo(Instant.parse("2026-11-22T10:00:00Z").toEpochMilli());
             // 400 * 0.001 + 300 * 0.002 = 1.0 USD: the budget is spent.
             Lease lease = f.lease("t");
@@ -195,8 +200,8 @@ class KeyHealthTest {
 
     @Test
     void budgetRejectionWaitsUntilMidnight() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").cost(0.01, 0.01).budget(0.5).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t").costPerInputToken(0.01).costPerOutputToken(0.01).dailyBudgetUsd(0.5)).build())) {
             f.lease("t").settle(new Outcome.Answered(200, 50, 0, true, 1));
             Rejection r = f.rejection("t", 1);
             assertThat(r.reason()).isEqualTo(Rejection.Reason.RATE_LIMITED);

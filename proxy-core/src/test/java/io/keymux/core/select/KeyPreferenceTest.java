@@ -1,10 +1,10 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,16 +33,16 @@ class KeyPreferenceTest {
 
     @Test
     void aPinnedRequestTakesItsKeyEveryTimeWhateverTheStrategy() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build(), key("b", "t").build(), key("c", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).key(key("b", "t")).key(key("c", "t")).build())) {
             assertThat(picks(f, "t", KeyPreference.pinned("b"), 5)).containsOnly("b").hasSize(5);
         }
     }
 
     @Test
     void aPinnedRequestWaitsForItsKeyInsteadOfTakingAnother() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofMinutes(5)).build()),
-                List.of(key("a", "t").build(), key("b", "t").rpm(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofMinutes(5)))
+                .key(key("a", "t")).key(key("b", "t").maxRpm(1L)).build())) {
             f.broker.acquire(request("t", KeyPreference.pinned("b"))).join();
             CompletableFuture<Admission> waiting = f.broker.acquire(request("t", KeyPreference.pinned("b")));
             assertThat(waiting).isNotDone();
@@ -58,8 +58,8 @@ class KeyPreferenceTest {
 
     @Test
     void aPinnedRequestIsRefusedAtMaxWaitNamingItsKey() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofSeconds(2)).build()),
-                List.of(key("a", "t").build(), key("b", "t").rpm(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(2)))
+                .key(key("a", "t")).key(key("b", "t").maxRpm(1L)).build())) {
             f.broker.acquire(request("t", KeyPreference.pinned("b"))).join();
             CompletableFuture<Admission> waiting = f.broker.acquire(request("t", KeyPreference.pinned("b")));
             f.timer.advance(Duration.ofSeconds(2));
@@ -71,8 +71,8 @@ class KeyPreferenceTest {
 
     @Test
     void aPinnedRequestThatTriedItsKeyDoesNotFailOver() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build(), key("b", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).key(key("b", "t")).build())) {
             Admission a = f.broker.acquire(request("t", KeyPreference.pinned("b"), "b")).join();
             assertThat(a).isInstanceOf(Rejection.class);
             assertThat(((Rejection) a).reason()).isEqualTo(Rejection.Reason.NO_UNTRIED_KEY);
@@ -81,8 +81,8 @@ class KeyPreferenceTest {
 
     @Test
     void aPinnedKeyThatIsNoLongerConfiguredIsRefused() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).build())) {
             Rejection r = (Rejection) f.broker.acquire(request("t", KeyPreference.pinned("gone"))).join();
             assertThat(r.reason()).isEqualTo(Rejection.Reason.ALL_DISABLED);
             assertThat(r.message()).contains("'gone'").contains("no longer configured");
@@ -91,8 +91,8 @@ class KeyPreferenceTest {
 
     @Test
     void anOrderedPreferenceOverridesTheStrategyWhileItsFirstKeyHasRoom() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build(), key("b", "t").rpm(2).build(), key("c", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).key(key("b", "t").maxRpm(2L)).key(key("c", "t")).build())) {
             // b first while it has room, then the next in the order (c), never the strategy's a.
             assertThat(picks(f, "t", KeyPreference.ordered(List.of("b", "c", "a")), 4))
                     .containsExactly("b", "b", "c", "c");
@@ -101,16 +101,16 @@ class KeyPreferenceTest {
 
     @Test
     void anOrderedPreferenceFallsBackToTheStrategyWhenNoneOfItsKeysHasRoom() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build(), key("b", "t").rpm(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).key(key("b", "t").maxRpm(1L)).build())) {
             assertThat(picks(f, "t", KeyPreference.ordered(List.of("b")), 3)).containsExactly("b", "a", "a");
         }
     }
 
     @Test
     void anOrderedPreferenceSkipsKeysAlreadyTried() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("a", "t").build(), key("b", "t").build(), key("c", "t").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("a", "t")).key(key("b", "t")).key(key("c", "t")).build())) {
             Lease lease = (Lease) f.broker.acquire(request("t", KeyPreference.ordered(List.of("b", "c", "a")), "b"))
                     .join();
             assertThat(lease.key().keyId()).isEqualTo("c");

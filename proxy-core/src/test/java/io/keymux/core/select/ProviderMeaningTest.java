@@ -2,10 +2,14 @@ package io.keymux.core.select;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.ratelimit.ProviderLimits;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -17,8 +21,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ProviderMeaningTest {
     private static final Outcome OK = new Outcome.Answered(200, 0, 0, false, 1_000_000);
 
-    private static BrokerFixture fixture(String yaml) {
-        return new BrokerFixture(YamlConfigs.load(yaml));
+    @TempDir
+    Path dir;
+
+    private BrokerFixture fixture(String yaml) {
+        return new BrokerFixture(TestConfigs.yaml(dir, "server: { allow_unauthenticated: true }\n" + yaml, Map.of()));
     }
 
     private static final String TWO_KEYS = """

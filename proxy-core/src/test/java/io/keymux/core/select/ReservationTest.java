@@ -1,20 +1,19 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.ratelimit.ProviderLimits;
 import java.time.Duration;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Token reservation up front and its settlement against real usage. */
 class ReservationTest {
 
     private static BrokerFixture tpm1000() {
-        return new BrokerFixture(config(List.of(task("t").build()), List.of(key("k", "t").tpm(1000).build())));
+        return new BrokerFixture(TestConfigs.empty().task(task("t")).key(key("k", "t").maxTpm(1000L)).build());
     }
 
     @Test
@@ -58,8 +57,8 @@ class ReservationTest {
 
     @Test
     void failedAttemptsRefundTheirTokensButNotTheirRequest() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").rpm(3).tpm(1000).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxRpm(3L).maxTpm(1000L)).build())) {
             f.lease("t", 1000).settle(new Outcome.ServerError(500));
             f.lease("t", 1000).settle(new Outcome.Cancelled());
             f.lease("t", 1000).settle(new Outcome.Timeout());
@@ -79,8 +78,8 @@ class ReservationTest {
 
     @Test
     void settleIsIdempotent() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").concurrent(1).tpm(1000).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxConcurrent(1).maxTpm(1000L)).build())) {
             Lease lease = f.lease("t", 500);
             lease.settle(new Outcome.Answered(200, 100, 100, true, 1));
             lease.settle(new Outcome.Answered(200, 100, 100, true, 1));
@@ -97,8 +96,8 @@ class ReservationTest {
 
     @Test
     void concurrencySlotIsHeldUntilSettled() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").concurrent(2).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxConcurrent(2)).build())) {
             Lease a = f.lease("t");
             f.lease("t");
             assertThat(f.rejection("t", 1).reason()).isEqualTo(Rejection.Reason.RATE_LIMITED);
@@ -110,8 +109,8 @@ class ReservationTest {
 
     @Test
     void providerHeadersLowerTheLocalBuckets() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").rpm(100).tpm(10_000).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxRpm(100L).maxTpm(10_000L)).build())) {
             Lease lease = f.lease("t", 100);
             lease.observe(new ProviderLimits(1L, 2_000L, null, null));
             lease.settle(new Outcome.Answered(200, 50, 50, true, 1));
@@ -124,8 +123,8 @@ class ReservationTest {
 
     @Test
     void providerHeadersNeverRaiseTheLocalBuckets() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").rpm(100).tpm(10_000).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxRpm(100L).maxTpm(10_000L)).build())) {
             Lease lease = f.lease("t", 9_000);
             lease.observe(new ProviderLimits(1_000L, 50_000L, null, null));
             assertThat(f.rejection("t", 1_001).reason()).isEqualTo(Rejection.Reason.RATE_LIMITED);
@@ -135,8 +134,8 @@ class ReservationTest {
 
     @Test
     void limitsBeyondWhatBucket4jCanRefillCountAsUnlimited() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").rpm(100_000_000_000L).tpm(Long.MAX_VALUE).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxRpm(100_000_000_000L).maxTpm(Long.MAX_VALUE)).build())) {
             assertThat(f.lease("t", 1_000_000_000L).reservedTokens()).isEqualTo(1_000_000_000L);
         }
     }

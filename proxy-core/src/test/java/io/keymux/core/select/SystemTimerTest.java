@@ -1,13 +1,12 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.time.TimeSource;
 import java.time.Duration;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -19,8 +18,8 @@ class SystemTimerTest {
     @Test
     void theDaemonTimerExpiresWaitersAndCloseStopsIt() throws Exception {
         KeyBroker broker = KeyBroker.create(
-                config(List.of(task("t").maxWait(Duration.ofMillis(50)).build()),
-                        List.of(key("k", "t").concurrent(1).build())),
+                TestConfigs.empty().task(task("t").maxWait(Duration.ofMillis(50)))
+                        .key(key("k", "t").maxConcurrent(1)).build(),
                 TimeSource.system());
         try {
             Lease held = (Lease) broker.acquire(new KeyRequest("t", "c", 1, Set.of())).join();

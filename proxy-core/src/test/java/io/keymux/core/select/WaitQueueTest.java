@@ -1,10 +1,10 @@
 package io.keymux.core.select;
 
-import static io.keymux.core.select.Configs.config;
-import static io.keymux.core.select.Configs.key;
-import static io.keymux.core.select.Configs.task;
+import static io.keymux.core.select.BrokerFixture.key;
+import static io.keymux.core.select.BrokerFixture.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,10 +16,9 @@ class WaitQueueTest {
 
     /** One key of 1 request a minute shared by a high- and a low-priority task. */
     private static BrokerFixture scarce() {
-        return new BrokerFixture(config(
-                List.of(task("high").priority(5).maxWait(Duration.ofMinutes(10)).build(),
-                        task("low").priority(1).maxWait(Duration.ofMinutes(10)).build()),
-                List.of(key("k", "high", "low").rpm(1).build())));
+        return new BrokerFixture(TestConfigs.empty().task(task("high").priority(5).maxWait(Duration.ofMinutes(10)))
+                .task(task("low").priority(1).maxWait(Duration.ofMinutes(10)))
+                .key(key("k", "high", "low").maxRpm(1L)).build());
     }
 
     @Test
@@ -49,8 +48,8 @@ class WaitQueueTest {
 
     @Test
     void aSettledLeaseWakesTheQueue() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofSeconds(5)).build()),
-                List.of(key("k", "t").concurrent(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(5)))
+                .key(key("k", "t").maxConcurrent(1)).build())) {
             Lease held = f.lease("t");
             CompletableFuture<Admission> waiter = f.acquire("t", 1);
             assertThat(waiter).isNotDone();
@@ -62,8 +61,8 @@ class WaitQueueTest {
 
     @Test
     void pastMaxWaitTheRequestIsRejectedWithTheTimeToTheSoonestRefill() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofSeconds(5)).build()),
-                List.of(key("k", "t").rpm(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofSeconds(5)))
+                .key(key("k", "t").maxRpm(1L)).build())) {
             f.lease("t");
             CompletableFuture<Admission> waiter = f.acquire("t", 1);
             f.timer.advance(Duration.ofMillis(4_999));
@@ -78,8 +77,8 @@ class WaitQueueTest {
 
     @Test
     void retryAfterIsNeverBelowOneSecond() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofMillis(800)).build()),
-                List.of(key("k", "t").rpm(60).rpmBurst(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofMillis(800)))
+                .key(key("k", "t").maxRpm(60L).rpmBurst(1L)).build())) {
             f.lease("t");
             CompletableFuture<Admission> waiter = f.acquire("t", 1);
             f.timer.advance(Duration.ofMillis(800));
@@ -91,8 +90,8 @@ class WaitQueueTest {
 
     @Test
     void zeroMaxWaitRejectsAtOnce() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").build()),
-                List.of(key("k", "t").rpm(1).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t"))
+                .key(key("k", "t").maxRpm(1L)).build())) {
             f.lease("t");
             Rejection r = f.rejection("t", 1);
             assertThat(r.reason()).isEqualTo(Rejection.Reason.RATE_LIMITED);
@@ -118,8 +117,8 @@ class WaitQueueTest {
 
     @Test
     void aLeaseGrantedToACancelledWaiterIsReleased() {
-        try (BrokerFixture f = new BrokerFixture(config(List.of(task("t").maxWait(Duration.ofMinutes(5)).build()),
-                List.of(key("k", "t").rpm(2).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty().task(task("t").maxWait(Duration.ofMinutes(5)))
+                .key(key("k", "t").maxRpm(2L)).build())) {
             f.lease("t");
             f.lease("t");
             CompletableFuture<Admission> first = f.acquire("t", 1);
@@ -150,10 +149,9 @@ class WaitQueueTest {
 
     @Test
     void waitersOfOtherPoolsDoNotHoldUpARequestWhoseKeysHaveRoom() {
-        try (BrokerFixture f = new BrokerFixture(config(
-                List.of(task("busy").priority(9).maxWait(Duration.ofMinutes(1)).build(),
-                        task("free").priority(0).build()),
-                List.of(key("k", "busy").rpm(1).build(), key("other", "free").build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty()
+                .task(task("busy").priority(9).maxWait(Duration.ofMinutes(1))).task(task("free").priority(0))
+                .key(key("k", "busy").maxRpm(1L)).key(key("other", "free")).build())) {
             f.lease("busy");
             CompletableFuture<Admission> waiting = f.acquire("busy", 1);
             assertThat(waiting).isNotDone();
@@ -163,10 +161,10 @@ class WaitQueueTest {
 
     @Test
     void aLowerPriorityArrivalQueuesBehindHigherPriorityWaitersOfTheSameKeys() {
-        try (BrokerFixture f = new BrokerFixture(config(
-                List.of(task("high").priority(5).maxWait(Duration.ofMinutes(5)).build(),
-                        task("low").priority(1).maxWait(Duration.ofMinutes(5)).build()),
-                List.of(key("k", "high", "low").concurrent(1).rpm(100).build())))) {
+        try (BrokerFixture f = new BrokerFixture(TestConfigs.empty()
+                .task(task("high").priority(5).maxWait(Duration.ofMinutes(5)))
+                .task(task("low").priority(1).maxWait(Duration.ofMinutes(5)))
+                .key(key("k", "high", "low").maxConcurrent(1).maxRpm(100L)).build())) {
             Lease held = f.lease("high");
             CompletableFuture<Admission> high = f.acquire("high", 1);
             held.settle(new Outcome.Answered(200, 1, 1, true, 1));

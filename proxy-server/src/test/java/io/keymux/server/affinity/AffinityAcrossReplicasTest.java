@@ -8,8 +8,8 @@ import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.files.FileCreateParams;
 import com.openai.models.files.FilePurpose;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.ServeProcess;
-import io.keymux.server.testing.TestConfig;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -74,7 +74,7 @@ class AffinityAcrossReplicasTest {
                   - { key_id: b, api_key: "%s", task_types: [chat] }
                 clients:
                   - { name: app, key: "%s" }
-                """.formatted(redisPort, accounts.baseUrl(), KEY_A, KEY_B, TestConfig.CLIENT_KEY));
+                """.formatted(redisPort, accounts.baseUrl(), KEY_A, KEY_B, TestConfigs.CLIENT_KEY));
         replicas.add(ServeProcess.start(config, dir, "replica-0"));
         replicas.add(ServeProcess.start(config, dir, "replica-1"));
     }
@@ -90,14 +90,14 @@ class AffinityAcrossReplicasTest {
     }
 
     private static int get(ServeProcess replica, String uri) {
-        return HttpClient.create().headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+        return HttpClient.create().headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY))
                 .get().uri(replica.proxyUrl() + uri)
                 .responseSingle((res, body) -> body.then(Mono.just(res.status().code())))
                 .block(ServeProcess.WAIT);
     }
 
     private static JsonNode list(ServeProcess replica, String uri) throws IOException {
-        String body = HttpClient.create().headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+        String body = HttpClient.create().headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY))
                 .get().uri(replica.proxyUrl() + uri).responseSingle((res, b) -> b.asString()).block(ServeProcess.WAIT);
         return JSON.readTree(body);
     }
@@ -110,7 +110,7 @@ class AffinityAcrossReplicasTest {
     @Test
     void anIdLearnedOnOneReplicaIsRoutedAlikeByTheOtherAndAfterARestartAndWhileRedisIsDown() throws Exception {
         OpenAIClient sdk = OpenAIOkHttpClient.builder().baseUrl(replicas.get(0).proxyUrl() + "/v1")
-                .apiKey(TestConfig.CLIENT_KEY).maxRetries(0).build();
+                .apiKey(TestConfigs.CLIENT_KEY).maxRetries(0).build();
         Path input = Files.writeString(dir.resolve("input.jsonl"), "{\"custom_id\":\"1\"}\n");
         String id = sdk.files().create(FileCreateParams.builder().file(input).purpose(FilePurpose.BATCH).build()).id();
         String owner = accounts.keyOf(id);

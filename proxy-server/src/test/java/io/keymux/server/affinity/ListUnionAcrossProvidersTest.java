@@ -3,8 +3,7 @@ package io.keymux.server.affinity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.YamlConfig;
+import io.keymux.config.testing.TestConfigs;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -29,7 +28,7 @@ class ListUnionAcrossProvidersTest extends ProviderAccountsTestBase {
 
 
     private void startMixedTask() {
-        startKeymux(YamlConfig.load(dir, """
+        startKeymux(TestConfigs.yaml(dir, """
                 server: { port: 0, admin_port: 0, bind: 127.0.0.1 }
                 upstreams:
                   openai: { base_url: "%1$s", auth: bearer }
@@ -44,7 +43,7 @@ class ListUnionAcrossProvidersTest extends ProviderAccountsTestBase {
                 clients:
                   - { name: app, key: "${CLIENT_KEY}" }
                 """.formatted(accounts.baseUrl()),
-                Map.of("OPENAI_KEY", OPENAI_KEY, "ANTHROPIC_KEY", ANTHROPIC_KEY, "CLIENT_KEY", TestConfig.CLIENT_KEY)));
+                Map.of("OPENAI_KEY", OPENAI_KEY, "ANTHROPIC_KEY", ANTHROPIC_KEY, "CLIENT_KEY", TestConfigs.CLIENT_KEY)));
     }
 
     /** 9 files, oldest first, made alternately in runs on either account before keymux. */

@@ -7,7 +7,8 @@ import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.files.FileListParams;
 import com.openai.models.files.FileObject;
-import io.keymux.server.testing.TestConfig;
+import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.TestConfigs;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -27,9 +28,9 @@ class ListUnionTest extends ProviderAccountsTestBase {
     /** Every file made, oldest first (the stub's clock gives each a later created_at). */
     private final List<String> made = new ArrayList<>();
 
-    private TestConfig threeKeys() {
-        return config().baseUrl(accounts.baseUrl()).key("a", KEY_A, "chat").key("b", KEY_B, "chat")
-                .key("c", KEY_C, "chat");
+    private TestConfigs threeKeys() {
+        return config().upstream(TestConfigs.UPSTREAM, accounts.baseUrl(), AuthStyle.BEARER).key("a", KEY_A, "chat")
+                .key("b", KEY_B, "chat").key("c", KEY_C, "chat");
     }
 
     /** 12 files spread unevenly (a run on one account, then interleaved), made before keymux. */
@@ -47,7 +48,7 @@ class ListUnionTest extends ProviderAccountsTestBase {
     }
 
     private OpenAIClient sdk() {
-        return OpenAIOkHttpClient.builder().baseUrl(proxyUrl() + "/v1").apiKey(TestConfig.CLIENT_KEY).maxRetries(0)
+        return OpenAIOkHttpClient.builder().baseUrl(proxyUrl() + "/v1").apiKey(TestConfigs.CLIENT_KEY).maxRetries(0)
                 .build();
     }
 
@@ -145,7 +146,8 @@ class ListUnionTest extends ProviderAccountsTestBase {
     @Test
     void aTaskWithOneKeyGetsItsProvidersListUnchanged() throws Exception {
         String only = accounts.create(KEY_A, "file", "file-");
-        startKeymux(config().baseUrl(accounts.baseUrl()).key("a", KEY_A, "chat").build());
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, accounts.baseUrl(), AuthStyle.BEARER)
+                .key("a", KEY_A, "chat").build());
         int before = accounts.seen.size();
         JsonNode page = listFiles("?limit=2");
         assertThat(ids(page)).containsExactly(only);

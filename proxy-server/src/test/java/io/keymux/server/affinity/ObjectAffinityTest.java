@@ -11,7 +11,8 @@ import com.openai.models.files.FileObject;
 import com.openai.models.files.FilePurpose;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
-import io.keymux.server.testing.TestConfig;
+import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.TestConfigs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,12 +35,13 @@ class ObjectAffinityTest extends ProviderAccountsTestBase {
     @TempDir
     Path dir;
 
-    private TestConfig twoKeys() {
-        return config().baseUrl(accounts.baseUrl()).key("a", KEY_A, "chat").key("b", KEY_B, "chat");
+    private TestConfigs twoKeys() {
+        return config().upstream(TestConfigs.UPSTREAM, accounts.baseUrl(), AuthStyle.BEARER).key("a", KEY_A, "chat")
+                .key("b", KEY_B, "chat");
     }
 
     private OpenAIClient sdk() {
-        return OpenAIOkHttpClient.builder().baseUrl(proxyUrl() + "/v1").apiKey(TestConfig.CLIENT_KEY).maxRetries(0)
+        return OpenAIOkHttpClient.builder().baseUrl(proxyUrl() + "/v1").apiKey(TestConfigs.CLIENT_KEY).maxRetries(0)
                 .build();
     }
 
@@ -184,7 +186,8 @@ class ObjectAffinityTest extends ProviderAccountsTestBase {
         String id = upload(sdk, "x");
         String ownerId = accounts.keyOf(id).equals(KEY_A) ? "a" : "b";
         String other = ownerId.equals("a") ? "b" : "a";
-        var without = config().baseUrl(accounts.baseUrl()).key(other, other.equals("a") ? KEY_A : KEY_B, "chat").build();
+        var without = config().upstream(TestConfigs.UPSTREAM, accounts.baseUrl(), AuthStyle.BEARER)
+                .key(other, other.equals("a") ? KEY_A : KEY_B, "chat").build();
         assertThat(keymux.reload(without)).isInstanceOf(io.keymux.server.reload.ReloadResult.Applied.class);
         Answer gone = call("GET", "/v1/files/" + id, null);
         assertThat(gone.status()).isEqualTo(409);

@@ -3,9 +3,9 @@ package io.keymux.server.affinity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 class PromptAffinityTest extends KeymuxTestBase {
 
     private KeymuxConfig threeKeys(boolean promptAffinity) {
-        KeymuxConfig c = config().key("a", "sk-a", "chat").key("b", "sk-b", "chat").key("c", "sk-c", "chat").build();
-        return c.toBuilder().tasks(List.of(c.tasks().get(0).toBuilder().promptAffinity(promptAffinity).build())).build();
+        return config().task(TestConfigs.TASK, t -> t.promptAffinity(promptAffinity)).defaultTask(TestConfigs.TASK)
+                .key("a", "sk-a", "chat").key("b", "sk-b", "chat").key("c", "sk-c", "chat").build();
     }
 
     private String keyFor(String body) {

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
-import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
@@ -89,7 +89,7 @@ abstract class CacheTestBase extends KeymuxTestBase {
         String text = "server: { port: 0, admin_port: 0, bind: 127.0.0.1 }\n"
                 + "upstreams:\n  stub: { base_url: \"" + stub.baseUrl() + "\", auth: bearer }\n"
                 + "default_upstream: stub\nadmin: { token: \"${ADMIN_TOKEN}\" }\n" + yaml;
-        return YamlConfig.load(dir, text, ENV);
+        return TestConfigs.yaml(dir, text, ENV);
     }
 
     KeymuxServer start(String extraYaml) {

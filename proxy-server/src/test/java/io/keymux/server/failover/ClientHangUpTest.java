@@ -2,12 +2,11 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.testing.Await;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -30,10 +29,10 @@ class ClientHangUpTest extends FailoverTestBase {
 
     @Test
     void clientsHangingUpMidAnswerNeverOpenTheKeysCircuit() throws Exception {
-        var s = setup().key("k1", TestConfig.POOL_KEY_1, "stub", 1);
-        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
-                .rateLimitCooldown(Duration.ofSeconds(60)).build();
-        start(s.build());
+        start(setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 1))
+                .health(h -> h.failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                        .rateLimitCooldown(Duration.ofSeconds(60)))
+                .build());
         // The answer's first chunk comes late: each client has hung up by then, while keymux still
         // holds the answer back waiting for it.
         stub.defaultReply(r -> Reply.sse(Flux.interval(Duration.ofMillis(300), Duration.ofMillis(10))
@@ -57,10 +56,10 @@ class ClientHangUpTest extends FailoverTestBase {
 
     @Test
     void aBurstOfClientsGivingUpMidFlightLeavesTheKeyActive() {
-        var s = setup().key("k1", TestConfig.POOL_KEY_1, "stub", 1);
-        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
-                .rateLimitCooldown(Duration.ofSeconds(60)).build();
-        start(s.build());
+        start(setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 1))
+                .health(h -> h.failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                        .rateLimitCooldown(Duration.ofSeconds(60)))
+                .build());
         // Answers arrive between 10 and 90 ms; every client gives up at 50 ms, as a load generator
         // does when its run ends with requests in flight.
         java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
@@ -68,7 +67,7 @@ class ClientHangUpTest extends FailoverTestBase {
                 "data: [DONE]\n\n").delaySubscription(Duration.ofMillis(10 + (n.getAndIncrement() * 7) % 80))));
         reactor.netty.http.client.HttpClient client = reactor.netty.http.client.HttpClient.create()
                 .baseUrl("http://127.0.0.1:" + keymux.proxyPort())
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"));
         String body = "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
@@ -97,7 +96,7 @@ class ClientHangUpTest extends FailoverTestBase {
         try (Socket socket = new Socket("127.0.0.1", keymux.proxyPort())) {
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: keymux\r\nAuthorization: Bearer "
-                    + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
+                    + TestConfigs.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
                     + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
             out.flush();
             Await.until("the stub to see " + expectedAtStub + " requests",

@@ -3,6 +3,7 @@ package io.keymux.server.failover;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.audit.AuditLog;
@@ -10,7 +11,6 @@ import io.keymux.server.metrics.ProxyMetrics;
 import io.keymux.server.pipeline.InFlight;
 import io.keymux.server.pipeline.ProxyPipeline;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.keymux.server.upstream.UpstreamClients;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -63,7 +63,7 @@ class FailoverMetricsTest extends FailoverTestBase {
 
     private Seen post() {
         return HttpClient.create().baseUrl("http://127.0.0.1:" + server.port())
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send((req, out) -> out.sendString(Mono.just(KeymuxTestBase.chatBody("gpt-4o"))))
@@ -74,8 +74,9 @@ class FailoverMetricsTest extends FailoverTestBase {
 
     @Test
     void everyRetriedAttemptIsCountedUnderItsReason() {
-        serve(setup().key("k1", TestConfig.POOL_KEY_1, "stub", 4).key("k2", TestConfig.POOL_KEY_2, "stub", 3)
-                .key("k3", "sk-pool-key-3", "stub", 2).build());
+        serve(setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 4))
+                .key(chatKey("k2", TestConfigs.POOL_KEY_2, "stub", 3))
+                .key(chatKey("k3", "sk-pool-key-3", "stub", 2)).build());
 
         stub.enqueue(Reply.json(429, "{}").withHeader("Retry-After", "60"));
         assertThat(post().headers().get("X-Keymux-Attempts")).isEqualTo("2"); // k1 429, k2 answers
@@ -92,9 +93,7 @@ class FailoverMetricsTest extends FailoverTestBase {
 
     @Test
     void theLastAttemptIsNotAFailover() {
-        Setup s = setup().twoKeys();
-        s.maxAttempts = 2;
-        serve(s.build());
+        serve(twoKeys().task(TestConfigs.TASK, t -> t.maxAttempts(2)).build());
         stub.defaultReply(r -> Reply.json(503, "{}"));
 
         Seen seen = post();

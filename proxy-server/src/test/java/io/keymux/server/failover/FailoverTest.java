@@ -9,9 +9,9 @@ import com.openai.errors.OpenAIServiceException;
 import com.openai.errors.RateLimitException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Timeouts;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
 import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
@@ -43,7 +43,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void rateLimitedKeyFailsOverAndIsSkippedUntilItsCooldownEnds() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         k1Answers(Reply.json(429, "{\"error\":{\"message\":\"slow down\"}}").withHeader("Retry-After", "30"));
 
         HttpResponseFor<ChatCompletion> first = create();
@@ -67,10 +67,8 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void serverErrorsOpenTheCircuitAndTheHalfOpenProbeClosesIt() {
-        Setup s = setup().twoKeys();
-        s.health = HealthConfig.builder().failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
-                .rateLimitCooldown(Duration.ofSeconds(60)).build();
-        start(s.build());
+        start(twoKeys().health(h -> h.failureThreshold(2).circuitCooldown(Duration.ofMinutes(5))
+                .rateLimitCooldown(Duration.ofSeconds(60))).build());
         k1Answers(Reply.json(500, "{\"error\":{\"message\":\"boom\"}}"));
 
         assertThat(attempts(create())).isEqualTo("2");
@@ -94,7 +92,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void connectionRefusedFailsOverToAKeyOnAnotherUpstream() {
-        start(setup().key("dead", DEAD_KEY, "dead", 2).key("k2", "sk-pool-key-2", "stub", 1).build());
+        start(setup().key(chatKey("dead", DEAD_KEY, "dead", 2)).key(chatKey("k2", "sk-pool-key-2", "stub", 1)).build());
 
         HttpResponseFor<ChatCompletion> answer = create();
         assertThat(answer.parse().choices().get(0).message().content()).hasValue("hello from stub");
@@ -105,7 +103,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void connectionResetAfterTheHeadersButBeforeTheFirstByteFailsOver() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         k1Answers(Reply.json(200, "").headersFirst().closeAfterBody());
 
         HttpResponseFor<ChatCompletion> answer = create();
@@ -117,7 +115,7 @@ class FailoverTest extends FailoverTestBase {
     @Test
     void connectionResetAfterTheFirstByteIsNotRetriedAndTheClientSeesABrokenAnswer() {
         // The stub declares 1,000,000 bytes: too large to hold whole, so the first byte goes out at once.
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         k1Answers(Reply.json(200, "{\"id\":\"chatcmpl-1\",\"choices\":[").closeAfterBody());
 
         assertThatThrownBy(() -> create().parse()).isNotNull();
@@ -128,7 +126,7 @@ class FailoverTest extends FailoverTestBase {
     void aSmallAnswerOfDeclaredLengthThatBreaksBeforeItsEndFailsOverInvisibly() {
         // keymux holds a non-streaming answer of up to 64 KiB until it is whole (it leaves as one
         // write), so a break inside it happens before the client saw a byte and another key answers.
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         k1Answers(Reply.json(200, "{\"id\":\"chatcmpl-1\",\"choices\":[").withHeader("content-length", "400")
                 .closeAfterBody());
 
@@ -140,7 +138,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void streamResetAfterTheFirstChunkEndsWithAnSseErrorEvent() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         k1Answers(Reply.sse(Flux.just(UpstreamStub.chunkEvent("tok0"))).closeAfterBody());
 
         List<String> seen = new ArrayList<>();
@@ -155,10 +153,9 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void streamStallingBeforeItsFirstChunkFailsOverInvisibly() {
-        Setup s = setup().twoKeys();
         // Generous enough that the healthy second key never trips it on a loaded machine.
-        s.timeouts = new Timeouts(Duration.ofSeconds(5), Duration.ofMillis(1500), Duration.ofSeconds(5));
-        start(s.build());
+        start(twoKeys().task(TestConfigs.TASK, t -> t.timeouts(
+                new Timeouts(Duration.ofSeconds(5), Duration.ofMillis(1500), Duration.ofSeconds(5)))).build());
         stub.defaultReply(r -> keyOf(r).equals("k1")
                 ? Reply.sse(Flux.never()).headersFirst()
                 : Reply.sse(Flux.just(UpstreamStub.chunkEvent("a"), UpstreamStub.chunkEvent("b"), "data: [DONE]\n\n")));
@@ -177,9 +174,8 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void streamStallingAfterItsFirstChunkEndsWithAnSseErrorEventAndIsAskedOnce() {
-        Setup s = setup().twoKeys();
-        s.timeouts = new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofMillis(1000));
-        start(s.build());
+        start(twoKeys().task(TestConfigs.TASK, t -> t.timeouts(
+                new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofMillis(1000)))).build());
         k1Answers(Reply.sse(Flux.just(UpstreamStub.chunkEvent("tok0")).concatWith(Flux.never())));
 
         List<String> seen = new ArrayList<>();
@@ -197,7 +193,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void unauthorizedDisablesTheKeyAndLaterRequestsNeverUseIt() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         k1Answers(Reply.json(401, "{\"error\":{\"message\":\"bad key\"}}"));
 
         HttpResponseFor<ChatCompletion> first = create();
@@ -222,7 +218,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void everyKeyDisabledAnswers502AtOnce() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         stub.defaultReply(r -> Reply.json(401, "{\"error\":{\"message\":\"Incorrect API key provided.\","
                 + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}"));
 
@@ -237,7 +233,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void everyKeyRateLimitedGivesKeymuxs429WithRetryAfterNeverTheUpstreamBody() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         stub.defaultReply(r -> Reply.json(429, "{\"error\":{\"message\":\"upstream says slow down\"}}")
                 .withHeader("Retry-After", "7"));
 
@@ -259,7 +255,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void serverErrorsOnEveryAttemptGive502() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         stub.defaultReply(r -> Reply.json(503, "{}"));
         OpenAIServiceException e = (OpenAIServiceException) catchThrowable(this::create);
         assertThat(e.statusCode()).isEqualTo(502);
@@ -269,9 +265,8 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void timeoutsOnEveryAttemptGive504() {
-        Setup s = setup().twoKeys();
-        s.timeouts = new Timeouts(Duration.ofSeconds(5), Duration.ofMillis(300), Duration.ofSeconds(5));
-        start(s.build());
+        start(twoKeys().task(TestConfigs.TASK, t -> t.timeouts(
+                new Timeouts(Duration.ofSeconds(5), Duration.ofMillis(300), Duration.ofSeconds(5)))).build());
         stub.defaultReply(r -> Reply.hang());
         OpenAIServiceException t = (OpenAIServiceException) catchThrowable(this::create);
         assertThat(t.statusCode()).isEqualTo(504);
@@ -281,9 +276,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void statusNotInRetryOnPassesThroughUnchanged() {
-        Setup s = setup().twoKeys();
-        s.retryOn = new RetryPolicy(Set.of(500), true, true);
-        start(s.build());
+        start(twoKeys().task(TestConfigs.TASK, t -> t.retryOn(new RetryPolicy(Set.of(500), true, true))).build());
         stub.defaultReply(r -> Reply.json(429, "{\"error\":{\"message\":\"upstream 429\"}}").withHeader("Retry-After", "3"));
 
         Answer a = post("/v1/chat/completions", chatBody("gpt-4o"));
@@ -297,7 +290,7 @@ class FailoverTest extends FailoverTestBase {
 
     @Test
     void badRequestPassesThroughByteIdentical() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         String body = "{\"error\":{\"message\":\"bad  param\",\"type\":\"invalid_request_error\",\"param\":\"x\",\"code\":null}}\n";
         stub.defaultReply(r -> Reply.json(400, body).withHeader("x-upstream-thing", "kept"));
 

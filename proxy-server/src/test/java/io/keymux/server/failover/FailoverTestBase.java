@@ -7,39 +7,29 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.AuthStyle;
-import io.keymux.config.model.ClientConfig;
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
-import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Secret;
-import io.keymux.config.model.ServerConfig;
 import io.keymux.config.model.Strategy;
-import io.keymux.config.model.TaskConfig;
-import io.keymux.config.model.Timeouts;
-import io.keymux.config.model.UpstreamConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyStatus;
 import io.keymux.core.time.TimeSource;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 
 /**
  * Fault-injection tests: keymux in front of the {@link UpstreamStub}, with keys {@code k1}
- * ({@value TestConfig#POOL_KEY_1}, preferred by the {@code priority} strategy) and {@code k2}
- * ({@value TestConfig#POOL_KEY_2}) on task {@code chat}, and optionally a key on an upstream whose
+ * ({@value TestConfigs#POOL_KEY_1}, preferred by the {@code priority} strategy) and {@code k2}
+ * ({@value TestConfigs#POOL_KEY_2}) on task {@code chat}, and optionally a key on an upstream whose
  * port is closed. The broker is captured so tests can read {@link KeyBroker#keyStates()}.
  */
 abstract class FailoverTestBase extends KeymuxTestBase {
@@ -67,54 +57,30 @@ abstract class FailoverTestBase extends KeymuxTestBase {
         }
     }
 
-    /** A config under construction; every knob the failover tests turn. */
-    final class Setup {
-        Strategy strategy = Strategy.PRIORITY;
-        RetryPolicy retryOn = RetryPolicy.defaults();
-        Timeouts timeouts = Timeouts.defaults();
-        int maxAttempts = 3;
-        Duration maxWait = Duration.ofMillis(300);
-        HealthConfig health = HealthConfig.defaults();
-        final List<ApiKeyConfig> keys = new ArrayList<>();
-        final List<ClientConfig> clients = new ArrayList<>();
-        /** More upstreams (bearer auth) by name, beside {@code stub} and {@code dead}. */
-        final Map<String, URI> moreUpstreams = new LinkedHashMap<>();
-
-        Setup key(String id, String secret, String upstream, int priority) {
-            keys.add(ApiKeyConfig.builder(id, Secret.of(secret)).upstream(upstream).taskTypes("chat").priority(priority)
-                    .build());
-            return this;
-        }
-
-        /** k1 (priority 2) and k2 (priority 1), both on the stub. */
-        Setup twoKeys() {
-            return key("k1", TestConfig.POOL_KEY_1, "stub", 2).key("k2", TestConfig.POOL_KEY_2, "stub", 1);
-        }
-
-        Setup client(String name, String key, @Nullable Long maxRpm) {
-            clients.add(ClientConfig.builder(name).key(Secret.of(key)).maxRpm(maxRpm).build());
-            return this;
-        }
-
-        KeymuxConfig build() {
-            TaskConfig task = TaskConfig.builder("chat").strategy(strategy).upstream("stub").maxWait(maxWait)
-                    .maxAttempts(maxAttempts).retryOn(retryOn).timeouts(timeouts).health(health).build();
-            List<ClientConfig> c = clients.isEmpty()
-                    ? List.of(ClientConfig.builder("app").key(Secret.of(TestConfig.CLIENT_KEY)).build())
-                    : clients;
-            ServerConfig server = ServerConfig.builder().port(0).adminPort(0).drainTimeout(Duration.ofSeconds(5))
-                    .bind("127.0.0.1").build();
-            Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
-            upstreams.put("stub", new UpstreamConfig("stub", stub.baseUrl(), AuthStyle.BEARER));
-            upstreams.put("dead", new UpstreamConfig("dead", closedPort(), AuthStyle.BEARER));
-            moreUpstreams.forEach((name, url) -> upstreams.put(name, new UpstreamConfig(name, url, AuthStyle.BEARER)));
-            return KeymuxConfig.builder().server(server).health(health).upstreams(upstreams).defaultUpstream("stub")
-                    .defaultTask("chat").task(task).apiKeys(keys).clients(c).build();
-        }
+    /**
+     * The failover tests' preset, on top of {@link #config()}: task {@code chat} (still the default task)
+     * on the {@code priority} strategy with a 300 ms {@code max_wait}, a 5 s drain, and upstream
+     * {@code dead} (a closed port) beside {@code stub}. The first key a test adds replaces the
+     * preset's.
+     */
+    TestConfigs setup() {
+        return config()
+                .server(s -> s.drainTimeout(Duration.ofSeconds(5)))
+                .upstream("dead", closedPort(), AuthStyle.BEARER)
+                .task(TestConfigs.TASK, t -> t.strategy(Strategy.PRIORITY).maxWait(Duration.ofMillis(300)))
+                .defaultTask(TestConfigs.TASK);
     }
 
-    Setup setup() {
-        return new Setup();
+    /** {@link #setup()} with k1 (priority 2) and k2 (priority 1), both on the stub. */
+    TestConfigs twoKeys() {
+        return setup().key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 2))
+                .key(chatKey("k2", TestConfigs.POOL_KEY_2, "stub", 1));
+    }
+
+    /** A key of task {@code chat} on {@code upstream}, ranked by the {@code priority} strategy as {@code priority} says. */
+    static ApiKeyConfig.Builder chatKey(String id, String secret, String upstream, int priority) {
+        return ApiKeyConfig.builder(id, Secret.of(secret)).upstream(upstream).taskTypes(TestConfigs.TASK)
+                .priority(priority);
     }
 
     /** Starts keymux on {@link #clock}, keeping hold of its broker. */
@@ -137,7 +103,7 @@ abstract class FailoverTestBase extends KeymuxTestBase {
     }
 
     OpenAIClient sdk() {
-        return sdk(TestConfig.CLIENT_KEY);
+        return sdk(TestConfigs.CLIENT_KEY);
     }
 
     OpenAIClient sdk(String clientKey) {
@@ -187,8 +153,8 @@ abstract class FailoverTestBase extends KeymuxTestBase {
             return "none";
         }
         return switch (auth.substring("Bearer ".length())) {
-            case TestConfig.POOL_KEY_1 -> "k1";
-            case TestConfig.POOL_KEY_2 -> "k2";
+            case TestConfigs.POOL_KEY_1 -> "k1";
+            case TestConfigs.POOL_KEY_2 -> "k2";
             default -> "other";
         };
     }

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.RetryPolicy;
 import io.keymux.config.model.Timeouts;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
@@ -27,9 +27,8 @@ class RefusedBodyStallTest extends FailoverTestBase {
 
     @Test
     void aRefused500WhoseBodyStallsFailsOverWithoutWaitingForIt() {
-        Setup s = setup().twoKeys();
-        s.timeouts = new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(60));
-        start(s.build());
+        start(twoKeys().task(TestConfigs.TASK, t -> t.timeouts(
+                new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(60)))).build());
         stub.defaultReply(r -> keyOf(r).equals("k1")
                 ? new Reply(500, Map.of("content-type", "application/json"),
                         Flux.just("{\"error\":{\"message\":\"The server had an error").concatWith(Flux.never()))
@@ -43,10 +42,8 @@ class RefusedBodyStallTest extends FailoverTestBase {
 
     @Test
     void aRefusedBodyThatEndsIsDrainedBehindTheRetryAndItsConnectionGoesBackToThePool() {
-        Setup s = setup().twoKeys();
         // A 409 the task retries: an answer to the key's health, so five of them open no circuit.
-        s.retryOn = new RetryPolicy(Set.of(409), true, true);
-        start(s.build());
+        start(twoKeys().task(TestConfigs.TASK, t -> t.retryOn(new RetryPolicy(Set.of(409), true, true))).build());
         stub.defaultReply(r -> keyOf(r).equals("k1")
                 ? new Reply(409, Map.of("content-type", "application/json"),
                         Flux.just("{\"error\":{\"message\":", "\"conflict\"}}")).headersFirst()
@@ -55,7 +52,7 @@ class RefusedBodyStallTest extends FailoverTestBase {
         ConnectionProvider one = ConnectionProvider.create("one-connection", 1);
         try {
             HttpClient client = HttpClient.create(one).baseUrl(proxyUrl())
-                    .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                    .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                             .set("Content-Type", "application/json"));
             for (int i = 0; i < 5; i++) {
                 String attempts = client.post().uri("/v1/chat/completions")

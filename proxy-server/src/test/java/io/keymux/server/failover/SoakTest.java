@@ -2,12 +2,11 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.Timeouts;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import io.netty.util.internal.PlatformDependent;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
@@ -77,17 +76,17 @@ class SoakTest extends FailoverTestBase {
     @Timeout(value = 15, unit = TimeUnit.MINUTES)
     void randomFaultsUnderConcurrentLoadLoseNothingAnswerNothingTwiceAndKeepTheHeapFlat() {
         long seconds = Long.getLong("keymux.soak.seconds", 60);
-        Setup s = setup()
-                .key("k1", TestConfig.POOL_KEY_1, "stub", 1)
-                .key("k2", TestConfig.POOL_KEY_2, "stub", 1)
-                .key("k3", "sk-pool-key-3", "stub", 1)
-                .key("k4", "sk-pool-key-4", "stub", 1);
-        s.strategy = io.keymux.config.model.Strategy.ROUND_ROBIN;
-        s.timeouts = new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(1));
-        s.health = HealthConfig.builder().failureThreshold(3).circuitCooldown(Duration.ofSeconds(2))
-                .rateLimitCooldown(Duration.ofSeconds(1)).build();
-        s.maxWait = Duration.ofSeconds(2);
-        start(s.build());
+        start(setup()
+                .key(chatKey("k1", TestConfigs.POOL_KEY_1, "stub", 1))
+                .key(chatKey("k2", TestConfigs.POOL_KEY_2, "stub", 1))
+                .key(chatKey("k3", "sk-pool-key-3", "stub", 1))
+                .key(chatKey("k4", "sk-pool-key-4", "stub", 1))
+                .task(TestConfigs.TASK, t -> t.strategy(io.keymux.config.model.Strategy.ROUND_ROBIN)
+                        .timeouts(new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(1)))
+                        .maxWait(Duration.ofSeconds(2)))
+                .health(h -> h.failureThreshold(3).circuitCooldown(Duration.ofSeconds(2))
+                        .rateLimitCooldown(Duration.ofSeconds(1)))
+                .build());
         stub.defaultReply(SoakTest::randomReply);
 
         // Warm up (JIT, pools), then take the baseline.
@@ -155,7 +154,7 @@ class SoakTest extends FailoverTestBase {
         String body = "{\"model\":\"gpt-4o\",\"stream\":" + stream
                 + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
         return client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json").set("X-Request-Id", id))
                 .post()
                 .uri("/v1/chat/completions")

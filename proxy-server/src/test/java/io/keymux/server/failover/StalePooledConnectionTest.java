@@ -2,8 +2,9 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -72,11 +73,9 @@ class StalePooledConnectionTest extends FailoverTestBase {
 
     @Test
     void aRequestOnAConnectionTheUpstreamClosedIsSentAgainOnANewOneUncharged() throws IOException {
-        var s = setup();
-        s.maxAttempts = 1;
-        s.moreUpstreams.put("oneshot", startOneShotUpstream());
-        s.key("k1", TestConfig.POOL_KEY_1, "oneshot", 1);
-        start(s.build());
+        start(setup().task(TestConfigs.TASK, t -> t.maxAttempts(1))
+                .upstream("oneshot", startOneShotUpstream(), AuthStyle.BEARER)
+                .key(chatKey("k1", TestConfigs.POOL_KEY_1, "oneshot", 1)).build());
 
         // One client connection, so both requests run on one event loop and its one upstream pool.
         try (Socket client = new Socket("127.0.0.1", keymux.proxyPort())) {
@@ -98,7 +97,7 @@ class StalePooledConnectionTest extends FailoverTestBase {
         String body = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
         OutputStream out = client.getOutputStream();
         out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: keymux\r\nAuthorization: Bearer "
-                + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+                + TestConfigs.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
                 + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
         out.flush();
         InputStream in = client.getInputStream();

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.Secret;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,10 +34,8 @@ class UnreportedUsageTest extends FailoverTestBase {
     private static final double COST_PER_TOKEN = 0.001;
 
     private void startWithPricedKey() {
-        var s = setup();
-        s.keys.add(ApiKeyConfig.builder("k1", Secret.of(TestConfig.POOL_KEY_1)).upstream("stub").taskTypes("chat")
-                .costPerToken(COST_PER_TOKEN).build());
-        start(s.build());
+        start(setup().key(ApiKeyConfig.builder("k1", Secret.of(TestConfigs.POOL_KEY_1)).upstream("stub")
+                .taskTypes("chat").costPerToken(COST_PER_TOKEN)).build());
     }
 
     @Test
@@ -53,7 +51,7 @@ class UnreportedUsageTest extends FailoverTestBase {
             socket.setSoTimeout(10_000);
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: keymux\r\nAuthorization: Bearer "
-                    + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
+                    + TestConfigs.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
                     + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
             out.flush();
             readUntil(socket.getInputStream(), "\"content\":\"t4\"");

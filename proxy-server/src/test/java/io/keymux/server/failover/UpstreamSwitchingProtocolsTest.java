@@ -2,7 +2,8 @@ package io.keymux.server.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.server.testing.TestConfig;
+import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.keymux.server.testing.UpstreamStub;
 import java.net.URI;
@@ -46,10 +47,9 @@ class UpstreamSwitchingProtocolsTest extends FailoverTestBase {
 
     @Test
     void aPlainRequestAnswered101FailsOverToTheNextKey() {
-        var s = setup();
-        s.moreUpstreams.put("switcher", startSwitcher());
-        s.key("k1", TestConfig.POOL_KEY_1, "switcher", 2).key("k2", TestConfig.POOL_KEY_2, "stub", 1);
-        start(s.build());
+        start(setup().upstream("switcher", startSwitcher(), AuthStyle.BEARER)
+                .key(chatKey("k1", TestConfigs.POOL_KEY_1, "switcher", 2))
+                .key(chatKey("k2", TestConfigs.POOL_KEY_2, "stub", 1)).build());
         stub.enqueue(Reply.json(200, UpstreamStub.CHAT_COMPLETION));
 
         Answer answer = post("/v1/chat/completions", chatBody("gpt-4o"));
@@ -62,11 +62,9 @@ class UpstreamSwitchingProtocolsTest extends FailoverTestBase {
 
     @Test
     void aPlainRequestAnswered101WithNoOtherKeyIs502() {
-        var s = setup();
-        s.maxAttempts = 1;
-        s.moreUpstreams.put("switcher", startSwitcher());
-        s.key("k1", TestConfig.POOL_KEY_1, "switcher", 2);
-        start(s.build());
+        start(setup().task(TestConfigs.TASK, t -> t.maxAttempts(1))
+                .upstream("switcher", startSwitcher(), AuthStyle.BEARER)
+                .key(chatKey("k1", TestConfigs.POOL_KEY_1, "switcher", 2)).build());
 
         Answer answer = post("/v1/chat/completions", chatBody("gpt-4o"));
 

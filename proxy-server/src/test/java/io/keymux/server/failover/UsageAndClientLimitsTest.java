@@ -7,10 +7,12 @@ import com.openai.errors.RateLimitException;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import io.keymux.config.model.ClientConfig;
+import io.keymux.config.model.Secret;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.KeyStatus;
-import io.keymux.server.testing.TestConfig;
-import io.keymux.server.testing.UpstreamStub;
 import io.keymux.server.testing.UpstreamStub.Reply;
+import io.keymux.server.testing.UpstreamStub;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -51,7 +53,7 @@ class UsageAndClientLimitsTest extends FailoverTestBase {
 
     @Test
     void streamingClientWithoutIncludeUsageSeesNoUsageChunkAndTheCountersEqualTheUpstreamsUsage() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         streamLikeOpenAi();
 
         List<ChatCompletionChunk> chunks = stream(params());
@@ -66,7 +68,7 @@ class UsageAndClientLimitsTest extends FailoverTestBase {
 
     @Test
     void streamingClientThatAskedForIncludeUsageStillGetsTheUsageChunk() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         streamLikeOpenAi();
 
         List<ChatCompletionChunk> chunks = stream(params().toBuilder()
@@ -83,7 +85,7 @@ class UsageAndClientLimitsTest extends FailoverTestBase {
 
     @Test
     void jsonAnswerSettlesWithItsUsage() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
 
         sdk().chat().completions().create(params());
 
@@ -94,7 +96,7 @@ class UsageAndClientLimitsTest extends FailoverTestBase {
 
     @Test
     void anthropicStyleStreamIsSentUnchanged() {
-        start(setup().twoKeys().build());
+        start(twoKeys().build());
         stub.defaultReply(r -> Reply.sse(Flux.just("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")));
         String body = "{\"model\":\"claude\",\"stream\":true,\"max_tokens\":10,\"messages\":[]}";
 
@@ -107,7 +109,7 @@ class UsageAndClientLimitsTest extends FailoverTestBase {
 
     @Test
     void clientOverItsMaxRpmGets429ClientRateLimitedWithRetryAfter() {
-        start(setup().twoKeys().client("app", TestConfig.CLIENT_KEY, 2L).build());
+        start(twoKeys().client(ClientConfig.builder("app").key(Secret.of(TestConfigs.CLIENT_KEY)).maxRpm(2L)).build());
 
         sdk().chat().completions().create(params());
         sdk().chat().completions().create(params());

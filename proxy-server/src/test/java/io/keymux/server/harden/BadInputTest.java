@@ -2,9 +2,9 @@ package io.keymux.server.harden;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.RawHttp;
-import io.keymux.server.testing.TestConfig;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,12 +12,12 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
-import reactor.core.publisher.Mono;
-import reactor.netty.http.client.HttpClient;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.client.HttpClient;
 
 /**
  * One row per kind of bad input: the status (and SPEC.md section 4 code) keymux answers, over raw
@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class BadInputTest extends KeymuxTestBase {
     static final Duration READ_TIMEOUT = Duration.ofMillis(700);
     static final int MAX_CONNECTIONS = 8;
-    static final String AUTH = "Authorization: Bearer " + TestConfig.CLIENT_KEY + "\r\n";
+    static final String AUTH = "Authorization: Bearer " + TestConfigs.CLIENT_KEY + "\r\n";
 
     /** How a row talks to keymux: returns the raw response it got. */
     @FunctionalInterface
@@ -157,7 +157,7 @@ class BadInputTest extends KeymuxTestBase {
     @ParameterizedTest(name = "{0}: {1}")
     @MethodSource("cases")
     void answersBadInputAndKeepsServing(Port port, Row row) throws IOException {
-        startKeymux(ServerSettings.limits(config().build(), READ_TIMEOUT, MAX_CONNECTIONS));
+        startKeymux(config().server(s -> s.requestHeaderTimeout(READ_TIMEOUT).maxConnections(MAX_CONNECTIONS)).build());
         // A pooled connection exists before the row, as in real traffic.
         assertThat(normalRequestStatus(port)).isEqualTo(200);
 
@@ -169,14 +169,14 @@ class BadInputTest extends KeymuxTestBase {
             assertThat(answer).containsIgnoringCase("content-type: application/json")
                     .contains("\"type\":\"keymux_error\"").contains("\"code\":\"" + row.code() + "\"");
         }
-        assertThat(answer).doesNotContain(TestConfig.POOL_KEY_1).doesNotContain(TestConfig.CLIENT_KEY);
+        assertThat(answer).doesNotContain(TestConfigs.POOL_KEY_1).doesNotContain(TestConfigs.CLIENT_KEY);
         assertThat(normalRequestStatus(port)).as("a normal request right after").isEqualTo(200);
     }
 
     @ParameterizedTest(name = "{0}")
     @EnumSource(Port.class)
     void aNewConnectionThatSendsNothingIsClosedAfterTheHeaderTimeoutWithoutAnAnswer(Port port) throws IOException {
-        startKeymux(ServerSettings.limits(config().build(), READ_TIMEOUT, MAX_CONNECTIONS));
+        startKeymux(config().server(s -> s.requestHeaderTimeout(READ_TIMEOUT).maxConnections(MAX_CONNECTIONS)).build());
 
         try (RawConnection silent = new RawConnection(port == Port.PROXY ? keymux.proxyPort() : keymux.adminPort())) {
             assertThat(silent.closedByServer()).isTrue();
@@ -191,7 +191,7 @@ class BadInputTest extends KeymuxTestBase {
      */
     @Test
     void aSlowBodyOnTheAdminPortDoesNotKeepItsConnectionOpen() throws IOException {
-        startKeymux(ServerSettings.limits(config().build(), READ_TIMEOUT, MAX_CONNECTIONS));
+        startKeymux(config().server(s -> s.requestHeaderTimeout(READ_TIMEOUT).maxConnections(MAX_CONNECTIONS)).build());
 
         try (RawConnection slow = new RawConnection(keymux.adminPort())) {
             String answer = slow.send("POST /admin/reload HTTP/1.1\r\nHost: keymux\r\nContent-Type: application/json"

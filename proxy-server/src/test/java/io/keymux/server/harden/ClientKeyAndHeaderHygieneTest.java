@@ -2,8 +2,9 @@ package io.keymux.server.harden;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.ClientConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -25,7 +26,7 @@ class ClientKeyAndHeaderHygieneTest extends KeymuxTestBase {
 
     @Test
     void aClientKeyConfiguredBySha256Authenticates() throws Exception {
-        startKeymux(config().clientSha256("hashed", sha256(HASHED_CLIENT_KEY)).build());
+        startKeymux(config().client(ClientConfig.builder("hashed").keySha256(sha256(HASHED_CLIENT_KEY))).build());
 
         assertThat(post("/v1/chat/completions", chatBody("gpt-4o"), "Authorization", "Bearer " + HASHED_CLIENT_KEY)
                 .status()).isEqualTo(200);
@@ -46,17 +47,17 @@ class ClientKeyAndHeaderHygieneTest extends KeymuxTestBase {
         stub.defaultReply(r -> UpstreamStub.Reply.json(200, UpstreamStub.CHAT_COMPLETION));
 
         Answer answer = post("/v1/chat/completions", chatBody("gpt-4o"),
-                "x-api-key", TestConfig.CLIENT_KEY, "api-key", TestConfig.CLIENT_KEY,
+                "x-api-key", TestConfigs.CLIENT_KEY, "api-key", TestConfigs.CLIENT_KEY,
                 "Proxy-Authorization", "Basic c2VjcmV0", "Keep-Alive", "timeout=5", "TE", "trailers",
                 "Upgrade", "websocket", "X-Keymux-Key-Id", "k-forged", "X-Task-Type", "chat", "X-Custom", "kept");
 
         assertThat(answer.status()).isEqualTo(200);
         Map<String, String> seen = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         stub.last().headers().forEach(e -> seen.put(e.getKey(), e.getValue()));
-        assertThat(seen).containsEntry("Authorization", "Bearer " + TestConfig.POOL_KEY_1)
+        assertThat(seen).containsEntry("Authorization", "Bearer " + TestConfigs.POOL_KEY_1)
                 .containsEntry("X-Custom", "kept")
                 .doesNotContainKeys("x-api-key", "api-key", "Proxy-Authorization", "Keep-Alive", "TE", "Upgrade",
                         "X-Keymux-Key-Id", "X-Task-Type");
-        assertThat(stub.last().headers().toString()).doesNotContain(TestConfig.CLIENT_KEY);
+        assertThat(stub.last().headers().toString()).doesNotContain(TestConfigs.CLIENT_KEY);
     }
 }

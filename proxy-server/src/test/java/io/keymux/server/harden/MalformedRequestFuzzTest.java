@@ -2,8 +2,8 @@ package io.keymux.server.harden;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,8 +29,8 @@ class MalformedRequestFuzzTest extends KeymuxTestBase {
 
     @Test
     void randomMalformedRequestsNeverGetA5xxOrAKey() throws IOException {
-        startKeymux(ServerSettings.limits(config().key("k1", TestConfig.POOL_KEY_1, "chat")
-                .key("k2", TestConfig.POOL_KEY_2, "chat").build(), READ_TIMEOUT, 10_000));
+        startKeymux(config().key("k1", TestConfigs.POOL_KEY_1, "chat").key("k2", TestConfigs.POOL_KEY_2, "chat")
+                .server(s -> s.requestHeaderTimeout(READ_TIMEOUT).maxConnections(10_000)).build());
         Random random = new Random(SEED);
         int answered = 0;
         for (int i = 0; i < REQUESTS; i++) {
@@ -44,7 +44,7 @@ class MalformedRequestFuzzTest extends KeymuxTestBase {
             assertThat(answer).as(replay).startsWith("HTTP/1.1 ");
             int status = Integer.parseInt(answer.substring(9, 12));
             assertThat(status).as(replay + "\n" + answer).isLessThan(500);
-            assertThat(answer).as(replay).doesNotContain(TestConfig.POOL_KEY_1).doesNotContain(TestConfig.POOL_KEY_2);
+            assertThat(answer).as(replay).doesNotContain(TestConfigs.POOL_KEY_1).doesNotContain(TestConfigs.POOL_KEY_2);
         }
         assertThat(answered).as("most mangled requests get an HTTP answer").isGreaterThan(REQUESTS / 2);
         assertThat(post("/v1/chat/completions", chatBody("gpt-4o")).status()).isEqualTo(200);
@@ -54,7 +54,7 @@ class MalformedRequestFuzzTest extends KeymuxTestBase {
         String body = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi " + random.nextInt(1000)
                 + "\"}],\"max_tokens\":" + random.nextInt(100) + "}";
         String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: keymux\r\nConnection: close\r\n"
-                + "Authorization: Bearer " + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\n"
+                + "Authorization: Bearer " + TestConfigs.CLIENT_KEY + "\r\nContent-Type: application/json\r\n"
                 + "Content-Length: " + body.length() + "\r\n\r\n";
         return (head + body).getBytes(StandardCharsets.ISO_8859_1);
     }

@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.Secret;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.Admission;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
 import io.keymux.core.select.Rejection;
 import io.keymux.server.guard.QueueLimitedBroker;
-import io.keymux.server.testing.TestConfig;
 import java.net.URI;
 import java.util.List;
 import java.util.Set;
@@ -48,10 +48,10 @@ class QueueLimitedBrokerTest {
     }
 
     private static KeymuxConfig withConcurrency(@Nullable Integer maxConcurrent) {
-        KeymuxConfig c = TestConfig.upstream(URI.create("http://127.0.0.1:1")).build();
-        ApiKeyConfig key = ApiKeyConfig.builder("k1", Secret.of(TestConfig.POOL_KEY_1)).upstream("stub")
-                .taskTypes("chat").maxConcurrent(maxConcurrent).build();
-        return c.toBuilder().apiKeys(List.of(key)).build();
+        return TestConfigs.upstream(URI.create("http://127.0.0.1:1"))
+                .key(ApiKeyConfig.builder("k1", Secret.of(TestConfigs.POOL_KEY_1)).upstream(TestConfigs.UPSTREAM)
+                        .taskTypes("chat").maxConcurrent(maxConcurrent))
+                .build();
     }
 
     private static final KeyRequest CHAT = new KeyRequest("chat", "app", 10, Set.of());

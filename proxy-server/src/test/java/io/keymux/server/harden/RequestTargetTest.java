@@ -2,9 +2,10 @@ package io.keymux.server.harden;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.RawHttp;
-import io.keymux.server.testing.TestConfig;
 import java.io.IOException;
 import java.net.URI;
 import java.util.stream.Stream;
@@ -19,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * joined to the upstream's {@code base_url} path at a segment boundary.
  */
 class RequestTargetTest extends KeymuxTestBase {
-    private static final String AUTH = "Authorization: Bearer " + TestConfig.CLIENT_KEY + "\r\n";
+    private static final String AUTH = "Authorization: Bearer " + TestConfigs.CLIENT_KEY + "\r\n";
 
     static Stream<String> refusedTargets() {
         return Stream.of(
@@ -61,13 +62,14 @@ class RequestTargetTest extends KeymuxTestBase {
         assertThat(answer).startsWith("HTTP/1.1 400 ");
         assertThat(answer).containsIgnoringCase("content-type: application/json")
                 .contains("\"type\":\"keymux_error\"").contains("\"code\":\"bad_request\"");
-        assertThat(answer).doesNotContain(TestConfig.CLIENT_KEY).doesNotContain(TestConfig.POOL_KEY_1);
+        assertThat(answer).doesNotContain(TestConfigs.CLIENT_KEY).doesNotContain(TestConfigs.POOL_KEY_1);
         assertThat(stub.recorded()).as("nothing reached the upstream").isEmpty();
     }
 
     @Test
     void anOriginFormTargetIsJoinedToTheBasePathAtASegmentBoundaryWithItsQuery() throws IOException {
-        startKeymux(config().baseUrl(URI.create(stub.baseUrl() + "/prefix/")).build());
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, URI.create(stub.baseUrl() + "/prefix/"), AuthStyle.BEARER)
+                .build());
 
         // Dots inside a segment and in the query are no dot segments.
         String answer = RawHttp.exchange(keymux.proxyPort(), "GET /v1/models/gpt-4.1..x?after=../a&b=%2e%2e"
@@ -80,7 +82,8 @@ class RequestTargetTest extends KeymuxTestBase {
 
     @Test
     void theTaskPrefixIsStrippedAndTheRestJoinedUnderTheBasePath() throws IOException {
-        startKeymux(config().baseUrl(URI.create(stub.baseUrl() + "/prefix")).build());
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, URI.create(stub.baseUrl() + "/prefix"), AuthStyle.BEARER)
+                .build());
 
         String answer = RawHttp.exchange(keymux.proxyPort(), "GET /tasks/chat/v1/models HTTP/1.1\r\nHost: keymux\r\n"
                 + AUTH + "Connection: close\r\n\r\n");

@@ -3,8 +3,8 @@ package io.keymux.server.harden;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.Timeouts;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -32,16 +32,15 @@ class SlowReaderIdleTest extends KeymuxTestBase {
         stub.defaultReply(r -> UpstreamStub.Reply.sse(Flux.range(0, EVENTS)
                 .map(i -> UpstreamStub.chunkEvent(i + PAD))
                 .concatWith(Flux.just("data: [DONE]\n\n"))));
-        TestConfig config = config();
-        config.timeouts(new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofMillis(300)));
-        startKeymux(config.build());
+        startKeymux(config().task(TestConfigs.TASK, t -> t.timeouts(new Timeouts(Duration.ofSeconds(5),
+                Duration.ofSeconds(5), Duration.ofMillis(300)))).defaultTask(TestConfigs.TASK).build());
         String body = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
         try (Socket socket = new Socket()) {
             socket.setReceiveBufferSize(16 * 1024);
             socket.connect(new InetSocketAddress("127.0.0.1", keymux.proxyPort()), 5_000);
             socket.setSoTimeout(30_000);
             OutputStream out = socket.getOutputStream();
-            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TestConfig.CLIENT_KEY
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TestConfigs.CLIENT_KEY
                     + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
                     + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
             out.flush();

@@ -3,8 +3,8 @@ package io.keymux.server.harden;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.TlsConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.netty.handler.ssl.util.SelfSignedCertificate;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateException;
@@ -43,10 +43,10 @@ class TlsTest extends KeymuxTestBase {
     @Test
     void proxyAndAdminPortsServeTls() {
         TlsConfig pair = new TlsConfig(certificate.certificate().toPath(), certificate.privateKey().toPath());
-        startKeymux(ServerSettings.tls(config().build(), pair, pair));
+        startKeymux(config().server(s -> s.tls(pair).adminTls(pair)).build());
 
         String body = trustingClient(keymux.proxyPort())
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send((req, out) -> out.sendString(Mono.just(chatBody("gpt-4o"))))
@@ -54,7 +54,7 @@ class TlsTest extends KeymuxTestBase {
                         .map(s -> res.status().code() + " " + s))
                 .block(TIMEOUT);
         assertThat(body).startsWith("200 ").contains("hello from stub");
-        assertThat(stub.last().headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_1);
+        assertThat(stub.last().headers().get("Authorization")).isEqualTo("Bearer " + TestConfigs.POOL_KEY_1);
 
         Integer health = trustingClient(keymux.adminPort()).get().uri("/healthz")
                 .responseSingle((res, content) -> Mono.just(res.status().code()))

@@ -2,8 +2,8 @@ package io.keymux.server.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.history.AttemptKind;
 import io.keymux.core.history.HistorySnapshot;
 import io.keymux.core.history.TrafficHistory;
@@ -45,7 +45,7 @@ class RecordingBrokerTest {
     }
 
     private KeyBroker start() throws Exception {
-        KeymuxConfig config = YamlConfig.load(dir, """
+        KeymuxConfig config = TestConfigs.yaml(dir, """
                 upstreams:
                   up: { base_url: "http://127.0.0.1:9", auth: bearer }
                 default_upstream: up

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.load.ConfigLoader;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.testing.Await;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
@@ -56,7 +56,7 @@ abstract class ObserveTestBase extends KeymuxTestBase {
         }
         String text = "server: { port: 0, admin_port: 0, bind: 127.0.0.1 }\n" + upstreams
                 + "default_upstream: stub\n" + yaml;
-        return YamlConfig.load(dir, text, ENV);
+        return TestConfigs.yaml(dir, text, ENV);
     }
 
     /** GET on the admin port with {@code Authorization: Bearer token} when {@code token} is not null. */

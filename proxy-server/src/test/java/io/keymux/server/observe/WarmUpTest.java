@@ -3,21 +3,21 @@ package io.keymux.server.observe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.testing.Await;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.ByteBufFlux;
 import reactor.netty.http.client.HttpClient;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * The start-up warm-up runs its synthetic exchanges through the real request path, and none of them
@@ -55,7 +55,7 @@ class WarmUpTest extends KeymuxTestBase {
         int adminPort = freePort();
         // Long enough that the probes below land inside it on a slow machine; the cap is never reached.
         CompletableFuture<KeymuxServer> started = CompletableFuture.supplyAsync(() -> KeymuxServer.builder(
-                config().adminPort(adminPort).build()).warmUp(100_000_000, Duration.ofSeconds(8))
+                config().server(s -> s.adminPort(adminPort)).build()).warmUp(100_000_000, Duration.ofSeconds(8))
                 .warmUpBeforeListening().start());
         try {
             HttpClient admin = HttpClient.create().baseUrl("http://127.0.0.1:" + adminPort);
@@ -95,7 +95,7 @@ class WarmUpTest extends KeymuxTestBase {
         Sinks.Many<String> events = Sinks.many().unicast().onBackpressureBuffer();
         stub.enqueue(UpstreamStub.Reply.sse(events.asFlux()));
         CompletableFuture<String> stream = client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send(ByteBufFlux.fromString(Mono.just(streamBody())))

@@ -3,12 +3,12 @@ package io.keymux.server.pipeline;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.Outcome;
 import io.keymux.core.select.Rejection;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.ScriptedBroker;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
@@ -24,8 +24,8 @@ class BrokerContractTest extends KeymuxTestBase {
     private final AtomicReference<ScriptedBroker> broker = new AtomicReference<>();
 
     private ScriptedBroker start() {
-        KeymuxConfig config = config().task("chat", null).defaultTask("chat")
-                .key("k1", TestConfig.POOL_KEY_1, "chat").key("k2", TestConfig.POOL_KEY_2, "chat").build();
+        KeymuxConfig config = config().task("chat").defaultTask("chat")
+                .key("k1", TestConfigs.POOL_KEY_1, "chat").key("k2", TestConfigs.POOL_KEY_2, "chat").build();
         keymux = KeymuxServer.builder(config).broker((c, t) -> {
             broker.set(new ScriptedBroker(c));
             return broker.get();
@@ -79,7 +79,7 @@ class BrokerContractTest extends KeymuxTestBase {
         assertThat(a.status()).isEqualTo(200);
         assertThat(b.leases.get(0).settlements).containsExactly(new Outcome.RateLimited(Duration.ofSeconds(7)));
         assertThat(b.requests.get(1).excludedKeyIds()).isEqualTo(Set.of("k1"));
-        assertThat(stub.recorded().get(1).headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_2);
+        assertThat(stub.recorded().get(1).headers().get("Authorization")).isEqualTo("Bearer " + TestConfigs.POOL_KEY_2);
     }
 
     @Test
@@ -100,7 +100,7 @@ class BrokerContractTest extends KeymuxTestBase {
         Sinks.Many<String> upstream = Sinks.many().unicast().onBackpressureBuffer();
         stub.enqueue(Reply.sse(upstream.asFlux()));
         upstream.tryEmitNext("data: one\n\n");
-        client().headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+        client().headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))
@@ -126,7 +126,7 @@ class BrokerContractTest extends KeymuxTestBase {
             return Reply.hang();
         });
         reactor.core.Disposable call = client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY))
                 .post().uri("/v1/chat/completions")
                 .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))
                 .responseSingle((res, body) -> body.asString())

@@ -2,10 +2,12 @@ package io.keymux.server.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.ClientConfig;
 import io.keymux.config.model.MatchRule;
+import io.keymux.config.model.Secret;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
 import io.keymux.server.testing.RawHttp;
-import io.keymux.server.testing.TestConfig;
 import io.netty.buffer.Unpooled;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -13,6 +15,7 @@ import java.net.NetworkInterface;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Mono;
@@ -21,15 +24,15 @@ import reactor.netty.http.client.HttpClient;
 /** Each classification path and each client-side error code, over real sockets. */
 class ClassificationTest extends KeymuxTestBase {
 
-    private TestConfig tasks() {
+    private TestConfigs tasks() {
         return config()
-                .task("diagnosis", new MatchRule("/v1/chat/*", "gpt-4*", Map.of("X-App", "dentamind")))
-                .task("embed", new MatchRule("/v1/embeddings", null, Map.of()))
-                .task("vision", new MatchRule(null, "*-vision", Map.of()))
-                .task("general", null)
-                .key("kd", TestConfig.POOL_KEY_1, "diagnosis", "embed", "vision", "general")
-                .client("app", TestConfig.CLIENT_KEY)
-                .client("limited", "ck-limited", "general");
+                .task("diagnosis", t -> t.match(new MatchRule("/v1/chat/*", "gpt-4*", Map.of("X-App", "dentamind"))))
+                .task("embed", t -> t.match(new MatchRule("/v1/embeddings", null, Map.of())))
+                .task("vision", t -> t.match(new MatchRule(null, "*-vision", Map.of())))
+                .task("general")
+                .key("kd", TestConfigs.POOL_KEY_1, "diagnosis", "embed", "vision", "general")
+                .client(ClientConfig.builder("app").key(Secret.of(TestConfigs.CLIENT_KEY)))
+                .client(ClientConfig.builder("limited").key(Secret.of("ck-limited")).allowedTasks(Set.of("general")));
     }
 
     @Test
@@ -110,8 +113,8 @@ class ClassificationTest extends KeymuxTestBase {
 
     @Test
     void hashedClientKeyIsAccepted() {
-        startKeymux(config().clientSha256("hashed", io.keymux.core.auth.ClientAuthenticator.sha256Hex("ck-h"))
-                .build());
+        startKeymux(config().client(ClientConfig.builder("hashed")
+                .keySha256(io.keymux.core.auth.ClientAuthenticator.sha256Hex("ck-h"))).build());
         assertThat(post("/v1/x", chatBody("x"), "Authorization", "Bearer ck-h").status()).isEqualTo(200);
     }
 
@@ -126,7 +129,7 @@ class ClassificationTest extends KeymuxTestBase {
         startKeymux(tasks().defaultTask("general").build());
         for (String path : new String[] {"/tasks/../v1", "/tasks/%2e%2e/v1", "/tasks/a%2fb/v1", "/v1/../admin"}) {
             String raw = RawHttp.exchange(keymux.proxyPort(), "GET " + path + " HTTP/1.1\r\nHost: x\r\n"
-                    + "Authorization: Bearer " + TestConfig.CLIENT_KEY + "\r\nConnection: close\r\n\r\n");
+                    + "Authorization: Bearer " + TestConfigs.CLIENT_KEY + "\r\nConnection: close\r\n\r\n");
             assertThat(RawHttp.status(raw)).as(path).isEqualTo(400);
             assertThat(raw).as(path).contains("bad_request");
         }
@@ -137,7 +140,7 @@ class ClassificationTest extends KeymuxTestBase {
     void contentLengthWithTransferEncodingIsRefused() throws Exception {
         startKeymux(tasks().defaultTask("general").build());
         String raw = RawHttp.exchange(keymux.proxyPort(), "POST /v1/x HTTP/1.1\r\nHost: x\r\n"
-                + "Authorization: Bearer " + TestConfig.CLIENT_KEY + "\r\nContent-Length: 5\r\n"
+                + "Authorization: Bearer " + TestConfigs.CLIENT_KEY + "\r\nContent-Length: 5\r\n"
                 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
         assertThat(RawHttp.status(raw)).isEqualTo(400);
         assertThat(raw).contains("bad_request");
@@ -155,7 +158,7 @@ class ClassificationTest extends KeymuxTestBase {
             }
         }
         Assumptions.assumeTrue(external != null, "no non-loopback IPv4 address to call from");
-        startKeymux(config().noClients().bind("0.0.0.0").build());
+        startKeymux(config().noClients().server(s -> s.bind("0.0.0.0")).build());
         String host = external.getHostAddress();
         Answer a = HttpClient.create()
                 .post().uri("http://" + host + ":" + keymux.proxyPort() + "/v1/x")

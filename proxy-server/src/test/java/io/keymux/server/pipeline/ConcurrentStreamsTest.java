@@ -2,8 +2,8 @@ package io.keymux.server.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
@@ -40,7 +40,7 @@ class ConcurrentStreamsTest extends KeymuxTestBase {
         });
         List<Map.Entry<String, String>> results = Flux.range(0, STREAMS)
                 .flatMap(n -> client()
-                        .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                        .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                                 .set("X-Stream", "s" + n))
                         .post().uri("/v1/chat/completions")
                         .send(Mono.just(Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))

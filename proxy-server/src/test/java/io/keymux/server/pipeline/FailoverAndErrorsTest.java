@@ -2,9 +2,10 @@ package io.keymux.server.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.AuthStyle;
 import io.keymux.config.model.Timeouts;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -19,10 +20,10 @@ import reactor.core.publisher.Sinks;
 /** Failover before the first byte, keymux's own errors, and the body limit. */
 class FailoverAndErrorsTest extends KeymuxTestBase {
 
-    private TestConfig twoKeys() {
-        return config().task("chat", null).defaultTask("chat")
-                .key("k1", TestConfig.POOL_KEY_1, "chat")
-                .key("k2", TestConfig.POOL_KEY_2, "chat");
+    private TestConfigs twoKeys() {
+        return config().task("chat").defaultTask("chat")
+                .key("k1", TestConfigs.POOL_KEY_1, "chat")
+                .key("k2", TestConfigs.POOL_KEY_2, "chat");
     }
 
     @Test
@@ -82,7 +83,8 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
         try (ServerSocket socket = new ServerSocket(0)) {
             closedPort = socket.getLocalPort();
         }
-        startKeymux(config().baseUrl(URI.create("http://127.0.0.1:" + closedPort)).build());
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, URI.create("http://127.0.0.1:" + closedPort), AuthStyle.BEARER)
+                .build());
         Answer a = post("/v1/chat/completions", chatBody("gpt-4o"));
         assertThat(a.status()).isEqualTo(502);
         assertThat(a.body()).contains("upstream_unavailable");
@@ -91,8 +93,8 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
 
     @Test
     void firstByteTimeoutGives504() {
-        startKeymux(config().timeouts(new Timeouts(Duration.ofSeconds(5), Duration.ofMillis(300),
-                Duration.ofSeconds(5))).maxAttempts(1).build());
+        startKeymux(config().task(TestConfigs.TASK, t -> t.timeouts(new Timeouts(Duration.ofSeconds(5),
+                Duration.ofMillis(300), Duration.ofSeconds(5))).maxAttempts(1)).defaultTask(TestConfigs.TASK).build());
         stub.defaultReply(r -> Reply.hang());
         Answer a = post("/v1/chat/completions", chatBody("gpt-4o"));
         assertThat(a.status()).isEqualTo(504);
@@ -101,8 +103,8 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
 
     @Test
     void idleTimeoutMidStreamEndsWithAnSseErrorEvent() {
-        startKeymux(config().timeouts(new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(5),
-                Duration.ofMillis(300))).build());
+        startKeymux(config().task(TestConfigs.TASK, t -> t.timeouts(new Timeouts(Duration.ofSeconds(5),
+                Duration.ofSeconds(5), Duration.ofMillis(300)))).defaultTask(TestConfigs.TASK).build());
         Sinks.Many<String> upstream = Sinks.many().unicast().onBackpressureBuffer();
         stub.enqueue(Reply.sse(upstream.asFlux()));
         upstream.tryEmitNext("data: one\n\n");
@@ -114,7 +116,7 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
 
     @Test
     void declaredContentLengthOverTheLimitIs413() {
-        startKeymux(config().maxBodyBytes(100).build());
+        startKeymux(config().server(s -> s.maxBodyBytes(100)).build());
         Answer a = post("/v1/chat/completions", "x".repeat(101));
         assertThat(a.status()).isEqualTo(413);
         assertThat(a.body()).contains("body_too_large");
@@ -124,9 +126,9 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
 
     @Test
     void chunkedBodyOverTheLimitIs413() {
-        startKeymux(config().maxBodyBytes(1000).build());
+        startKeymux(config().server(s -> s.maxBodyBytes(1000)).build());
         Answer a = client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY))
                 .post()
                 .uri("/v1/chat/completions")
                 // 1200 bytes, then the request stays open: keymux answers 413 after reading past the
@@ -144,7 +146,7 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
 
     @Test
     void bodyAtTheLimitIsForwardedWhole() {
-        startKeymux(config().maxBodyBytes(1000).build());
+        startKeymux(config().server(s -> s.maxBodyBytes(1000)).build());
         String body = "{\"model\":\"m\",\"pad\":\"" + "z".repeat(1000 - 22) + "\"}";
         assertThat(body).hasSize(1000);
         assertThat(post("/v1/chat/completions", body).status()).isEqualTo(200);
@@ -159,7 +161,7 @@ class FailoverAndErrorsTest extends KeymuxTestBase {
         stub.enqueue(Reply.sse(upstream.asFlux().doOnCancel(upstreamClosed::tryEmitEmpty)));
         upstream.tryEmitNext("data: one\n\n");
         String first = client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY))
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY))
                 .post().uri("/v1/chat/completions")
                 .send(Mono.just(io.netty.buffer.Unpooled.copiedBuffer(chatBody("m"), StandardCharsets.UTF_8)))
                 .response((res, body) -> body.asString().take(1))

@@ -3,8 +3,8 @@ package io.keymux.server.pipeline;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.net.URI;
 import org.junit.jupiter.api.Test;
@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Test;
 class KeyInjectionTest extends KeymuxTestBase {
 
     private void assertNoClientCredential(UpstreamStub.Recorded seen) {
-        assertThat(seen.headers().toString()).doesNotContain(TestConfig.CLIENT_KEY);
-        assertThat(String.valueOf(seen.query())).doesNotContain(TestConfig.CLIENT_KEY);
-        assertThat(seen.headers().contains("x-api-key") && !seen.headers().get("x-api-key").equals(TestConfig.POOL_KEY_1))
+        assertThat(seen.headers().toString()).doesNotContain(TestConfigs.CLIENT_KEY);
+        assertThat(String.valueOf(seen.query())).doesNotContain(TestConfigs.CLIENT_KEY);
+        assertThat(seen.headers().contains("x-api-key") && !seen.headers().get("x-api-key").equals(TestConfigs.POOL_KEY_1))
                 .isFalse();
     }
 
@@ -25,7 +25,7 @@ class KeyInjectionTest extends KeymuxTestBase {
         Answer answer = post("/v1/chat/completions?api-version=1", chatBody("gpt-4o"));
         assertThat(answer.status()).isEqualTo(200);
         UpstreamStub.Recorded seen = stub.last();
-        assertThat(seen.headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_1);
+        assertThat(seen.headers().get("Authorization")).isEqualTo("Bearer " + TestConfigs.POOL_KEY_1);
         assertThat(seen.query()).isEqualTo("api-version=1");
         assertThat(seen.headers().get("Host")).isEqualTo("127.0.0.1:" + stub.port());
         assertNoClientCredential(seen);
@@ -33,23 +33,23 @@ class KeyInjectionTest extends KeymuxTestBase {
 
     @Test
     void headerStyleSetsTheNamedHeaderAndDropsTheClientsCredentials() {
-        startKeymux(config().auth(AuthStyle.header("x-api-key")).build());
-        Answer answer = call("POST", "/v1/messages", chatBody("claude"), "x-api-key", TestConfig.CLIENT_KEY,
-                "Authorization", "Bearer " + TestConfig.CLIENT_KEY);
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, stub.baseUrl(), AuthStyle.header("x-api-key")).build());
+        Answer answer = call("POST", "/v1/messages", chatBody("claude"), "x-api-key", TestConfigs.CLIENT_KEY,
+                "Authorization", "Bearer " + TestConfigs.CLIENT_KEY);
         assertThat(answer.status()).isEqualTo(200);
         UpstreamStub.Recorded seen = stub.last();
-        assertThat(seen.headers().get("x-api-key")).isEqualTo(TestConfig.POOL_KEY_1);
+        assertThat(seen.headers().get("x-api-key")).isEqualTo(TestConfigs.POOL_KEY_1);
         assertThat(seen.headers().contains("Authorization")).isFalse();
         assertNoClientCredential(seen);
     }
 
     @Test
     void queryStyleAppendsOrReplacesTheParameter() {
-        startKeymux(config().auth(AuthStyle.query("key")).build());
-        assertThat(post("/v1/vision?a=1&key=client-chosen", chatBody("v"), "api-key", TestConfig.CLIENT_KEY).status())
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, stub.baseUrl(), AuthStyle.query("key")).build());
+        assertThat(post("/v1/vision?a=1&key=client-chosen", chatBody("v"), "api-key", TestConfigs.CLIENT_KEY).status())
                 .isEqualTo(200);
         UpstreamStub.Recorded seen = stub.last();
-        assertThat(seen.query()).isEqualTo("a=1&key=" + TestConfig.POOL_KEY_1);
+        assertThat(seen.query()).isEqualTo("a=1&key=" + TestConfigs.POOL_KEY_1);
         assertThat(seen.headers().contains("Authorization")).isFalse();
         assertThat(seen.headers().contains("api-key")).isFalse();
         assertNoClientCredential(seen);
@@ -57,7 +57,8 @@ class KeyInjectionTest extends KeymuxTestBase {
 
     @Test
     void baseUrlWithAPathPrefixIsJoinedWithTheRequestPath() {
-        startKeymux(config().baseUrl(URI.create(stub.baseUrl() + "/openai")).build());
+        startKeymux(config().upstream(TestConfigs.UPSTREAM, URI.create(stub.baseUrl() + "/openai"), AuthStyle.BEARER)
+                .build());
         assertThat(post("/v1/chat/completions", chatBody("gpt-4o")).status()).isEqualTo(200);
         assertThat(stub.last().path()).isEqualTo("/openai/v1/chat/completions");
     }
@@ -84,7 +85,7 @@ class KeyInjectionTest extends KeymuxTestBase {
 
     @Test
     void generatedRequestIdGoesUpstreamAndBackAndKeyIdCanBeHidden() {
-        startKeymux(config().hideKeyId().build());
+        startKeymux(config().server(s -> s.exposeKeyId(false)).build());
         Answer answer = post("/v1/chat/completions", chatBody("gpt-4o"));
         String id = answer.headers().get("X-Request-Id");
         assertThat(id).matches("[0-9a-f-]{36}");

@@ -8,8 +8,8 @@ import com.openai.core.http.StreamResponse;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +23,7 @@ class OpenAiSdkTest extends KeymuxTestBase {
     private OpenAIClient sdk() {
         return OpenAIOkHttpClient.builder()
                 .baseUrl(proxyUrl() + "/v1")
-                .apiKey(TestConfig.CLIENT_KEY)
+                .apiKey(TestConfigs.CLIENT_KEY)
                 .maxRetries(0)
                 .build();
     }
@@ -40,8 +40,8 @@ class OpenAiSdkTest extends KeymuxTestBase {
         assertThat(completion.choices().get(0).message().content()).hasValue("hello from stub");
         UpstreamStub.Recorded seen = stub.last();
         assertThat(seen.path()).isEqualTo("/v1/chat/completions");
-        assertThat(seen.headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_1);
-        assertThat(seen.headers().toString()).doesNotContain(TestConfig.CLIENT_KEY);
+        assertThat(seen.headers().get("Authorization")).isEqualTo("Bearer " + TestConfigs.POOL_KEY_1);
+        assertThat(seen.headers().toString()).doesNotContain(TestConfigs.CLIENT_KEY);
         assertThat(seen.bodyText()).contains("\"model\":\"gpt-4o\"");
     }
 
@@ -67,6 +67,6 @@ class OpenAiSdkTest extends KeymuxTestBase {
             upstream.tryEmitComplete();
             assertThat(chunks.hasNext()).isFalse();
         }
-        assertThat(stub.last().headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_1);
+        assertThat(stub.last().headers().get("Authorization")).isEqualTo("Bearer " + TestConfigs.POOL_KEY_1);
     }
 }

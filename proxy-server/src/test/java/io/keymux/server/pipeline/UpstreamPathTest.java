@@ -1,10 +1,11 @@
 package io.keymux.server.pipeline;
 
-import io.keymux.config.testing.Await;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.model.AuthStyle;
+import io.keymux.config.testing.Await;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub.Reply;
 import io.netty.handler.ssl.util.SelfSignedCertificate;
 import java.io.ByteArrayOutputStream;
@@ -46,7 +47,7 @@ class UpstreamPathTest extends KeymuxTestBase {
             socket.connect(new java.net.InetSocketAddress("127.0.0.1", keymux.proxyPort()));
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: keymux\r\nAuthorization: Bearer "
-                    + TestConfig.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
+                    + TestConfigs.CLIENT_KEY + "\r\nContent-Type: application/json\r\nContent-Length: "
                     + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
             out.flush();
             InputStream in = socket.getInputStream();
@@ -78,11 +79,12 @@ class UpstreamPathTest extends KeymuxTestBase {
                 })
                 .bindNow();
         try {
-            startKeymux(config().baseUrl(URI.create("https://localhost:" + untrusted.port())).build());
+            startKeymux(config().upstream(TestConfigs.UPSTREAM, URI.create("https://localhost:" + untrusted.port()),
+                    AuthStyle.BEARER).build());
             Answer answer = post("/v1/chat/completions", chatBody("gpt-4o"));
             assertThat(answer.status()).isEqualTo(502);
             assertThat(answer.body()).contains("upstream_unavailable")
-                    .doesNotContain(TestConfig.POOL_KEY_1).doesNotContain(TestConfig.POOL_KEY_2);
+                    .doesNotContain(TestConfigs.POOL_KEY_1).doesNotContain(TestConfigs.POOL_KEY_2);
             assertThat(served.get()).as("no request got past the TLS handshake").isZero();
         } finally {
             untrusted.disposeNow();

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.keymux.config.load.LoadResult;
 import io.keymux.config.reload.ConfigSource;
 import io.keymux.config.reload.ConfigWatcher;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.testing.KeymuxTestBase;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -67,7 +67,7 @@ class ReloadTest extends KeymuxTestBase {
                   - { key_id: rotating, api_key: "%s", task_types: [chat], max_rpm: %d }
                 clients:
                   - { name: app, key: "%s" }
-                """.formatted(ADMIN_TOKEN, stub.baseUrl(), secret, rpm, TestConfig.CLIENT_KEY);
+                """.formatted(ADMIN_TOKEN, stub.baseUrl(), secret, rpm, TestConfigs.CLIENT_KEY);
     }
 
     /** Starts keymux from {@code file} and a watcher feeding its reloads into {@link #reloads}. */
@@ -176,7 +176,7 @@ class ReloadTest extends KeymuxTestBase {
         stub.enqueue(UpstreamStub.Reply.sse(events.asFlux()));
         Sinks.One<String> firstChunk = Sinks.one();
         CompletableFuture<String> stream = client()
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send((req, out) -> out.sendString(Mono.just(chatBody("gpt-4o"))))
@@ -279,14 +279,14 @@ class ReloadTest extends KeymuxTestBase {
 
     @Test
     void anAddedKeyServesAtOnceAndARemovedOneGetsNoNewRequests() {
-        startKeymux(config().key("old", TestConfig.POOL_KEY_1, "chat").build());
-        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfig.POOL_KEY_1);
+        startKeymux(config().key("old", TestConfigs.POOL_KEY_1, "chat").build());
+        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfigs.POOL_KEY_1);
 
-        ReloadResult result = keymux.reload(config().key("new", TestConfig.POOL_KEY_2, "chat").build());
+        ReloadResult result = keymux.reload(config().key("new", TestConfigs.POOL_KEY_2, "chat").build());
 
         assertThat(result.body()).containsEntry("status", "reloaded").containsEntry("keys", 1);
-        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfig.POOL_KEY_2);
-        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfig.POOL_KEY_2);
+        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfigs.POOL_KEY_2);
+        assertThat(keySeenUpstream()).isEqualTo("Bearer " + TestConfigs.POOL_KEY_2);
         assertThat(keymux.config().apiKeys()).extracting(k -> k.keyId()).containsExactly("new");
     }
 

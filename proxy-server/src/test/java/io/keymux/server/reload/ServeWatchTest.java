@@ -2,7 +2,7 @@ package io.keymux.server.reload;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.server.testing.TestConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -62,7 +62,7 @@ class ServeWatchTest {
                   - { key_id: rotating, api_key: "%s", task_types: [chat] }
                 clients:
                   - { name: app, key: "%s" }
-                """.formatted(stub.baseUrl(), secret, TestConfig.CLIENT_KEY);
+                """.formatted(stub.baseUrl(), secret, TestConfigs.CLIENT_KEY);
     }
 
     /** The first output line matching, waiting (bounded) for it. */
@@ -84,7 +84,7 @@ class ServeWatchTest {
 
     private String keySeenUpstream(int port) {
         Integer status = HttpClient.create().baseUrl("http://127.0.0.1:" + port)
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send((req, out) -> out.sendString(Mono.just(

@@ -2,9 +2,9 @@ package io.keymux.server.sharedstate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.server.testing.YamlConfig;
 import io.keymux.config.model.HealthConfig;
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.core.select.Admission;
 import io.keymux.core.select.KeyBroker;
 import io.keymux.core.select.KeyRequest;
@@ -212,7 +212,7 @@ class KeyRuleContractTest {
      * probe every 300 ms; an overload backs off for 300 ms.
      */
     private KeymuxConfig config() throws IOException {
-        return YamlConfig.load(dir, """
+        return TestConfigs.yaml(dir, """
                 server: { port: 0, admin_port: 0, bind: 127.0.0.1 }
                 health: { failure_threshold: 2, circuit_cooldown: 300ms, rate_limit_cooldown: 40s, quota_probe: 300ms,
                           overload_backoff: 300ms }

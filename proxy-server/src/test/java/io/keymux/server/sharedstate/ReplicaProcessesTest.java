@@ -2,8 +2,8 @@ package io.keymux.server.sharedstate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.testing.ServeProcess;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -316,7 +316,7 @@ class ReplicaProcessesTest {
                 clients:
                   - { name: app, key: "%s" }
                 """.formatted(ADMIN_TOKEN, redisPort, stub.baseUrl(), maxWait, keyId, secret, rpm, Math.min(rpm, 30),
-                TestConfig.CLIENT_KEY));
+                TestConfigs.CLIENT_KEY));
     }
 
     /** Writes the config and has every replica apply it now. */
@@ -344,7 +344,7 @@ class ReplicaProcessesTest {
 
     private Mono<Integer> send(Replica r) {
         return HttpClient.create(pool).baseUrl("http://127.0.0.1:" + r.proxyPort)
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post().uri("/v1/chat/completions")
                 .send((req, out) -> out.sendString(Mono.just(BODY)))

@@ -4,16 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.ApiKeyConfig;
 import io.keymux.config.model.HealthConfig;
-import io.keymux.core.select.KeyRule;
-import io.keymux.core.select.Outcome;
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.model.LimitsConfig;
 import io.keymux.config.model.Secret;
-import io.keymux.config.model.TaskConfig;
+import io.keymux.config.testing.TestConfigs;
+import io.keymux.core.select.KeyRule;
 import io.keymux.core.select.KeyStatus;
+import io.keymux.core.select.Outcome;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.metrics.ProxyMetrics;
-import io.keymux.server.testing.TestConfig;
 import io.keymux.server.testing.UpstreamStub;
 import io.lettuce.core.RedisURI;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -193,7 +191,7 @@ class SharedLimitBrokerTest {
     void aKeyRedisRefusesIsSkippedForAnotherAndAllRefusedEndsAtMaxWait(RedisURI redis) {
         try (Replicas replicas = new Replicas(redis)) {
             KeymuxConfig config = config(LimitsConfig.Backend.REDIS, redis.toURI().toString(), 1.0, 1000,
-                    Duration.ofMillis(300), TestConfig.POOL_KEY_1, TestConfig.POOL_KEY_2);
+                    Duration.ofMillis(300), TestConfigs.POOL_KEY_1, TestConfigs.POOL_KEY_2);
             KeymuxServer server = startShared(config, replicas.prefix, "replica-a");
             Replicas.await(brokers.get(0).whenRedisUp());
             SharedKeyState other = replicas.start("replica-b");
@@ -203,7 +201,7 @@ class SharedLimitBrokerTest {
                 assertThat(send(server).block(TIMEOUT)).isEqualTo(200);
             }
             assertThat(stub.recorded()).hasSize(4)
-                    .allSatisfy(r -> assertThat(r.headers().get("Authorization")).isEqualTo("Bearer " + TestConfig.POOL_KEY_2));
+                    .allSatisfy(r -> assertThat(r.headers().get("Authorization")).isEqualTo("Bearer " + TestConfigs.POOL_KEY_2));
             assertThat(brokers.get(0).keyStates().get(0).totalRequests()).isZero();
 
             coolDownForAMinute(other, "k2");
@@ -283,7 +281,7 @@ class SharedLimitBrokerTest {
     private Mono<Integer> send(KeymuxServer server) {
         return HttpClient.create(pool)
                 .baseUrl("http://127.0.0.1:" + server.proxyPort())
-                .headers(h -> h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY)
+                .headers(h -> h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY)
                         .set("Content-Type", "application/json"))
                 .post()
                 .uri("/v1/chat/completions")
@@ -299,24 +297,21 @@ class SharedLimitBrokerTest {
 
     /** One key {@code k1} with {@code rpm}; no waiting: a request the limits refuse gets its 429 at once. */
     private KeymuxConfig config(LimitsConfig.Backend backend, String uri, double localShare, long rpm) {
-        return config(backend, uri, localShare, rpm, Duration.ZERO, TestConfig.POOL_KEY_1);
+        return config(backend, uri, localShare, rpm, Duration.ZERO, TestConfigs.POOL_KEY_1);
     }
 
     /** Keys {@code k1}, {@code k2}, ... with {@code rpm} each and these secrets. */
     private KeymuxConfig config(LimitsConfig.Backend backend, String uri, double localShare, long rpm,
             Duration maxWait, String... secrets) {
-        KeymuxConfig base = TestConfig.upstream(stub.baseUrl()).build();
-        List<ApiKeyConfig> keys = new ArrayList<>();
+        TestConfigs config = TestConfigs.upstream(stub.baseUrl())
+                .task(TestConfigs.TASK, t -> t.maxWait(maxWait)).defaultTask(TestConfigs.TASK)
+                .config(c -> c.limits(new LimitsConfig(backend,
+                        LimitsConfig.RedisConfig.builder().uri(uri).localShare(localShare).build())));
         for (int i = 0; i < secrets.length; i++) {
-            keys.add(ApiKeyConfig.builder("k" + (i + 1), Secret.of(secrets[i])).upstream("stub").taskTypes("*")
-                    .maxRpm(rpm).build());
+            config.key(ApiKeyConfig.builder("k" + (i + 1), Secret.of(secrets[i])).upstream(TestConfigs.UPSTREAM)
+                    .taskTypes("*").maxRpm(rpm));
         }
-        Function<TaskConfig, TaskConfig> waiting = t -> t.toBuilder().maxWait(maxWait).build();
-        return base.toBuilder()
-                .limits(new LimitsConfig(backend, LimitsConfig.RedisConfig.builder().uri(uri).localShare(localShare).build()))
-                .tasks(base.tasks().stream().map(waiting).toList())
-                .apiKeys(keys)
-                .build();
+        return config.build();
     }
 
     private static KeymuxConfig withKeys(KeymuxConfig c, List<ApiKeyConfig> keys) {

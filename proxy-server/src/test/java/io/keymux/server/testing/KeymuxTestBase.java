@@ -1,6 +1,7 @@
 package io.keymux.server.testing;
 
 import io.keymux.config.model.KeymuxConfig;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.KeymuxServer;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
@@ -42,8 +43,9 @@ public abstract class KeymuxTestBase {
         stub.close();
     }
 
-    protected TestConfig config() {
-        return TestConfig.upstream(stub.baseUrl());
+    /** {@link TestConfigs}' preset with the stub as upstream {@value TestConfigs#UPSTREAM}. */
+    protected TestConfigs config() {
+        return TestConfigs.upstream(stub.baseUrl());
     }
 
     protected KeymuxServer startKeymux(KeymuxConfig config) {
@@ -68,7 +70,7 @@ public abstract class KeymuxTestBase {
     protected Answer call(String method, String uri, @Nullable String body, String... headerPairs) {
         return client()
                 .headers(h -> {
-                    h.set("Authorization", "Bearer " + TestConfig.CLIENT_KEY);
+                    h.set("Authorization", "Bearer " + TestConfigs.CLIENT_KEY);
                     if (body != null) {
                         h.set("Content-Type", "application/json");
                     }

@@ -1,5 +1,6 @@
 package io.keymux.server.testing;
 
+import io.keymux.config.testing.Await;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -21,6 +22,7 @@ import java.util.regex.Pattern;
 public final class ServeProcess implements AutoCloseable {
     /** How long a replica may take to start, and any bounded wait of these tests. */
     public static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Duration POLL = Duration.ofMillis(100);
     private static final Pattern LISTENING = Pattern.compile("keymux listening: proxy on port (\\d+), admin on port (\\d+)");
 
     private final Process process;
@@ -101,19 +103,11 @@ public final class ServeProcess implements AutoCloseable {
         }
     }
 
-    /** Polls {@code condition} every 100 ms for at most {@link #WAIT}. */
+    /**
+     * Polls {@code condition} every 100 ms for at most {@link #WAIT}: the conditions here read a
+     * replica's output or ask its admin port, too dear for {@link Await}'s default 10 ms.
+     */
     public static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + WAIT.toSeconds() + " s: " + what);
-            }
-            try {
-                Thread.sleep(100); // polling interval of a bounded wait, not a synchronisation
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+        Await.until(what, condition, WAIT, POLL);
     }
 }

@@ -2,13 +2,10 @@ package io.keymux.server.websocket;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keymux.config.load.ConfigLoader;
 import io.keymux.config.load.LoadResult;
-import io.keymux.server.testing.YamlConfig;
-import java.nio.file.Files;
+import io.keymux.config.testing.TestConfigs;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,20 +18,18 @@ class WebSocketConfigTest {
 
     @Test
     void defaultsToSixtyMinutes() {
-        assertThat(YamlConfig.load(dir, KEYS, Map.of()).server().maxWebsocketSession()).isEqualTo(Duration.ofMinutes(60));
+        assertThat(TestConfigs.yaml(dir, KEYS, Map.of()).server().maxWebsocketSession()).isEqualTo(Duration.ofMinutes(60));
     }
 
     @Test
     void isReadAsADuration() {
-        assertThat(YamlConfig.load(dir, "server: { max_websocket_session: 90s }\n" + KEYS, Map.of()).server()
+        assertThat(TestConfigs.yaml(dir, "server: { max_websocket_session: 90s }\n" + KEYS, Map.of()).server()
                 .maxWebsocketSession()).isEqualTo(Duration.ofSeconds(90));
     }
 
     @Test
-    void zeroIsAProblemWithItsPath() throws Exception {
-        Path file = dir.resolve("keymux.yaml");
-        Files.writeString(file, "server: { max_websocket_session: 0s }\n" + KEYS);
-        LoadResult result = ConfigLoader.load(file, List.of(), Map.of(), dir);
+    void zeroIsAProblemWithItsPath() {
+        LoadResult result = TestConfigs.loadResult(dir, "server: { max_websocket_session: 0s }\n" + KEYS, Map.of());
         assertThat(result.problems()).anySatisfy(problem ->
                 assertThat(problem.toString()).contains("server.max_websocket_session"));
     }

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keymux.config.model.KeymuxConfig;
 import io.keymux.config.testing.Await;
+import io.keymux.config.testing.TestConfigs;
 import io.keymux.server.KeymuxServer;
 import io.keymux.server.observe.AuditCapture;
-import io.keymux.server.testing.YamlConfig;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import java.nio.charset.StandardCharsets;
@@ -53,7 +53,7 @@ class WebSocketProxyTest {
                 + "tasks:\n  - { name: realtime, max_wait: 300ms" + taskExtra + " }\n"
                 + "api_keys:\n" + keys
                 + "clients:\n  - { name: app, key: " + CLIENT_KEY + " }\n";
-        KeymuxConfig config = YamlConfig.load(dir, yaml, Map.of());
+        KeymuxConfig config = TestConfigs.yaml(dir, yaml, Map.of());
         keymux = KeymuxServer.start(config);
         return keymux;
     }
