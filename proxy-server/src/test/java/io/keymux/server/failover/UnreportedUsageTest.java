@@ -84,9 +84,11 @@ class UnreportedUsageTest extends FailoverTestBase {
     }
 
     private KeyStatus awaitCharged(String keyId) {
+        // Tokens and cost are two counters, added one after the other: wait for both, or a read in
+        // between sees the tokens with no cost yet.
         KeyStatus reached = Flux.interval(Duration.ofMillis(10)).map(i -> state(keyId))
-                .filter(k -> k.completionTokens() > 0).next().block(Duration.ofSeconds(10));
-        assertThat(reached).as("the key was charged tokens").isNotNull();
+                .filter(k -> k.completionTokens() > 0 && k.totalCost() > 0).next().block(Duration.ofSeconds(10));
+        assertThat(reached).as("the key was charged tokens and their cost").isNotNull();
         return reached;
     }
 
