@@ -16,7 +16,8 @@
 #   syscalls strace -c -f on keymux and on nginx's worker for 5 s of wrk: syscalls per request
 #   rate     bench/BenchClient.java at a fixed 1,000 req/s for 20 s over 16 connections, direct /
 #            nginx / keymux: latency and TTFB p50/p99 (from the time each request was due), JSON
-#            and SSE, and the proxy's CPU per request at that rate
+#            and SSE, and the proxy's CPU per request at that rate (RATE_BODIES="sse sse" runs SSE
+#            twice, the second time with SSE's code compiled)
 #   streams  a fresh keymux (and nginx, and direct), 2,000 SSE streams opened over 2 s, the mock
 #            holding each about 1.4 s (first byte after 400 ms): TTFB p50/p99, all complete?, RSS
 #            growth per open stream; then the same 2,000 again on that keymux (no longer fresh)
@@ -254,7 +255,7 @@ fi
 # ---- fixed rate ---------------------------------------------------------------------------------------
 client() { taskset -c $CORE_LOAD java -XX:+UseSerialGC -Xmx256m bench/BenchClient.java "$@"; }
 if want rate; then
-  for body in json sse; do
+  for body in ${RATE_BODIES:-json sse}; do
     for target in direct nginx keymux; do
       case $target in direct) port=$MOCK_PORT key=bench-upstream-key ;; nginx) port=$NGINX_PORT key=x ;;
         keymux) port=$KEYMUX_PORT key=bench-client-key ;; esac
